@@ -112,7 +112,7 @@ class ProtocolError(PpposError):
 
     exit_status = ExitStatus.PPP
 
-    def __new__(cls, *args: object, **kwargs: object) -> ProtocolError:  # noqa: ARG004
+    def __new__(cls, *args: object, **kwargs: object) -> ProtocolError:
         if cls is ProtocolError:
             raise TypeError("use LocalProtocolError or RemoteProtocolError")
         return super().__new__(cls)
