@@ -1,0 +1,279 @@
+"""Pure policies of the Blynk client driver: reconnect backoff, the offline queue, typed pin values.
+
+Nothing here touches a socket or reads a clock; the asyncio driver in :mod:`blynk_client.client`
+feeds them. They exist because the libraries users run today get these wrong (see the research
+notes, section 6): BlynkLib never reconnects and swallows writes made while offline, the C++
+library retries on a fixed 5 s period. The Blynk protocol itself says nothing about either; the
+heartbeat and login rules we follow are in ``blynk-protocol.md`` section 3.
+
+- :class:`Backoff`: exponential backoff with jitter ("equal jitter": a delay drawn uniformly from
+  ``[base * (1 - jitter), base]`` with ``base = min(maximum, initial * factor ** attempt)``),
+  driven by an injected :class:`random.Random` so tests are deterministic.
+- :class:`OfflineQueue`: operations the application made while disconnected, replayed after the
+  next login. Latest value per key (a virtual pin) by default, or every item up to a bound. Items
+  that are superseded or pushed out are counted and reported through a callback, never silently lost.
+- :class:`Values`: the arguments of a server-to-device virtual write (HARDWARE ``vw``,
+  ``blynk-protocol.md`` section 3 "Server → device virtual-pin write") with typed accessors.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+__all__ = [
+    "Backoff",
+    "BackoffPolicy",
+    "DropReason",
+    "OfflineMode",
+    "OfflineQueue",
+    "QueuedOp",
+    "Values",
+    "format_pin",
+    "parse_pin",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackoffPolicy:
+    """Parameters of the reconnect backoff.
+
+    :param initial: the base delay before the second attempt (seconds).
+    :param factor: the growth factor per failed attempt.
+    :param maximum: the cap of the base delay (seconds).
+    :param jitter: the fraction of the base delay that is randomised, 0 (none) to 1 (full jitter).
+    """
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.maximum < self.initial:
+            raise ValueError("backoff needs 0 <= initial <= maximum")
+        if self.factor < 1.0:
+            raise ValueError("backoff factor must be >= 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("backoff jitter must be within 0..1")
+
+    def base(self, attempt: int) -> float:
+        """Return the un-jittered delay after ``attempt`` failures (0 = the first failure)."""
+        if attempt < 0:
+            raise ValueError("attempt must be >= 0")
+        # Cap the exponent so a long outage never overflows a float.
+        value = self.initial * self.factor ** min(attempt, 64)
+        return min(self.maximum, value)
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Return the jittered delay after ``attempt`` failures, within ``[base*(1-jitter), base]``."""
+        base = self.base(attempt)
+        return base - base * self.jitter * rng.random()
+
+
+class Backoff:
+    """Stateful reconnect pacing over a :class:`BackoffPolicy`.
+
+    ``next_delay()`` after every failed attempt, ``reset()`` after a successful login.
+    """
+
+    def __init__(self, policy: BackoffPolicy | None = None, rng: random.Random | None = None) -> None:
+        self.policy = policy if policy is not None else BackoffPolicy()
+        # Jitter only spreads reconnect storms; it needs no cryptographic randomness.
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311
+        #: Failed attempts since the last success.
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        """Return the delay before the next attempt and count one more failure."""
+        delay = self.policy.delay(self.attempts, self._rng)
+        self.attempts += 1
+        return delay
+
+    def reset(self) -> None:
+        """Forget past failures (call after a successful login)."""
+        self.attempts = 0
+
+
+class OfflineMode(Enum):
+    """How the offline queue keeps operations made while disconnected."""
+
+    #: Keep only the latest value per key (per virtual pin, per pin property); the default.
+    LATEST = "latest"
+    #: Keep every operation in order, up to the bound.
+    ALL = "all"
+
+
+class DropReason(Enum):
+    """Why the offline queue let go of an item."""
+
+    #: A newer value for the same key replaced it (``OfflineMode.LATEST``).
+    SUPERSEDED = "superseded"
+    #: The queue was full and this, the oldest item, was pushed out.
+    OVERFLOW = "overflow"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedOp:
+    """One operation the application made while offline.
+
+    :param kind: the client method to replay (``virtual_write``, ``set_property``, ``log_event``...).
+    :param args: its positional arguments, already converted to text.
+    :param key: the identity used by ``OfflineMode.LATEST``; ``None`` means never coalesced.
+    """
+
+    kind: str
+    args: tuple[str, ...]
+    key: Hashable | None = None
+
+
+@dataclass(slots=True)
+class OfflineQueue:
+    """Bounded store of operations made while disconnected, drained after the next login.
+
+    :param mode: :class:`OfflineMode`.
+    :param max_items: the bound; the oldest item is dropped (and reported) when it is exceeded.
+    :param on_drop: called with ``(item, reason)`` for every item let go.
+    """
+
+    mode: OfflineMode = OfflineMode.LATEST
+    max_items: int = 256
+    on_drop: Callable[[QueuedOp, DropReason], None] | None = None
+    #: Items pushed out because the queue was full.
+    dropped: int = 0
+    #: Items replaced by a newer value for the same key.
+    superseded: int = 0
+    _keyed: OrderedDict[object, QueuedOp] = field(default_factory=OrderedDict, repr=False)
+    _seq: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_items < 1:
+            raise ValueError("the offline queue needs max_items >= 1")
+
+    def __len__(self) -> int:
+        return len(self._keyed)
+
+    def put(self, item: QueuedOp) -> None:
+        """Queue ``item``; may report a superseded or overflowed older item through ``on_drop``."""
+        if self.mode is OfflineMode.LATEST and item.key is not None:
+            slot: object = ("key", item.key)
+            old = self._keyed.pop(slot, None)
+            if old is not None:
+                self.superseded += 1
+                self._report(old, DropReason.SUPERSEDED)
+        else:
+            self._seq += 1
+            slot = ("seq", self._seq)
+        self._keyed[slot] = item
+        while len(self._keyed) > self.max_items:
+            _, oldest = self._keyed.popitem(last=False)
+            self.dropped += 1
+            self._report(oldest, DropReason.OVERFLOW)
+
+    def drain(self) -> list[QueuedOp]:
+        """Return every queued item in the order it was (last) queued and empty the queue."""
+        items = list(self._keyed.values())
+        self._keyed.clear()
+        return items
+
+    def __iter__(self) -> Iterator[QueuedOp]:
+        return iter(list(self._keyed.values()))
+
+    def _report(self, item: QueuedOp, reason: DropReason) -> None:
+        if self.on_drop is not None:
+            self.on_drop(item, reason)
+
+
+def parse_pin(pin: str | int) -> int:
+    """Turn ``"V5"``, ``"v5"``, ``"5"`` or ``5`` into the virtual pin number 5 (0..255).
+
+    Raises :class:`ValueError` with a one-line message for anything else.
+    """
+    if isinstance(pin, bool):
+        raise ValueError(f"not a virtual pin: {pin!r}")
+    if isinstance(pin, int):
+        number = pin
+    else:
+        text = pin.strip()
+        if text[:1] in ("V", "v"):
+            text = text[1:]
+        if not text.isdigit():
+            raise ValueError(f"not a virtual pin: {pin!r} (expected V0..V255)")
+        number = int(text)
+    if not 0 <= number <= 255:
+        raise ValueError(f"virtual pin out of range: {pin!r} (expected V0..V255)")
+    return number
+
+
+def format_pin(pin: str | int) -> str:
+    """Return the canonical name ``"V<n>"`` of a pin given in any form :func:`parse_pin` accepts."""
+    return f"V{parse_pin(pin)}"
+
+
+class Values(Sequence[str]):
+    """The values of one virtual-pin write, with typed accessors (like the C++ ``BlynkParam``).
+
+    ``values[0]`` and iteration give strings; ``int()``, ``float()`` and ``str()`` convert the
+    value at an index (default 0) and raise :class:`ValueError` with a one-line message.
+    """
+
+    __slots__ = ("_items", "pin")
+
+    def __init__(self, pin: int, items: Sequence[str]) -> None:
+        #: The virtual pin number the values were written to.
+        self.pin = pin
+        self._items = tuple(items)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Values):
+            return self.pin == other.pin and self._items == other._items
+        if isinstance(other, (list, tuple)):
+            return list(self._items) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.pin, self._items))
+
+    def __repr__(self) -> str:
+        return f"Values(V{self.pin}, {list(self._items)!r})"
+
+    def int(self, index: int = 0) -> int:
+        """Return the value at ``index`` as an int (a float text like ``"3.0"`` is accepted)."""
+        text = self._at(index)
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"V{self.pin}[{index}] is not a number: {text!r}") from None
+            if not number.is_integer():
+                raise ValueError(f"V{self.pin}[{index}] is not an integer: {text!r}") from None
+            return int(number)
+
+    def float(self, index: int = 0) -> float:
+        """Return the value at ``index`` as a float."""
+        text = self._at(index)
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"V{self.pin}[{index}] is not a number: {text!r}") from None
+
+    def str(self, index: int = 0) -> str:
+        """Return the value at ``index`` as text."""
+        return self._at(index)
+
+    def _at(self, index: int) -> str:
+        try:
+            return self._items[index]
+        except IndexError:
+            raise ValueError(f"V{self.pin} has no value at index {index} ({len(self._items)} given)") from None

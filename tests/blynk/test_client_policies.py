@@ -1,0 +1,163 @@
+"""The client's pure policies: reconnect backoff, offline queue, pin names and typed values."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from blynk_client.offline import (
+    Backoff,
+    BackoffPolicy,
+    DropReason,
+    OfflineMode,
+    OfflineQueue,
+    QueuedOp,
+    Values,
+    format_pin,
+    parse_pin,
+)
+
+
+class TestBackoff:
+    def test_base_grows_exponentially_and_caps(self) -> None:
+        policy = BackoffPolicy(initial=1.0, factor=2.0, maximum=30.0, jitter=0.0)
+        assert [policy.base(n) for n in range(7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+    def test_huge_attempt_does_not_overflow(self) -> None:
+        policy = BackoffPolicy(initial=1.0, factor=10.0, maximum=60.0)
+        assert policy.base(10_000) == 60.0
+
+    def test_jitter_stays_within_band(self) -> None:
+        policy = BackoffPolicy(initial=2.0, factor=2.0, maximum=60.0, jitter=0.5)
+        rng = random.Random(7)
+        for attempt in range(12):
+            base = policy.base(attempt)
+            for _ in range(50):
+                delay = policy.delay(attempt, rng)
+                assert base * 0.5 <= delay <= base
+
+    def test_seeded_sequence_is_reproducible_and_jittered(self) -> None:
+        first = Backoff(BackoffPolicy(initial=1.0, maximum=60.0, jitter=0.5), random.Random(42))
+        second = Backoff(BackoffPolicy(initial=1.0, maximum=60.0, jitter=0.5), random.Random(42))
+        a = [first.next_delay() for _ in range(8)]
+        b = [second.next_delay() for _ in range(8)]
+        assert a == b
+        # jitter really moves the delays off the exact powers of two
+        assert any(abs(x - 2.0**n) > 1e-9 for n, x in enumerate(a))
+        # and the sequence still grows until the cap
+        assert a[5] > a[0]
+
+    def test_different_seeds_spread_clients(self) -> None:
+        delays = {round(Backoff(rng=random.Random(seed)).next_delay(), 6) for seed in range(20)}
+        assert len(delays) > 10
+
+    def test_reset_after_success(self) -> None:
+        backoff = Backoff(BackoffPolicy(initial=1.0, jitter=0.0), random.Random(1))
+        assert [backoff.next_delay() for _ in range(3)] == [1.0, 2.0, 4.0]
+        assert backoff.attempts == 3
+        backoff.reset()
+        assert backoff.next_delay() == 1.0
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [{"initial": -1.0}, {"initial": 5.0, "maximum": 1.0}, {"factor": 0.5}, {"jitter": 1.5}],
+    )
+    def test_bad_policy_rejected(self, kwargs: dict[str, float]) -> None:
+        with pytest.raises(ValueError):
+            BackoffPolicy(**kwargs)
+
+
+def vw(pin: int, value: str) -> QueuedOp:
+    return QueuedOp(kind="virtual_write", args=(str(pin), value), key=("vw", pin))
+
+
+class TestOfflineQueue:
+    def test_latest_per_pin_in_last_update_order(self) -> None:
+        drops: list[tuple[QueuedOp, DropReason]] = []
+        queue = OfflineQueue(on_drop=lambda item, why: drops.append((item, why)))
+        queue.put(vw(1, "a"))
+        queue.put(vw(2, "b"))
+        queue.put(vw(1, "c"))
+        assert [op.args for op in queue.drain()] == [("2", "b"), ("1", "c")]
+        assert queue.superseded == 1
+        assert queue.dropped == 0
+        assert drops == [(vw(1, "a"), DropReason.SUPERSEDED)]
+        assert len(queue) == 0
+
+    def test_unkeyed_items_are_never_coalesced(self) -> None:
+        queue = OfflineQueue()
+        event = QueuedOp(kind="log_event", args=("door",))
+        queue.put(event)
+        queue.put(event)
+        assert len(queue.drain()) == 2
+
+    def test_bound_drops_oldest_and_reports(self) -> None:
+        drops: list[tuple[QueuedOp, DropReason]] = []
+        queue = OfflineQueue(max_items=3, on_drop=lambda item, why: drops.append((item, why)))
+        for pin in range(5):
+            queue.put(vw(pin, str(pin)))
+        assert [op.args[0] for op in queue.drain()] == ["2", "3", "4"]
+        assert queue.dropped == 2
+        assert [(d[0].args[0], d[1]) for d in drops] == [("0", DropReason.OVERFLOW), ("1", DropReason.OVERFLOW)]
+
+    def test_keep_all_mode(self) -> None:
+        queue = OfflineQueue(mode=OfflineMode.ALL, max_items=4)
+        for value in "abcdef":
+            queue.put(vw(1, value))
+        assert [op.args[1] for op in queue.drain()] == ["c", "d", "e", "f"]
+        assert queue.dropped == 2
+        assert queue.superseded == 0
+
+    def test_every_put_is_accounted_for(self) -> None:
+        rng = random.Random(3)
+        queue = OfflineQueue(max_items=5)
+        total = 0
+        for _ in range(200):
+            queue.put(vw(rng.randrange(8), "x"))
+            total += 1
+        assert len(queue.drain()) + queue.dropped + queue.superseded == total
+
+    def test_bad_bound(self) -> None:
+        with pytest.raises(ValueError):
+            OfflineQueue(max_items=0)
+
+
+class TestPins:
+    @pytest.mark.parametrize(("given", "number"), [("V0", 0), ("v17", 17), ("255", 255), (3, 3), (" V4 ", 4)])
+    def test_parse(self, given: str | int, number: int) -> None:
+        assert parse_pin(given) == number
+        assert format_pin(given) == f"V{number}"
+
+    @pytest.mark.parametrize("given", ["V256", "-1", "D3", "V", "", "V1.5", 300, True])
+    def test_reject(self, given: str | int) -> None:
+        with pytest.raises(ValueError, match="pin"):
+            parse_pin(given)
+
+
+class TestValues:
+    def test_typed_access(self) -> None:
+        values = Values(3, ["42", "2.5", "hello"])
+        assert values.int() == 42
+        assert values.float(1) == 2.5
+        assert values.str(2) == "hello"
+        assert values[0] == "42"
+        assert list(values) == ["42", "2.5", "hello"]
+        assert len(values) == 3
+        assert values == ["42", "2.5", "hello"]
+        assert values.pin == 3
+
+    def test_int_accepts_integral_float_text(self) -> None:
+        assert Values(1, ["3.0"]).int() == 3
+
+    @pytest.mark.parametrize(("items", "call", "message"), [
+        (["abc"], lambda v: v.int(), "not a number"),
+        (["1.5"], lambda v: v.int(), "not an integer"),
+        (["x"], lambda v: v.float(), "not a number"),
+        ([], lambda v: v.str(), "no value at index 0"),
+    ])
+    def test_errors_are_one_line(self, items: list[str], call, message: str) -> None:
+        with pytest.raises(ValueError, match=message) as info:
+            call(Values(9, items))
+        assert "\n" not in str(info.value)
+        assert "V9" in str(info.value)
