@@ -1,0 +1,271 @@
+"""Debian's ``slirp`` (1.0.17) as a real network-side PPP peer, on a pseudo-terminal.
+
+slirp emulates a dial-up account: run as ``slirp -P`` it speaks PPP (RFC 1661 framed per RFC 1662
+section 4, the asynchronous HDLC-like framing) on its terminal and NATs the IP traffic of the PPP
+client to the host. Facts this module relies on (checked on Debian 12):
+
+- stdin/stdout must be a tty: we give it the slave side of a fresh pty in raw mode, in its own
+  session (``setsid``), and hand the caller the master side (non-blocking) to read and write PPP
+  bytes. Before PPP it may print a short text banner; PPP deframers discard it as noise.
+- slirp 1.0.17 passes ``select()`` an uninitialised ``timeval.tv_sec``; glibc answers EINVAL and slirp
+  exits with status 1. ``select_shim.c``, built here with gcc and loaded with ``LD_PRELOAD``, clamps
+  such a timeout to at most 0.5 s (see :func:`build_shim`).
+- slirp reads ``~/.slirprc``, ``~/.pap-secrets`` and ``~/.chap-secrets``: ``HOME`` is a private
+  temporary directory, so nothing from the real home leaks in, and tests can write secrets there.
+- Addresses: the client gets 10.0.2.15, DNS 10.0.2.3 (forwarded to the host's resolver: never send DNS
+  through it from a test), and 10.0.2.2 is the host's loopback.
+
+Typical use::
+
+    with SlirpProcess() as peer:
+        os.write(peer.fd, lcp_configure_request_frame)
+        reply = peer.read()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import tty
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+
+from pppos.errors import LinkError, MissingTool
+
+__all__ = ["SlirpProcess", "build_shim", "cache_root", "find_slirp", "shim_source"]
+
+#: The shim's source file, shipped as package data next to this module.
+SHIM_SOURCE_NAME = "select_shim.c"
+
+
+def shim_source() -> bytes:
+    """Return the C source of the ``select()`` shim shipped with the package."""
+    return resources.files("pppos.sim").joinpath(SHIM_SOURCE_NAME).read_bytes()
+
+
+def cache_root() -> Path:
+    """The cache directory: ``$PPPOS_CACHE`` when set, else ``~/.cache/pppos``."""
+    env = os.environ.get("PPPOS_CACHE")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "pppos"
+
+
+def build_shim(cache_dir: Path | None = None) -> Path:
+    """Compile ``select_shim.c`` into a shared object and return its path.
+
+    The object lives in ``cache_dir`` (default :func:`cache_root`) under a name keyed by the hash of
+    the source, so a changed source gets a fresh build and an unchanged one is compiled only once.
+    It is written to a temporary name and renamed into place, so concurrent builders never see a
+    half-written file.
+
+    :raises MissingTool: gcc is not installed.
+    :raises LinkError: the compiler failed (its first error line is in the message).
+    """
+    source = shim_source()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    directory = Path(cache_dir) if cache_dir is not None else cache_root()
+    target = directory / f"select_shim-{digest}.so"
+    if target.is_file():
+        return target
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise MissingTool(
+            "gcc is not installed; it builds slirp's select() shim (Debian: apt-get install gcc libc6-dev)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".build-") as tmp:
+        src = Path(tmp) / SHIM_SOURCE_NAME
+        src.write_bytes(source)
+        out = Path(tmp) / "shim.so"
+        proc = subprocess.run(
+            [gcc, "-shared", "-fPIC", "-O2", "-o", str(out), str(src), "-ldl"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0 or not out.is_file():
+            first = next((line for line in proc.stderr.splitlines() if "error" in line), proc.stderr.strip()[:200])
+            raise LinkError(f"building slirp's select() shim with {gcc} failed: {first}")
+        os.replace(out, target)
+    return target
+
+
+def find_slirp(program: str | None = None) -> str:
+    """Return the path of the slirp executable (``program`` or ``slirp`` on PATH).
+
+    :raises MissingTool: slirp is not installed.
+    """
+    found = shutil.which(program or "slirp")
+    if found is None:
+        raise MissingTool(
+            f"{program or 'slirp'} is not installed; it is the simulator's network side "
+            "(Debian: apt-get install slirp)"
+        )
+    return found
+
+
+class SlirpProcess:
+    """One ``slirp -P`` process on a fresh pty; :attr:`fd` is the master side (non-blocking).
+
+    The constructor starts slirp. :meth:`close` (or leaving the ``with`` block) kills its process
+    group, reaps it, closes the pty and removes the private home directory.
+
+    :param args: extra slirp options after ``-P`` (for example ``["-b", "115200"]`` or
+        ``["auth", "+pap"]``-style pppd options slirp understands).
+    :param pap_secrets: content for ``~/.pap-secrets`` (pppd format), written with mode 0600.
+    :param chap_secrets: content for ``~/.chap-secrets`` (pppd format), written with mode 0600.
+    :param slirprc: content for ``~/.slirprc``.
+    :param program: the slirp executable (default ``slirp`` on PATH).
+    :param cache_dir: where :func:`build_shim` caches the shim.
+    :param env: extra environment variables for slirp.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        *,
+        pap_secrets: str | None = None,
+        chap_secrets: str | None = None,
+        slirprc: str | None = None,
+        program: str | None = None,
+        cache_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        executable = find_slirp(program)
+        shim = build_shim(cache_dir)
+        self._home = tempfile.mkdtemp(prefix="pppos-slirp-")
+        self.fd: int = -1
+        self._proc: subprocess.Popen[bytes] | None = None
+        try:
+            home = Path(self._home)
+            files = {".pap-secrets": pap_secrets, ".chap-secrets": chap_secrets, ".slirprc": slirprc}
+            for name, content in files.items():
+                if content is not None:
+                    path = home / name
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                        fh.write(content)
+            master, slave = os.openpty()
+            try:
+                tty.setraw(slave)
+                tty.setraw(master)
+                child_env = {
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "HOME": self._home,
+                    "LD_PRELOAD": str(shim),
+                    "LANG": "C",
+                    **(dict(env) if env else {}),
+                }
+                with open(home / "slirp.log", "wb") as log:
+                    self._proc = subprocess.Popen(
+                        [executable, "-P", *args],
+                        stdin=slave,
+                        stdout=slave,
+                        stderr=log,
+                        cwd=self._home,
+                        env=child_env,
+                        start_new_session=True,
+                        close_fds=True,
+                    )
+            finally:
+                os.close(slave)
+            os.set_blocking(master, False)
+            self.fd = master
+        except BaseException:
+            self.close()
+            raise
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The slirp process id."""
+        assert self._proc is not None
+        return self._proc.pid
+
+    @property
+    def home(self) -> Path:
+        """slirp's private ``HOME`` (holds ``slirp.log``, the captured stderr)."""
+        return Path(self._home)
+
+    def poll(self) -> int | None:
+        """slirp's exit status, or None while it runs."""
+        return None if self._proc is None else self._proc.poll()
+
+    @property
+    def alive(self) -> bool:
+        """True while the slirp process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- I/O ------------------------------------------------------------------------------------
+
+    def read(self, size: int = 65536) -> bytes:
+        """Read what slirp has written so far (``b""`` when nothing is waiting).
+
+        :raises LinkError: slirp has gone (the pty reports EOF or EIO).
+        """
+        try:
+            data = os.read(self.fd, size)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                raise LinkError(f"slirp has exited (status {self.poll()})") from None
+            raise LinkError(f"reading from slirp's pty failed: {exc.strerror}") from None
+        if not data:
+            raise LinkError(f"slirp has exited (status {self.poll()})")
+        return data
+
+    def write(self, data: bytes) -> int:
+        """Write as much of ``data`` as the pty takes now; return the number of bytes written."""
+        try:
+            return os.write(self.fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            raise LinkError(f"writing to slirp's pty failed: {exc.strerror}") from None
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Kill slirp (SIGTERM, then SIGKILL after 1 s), reap it, close the pty, remove its home."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def __enter__(self) -> SlirpProcess:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_proc", None) is not None:
+            self.close()
+
+    def __repr__(self) -> str:
+        state = f"pid={self._proc.pid}" if self._proc is not None else "closed"
+        return f"<SlirpProcess {state} fd={self.fd}>"

@@ -1,0 +1,202 @@
+"""Helpers for tests that use the modem simulator (``pppos-sim``) and slirp on real ptys.
+
+- :func:`run_sim`: start ``python -m pppos.cli.sim --link ...`` and yield the link path.
+- :func:`chat`: send one AT command on a blocking-ish fd and collect the reply until a final result.
+- :func:`hdlc_frame` / :func:`hdlc_frames`: a tiny independent RFC 1662 framer/deframer used as a test
+  oracle (it does not import ``pppos.ppp`` so the simulator tests stand alone).
+- :func:`need_slirp`: skip (or fail under ``PPPOS_REQUIRE_ALL=1``) when slirp or gcc is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+#: Final result lines that end an AT command (the A7 dialect and its cousins).
+FINAL_RESULTS = (b"OK", b"ERROR", b"NO CARRIER", b"BUSY", b"NO ANSWER", b"NO DIALTONE", b"COMMAND NO RESPONSE!")
+
+
+def need_tool(*names: str) -> None:
+    """Skip the test when one of ``names`` is not on PATH (a failure when ``PPPOS_REQUIRE_ALL=1``).
+
+    Uses ``tests.helpers.need_tool`` when the shared helper provides it.
+    """
+    try:
+        from tests.helpers import need_tool as shared  # type: ignore[attr-defined]
+    except ImportError:
+        shared = None
+    if shared is not None:
+        shared(*names)
+        return
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        message = f"needs {', '.join(missing)} (install with scripts/install.sh)"
+        if os.environ.get("PPPOS_REQUIRE_ALL") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def need_slirp() -> None:
+    """Require slirp and gcc (the select() shim is compiled on the fly)."""
+    need_tool("slirp", "gcc")
+
+
+# -- RFC 1662 oracle ------------------------------------------------------------------------------
+
+
+def fcs16(data: bytes) -> int:
+    """RFC 1662 appendix C.2 FCS-16 (bitwise, deliberately independent of ``pppos.ppp.hdlc``)."""
+    fcs = 0xFFFF
+    for byte in data:
+        fcs ^= byte
+        for _ in range(8):
+            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
+    return fcs ^ 0xFFFF
+
+
+def hdlc_frame(body: bytes) -> bytes:
+    """Frame ``body`` (address/control/protocol/payload) with FCS, escaping all control chars (ACCM ffffffff)."""
+    fcs = fcs16(body)
+    raw = body + bytes([fcs & 0xFF, fcs >> 8])
+    out = bytearray(b"\x7e")
+    for byte in raw:
+        if byte < 0x20 or byte in (0x7D, 0x7E):
+            out += bytes([0x7D, byte ^ 0x20])
+        else:
+            out.append(byte)
+    out.append(0x7E)
+    return bytes(out)
+
+
+def hdlc_frames(stream: bytes) -> list[bytes]:
+    """Split ``stream`` into de-escaped frames whose FCS is good (FCS removed); noise is dropped."""
+    frames = []
+    for chunk in stream.split(b"\x7e"):
+        if not chunk:
+            continue
+        body = bytearray()
+        escaped = False
+        for byte in chunk:
+            if escaped:
+                body.append(byte ^ 0x20)
+                escaped = False
+            elif byte == 0x7D:
+                escaped = True
+            else:
+                body.append(byte)
+        if len(body) >= 4 and fcs16(bytes(body[:-2])) == body[-2] | (body[-1] << 8):
+            frames.append(bytes(body[:-2]))
+    return frames
+
+
+#: An LCP Configure-Request, id 1, with only a magic number (0x12345678): ff 03 c0 21 01 01 00 0a 05 06 ...
+LCP_CONFREQ = bytes.fromhex("ff03c021" "0101000a" "050612345678")
+
+
+def read_until(fd: int, predicate: object, timeout: float) -> bytes:
+    """Read from ``fd`` until ``predicate(buffer)`` is true or ``timeout`` seconds pass; return the buffer."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while not predicate(buf):  # type: ignore[operator]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+    return buf
+
+
+# -- the simulator as a process -------------------------------------------------------------------
+
+
+def _has_final(buf: bytes) -> bool:
+    for line in buf.replace(b"\r", b"\n").split(b"\n"):
+        stripped = line.strip()
+        if stripped in FINAL_RESULTS or stripped.startswith((b"+CME ERROR", b"+CMS ERROR", b"CONNECT")):
+            return True
+    return False
+
+
+def chat(fd: int, command: str | bytes, timeout: float = 3.0) -> str:
+    """Send ``command`` + CR on ``fd`` and return everything read until a final result line (or timeout)."""
+    raw = command.encode() if isinstance(command, str) else command
+    os.write(fd, raw + b"\r")
+    buf = read_until(fd, _has_final, timeout)
+    return buf.decode("latin-1")
+
+
+def open_link(link: str | Path) -> int:
+    """Open the simulator's link in raw mode, non-blocking; return the fd."""
+    import tty
+
+    fd = os.open(str(link), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    tty.setraw(fd)
+    return fd
+
+
+def start_sim(tmp_path: Path, *args: str, timeout: float = 10.0) -> tuple[subprocess.Popen[bytes], Path, str]:
+    """Start ``pppos-sim`` with ``args`` (link at ``tmp_path/modem``); return (process, link, start-up line).
+
+    Waits for the start-up line on stdout; raises AssertionError with the simulator's stderr if it fails.
+    """
+    link = tmp_path / "modem"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pppos.cli.sim", "--link", str(link), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = b""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if ready:
+        line = proc.stdout.readline()
+    if str(link).encode() not in line:
+        stop_sim(proc)
+        err = proc.stderr.read() if proc.stderr is not None else b""
+        raise AssertionError(f"pppos-sim did not start: {line!r} {err.decode(errors='replace')[-2000:]}")
+    return proc, link, line.decode(errors="replace")
+
+
+def stop_sim(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Signal the simulator, wait up to 5 s (then SIGKILL), and return its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@contextlib.contextmanager
+def run_sim(tmp_path: Path, *args: str, timeout: float = 10.0) -> Iterator[Path]:
+    """Start ``pppos-sim`` with ``args`` and yield its link path; stop and reap it on exit."""
+    proc, link, _ = start_sim(tmp_path, *args, timeout=timeout)
+    try:
+        yield link
+    finally:
+        stop_sim(proc)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
