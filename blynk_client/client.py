@@ -1,0 +1,840 @@
+"""The Blynk device client: an asyncio driver around the sans-I/O core, and a blocking facade.
+
+Protocol rules come from :mod:`blynk_client.protocol` (the research notes ``blynk-protocol.md``,
+sections 1 to 4); this module only moves bytes and time:
+
+- one reader (``reader.read`` feeds ``receive_data(data, now)``), one timer re-armed at
+  ``conn.get_timer()`` (heartbeat PINGs and the liveness timeout live in the core), and a transmit
+  after every wake-up (``data_to_send()`` written in one ``write``);
+- TLS on port 443 by default with the system CA store, hostname check and SNI (section 4); plain TCP
+  only with ``insecure=True`` or port 80; ``ca_file`` for a private CA;
+- a bounded connect (DNS + TCP + TLS) and login (section 3, step 3), REDIRECT to a new host and port
+  with TLS to the new name (section 3 "Redirect"), reconnect with exponential backoff and jitter
+  (:class:`blynk_client.offline.Backoff`), and a hard stop on INVALID_TOKEN (status 9);
+- an offline queue (:class:`blynk_client.offline.OfflineQueue`) so writes made while disconnected
+  are sent after the next login, and write coalescing: operations made within ``coalesce`` seconds
+  leave in one socket write (TCP_NODELAY on), which saves header bytes on a metered cellular link;
+- optional binding to an interface (``SO_BINDTODEVICE``, see socket(7)) or a source address, so the
+  traffic takes ppp0 even when another default route exists.
+
+The token never appears in logs, reprs or errors (:func:`blynk_client.errors.redact_token`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import inspect
+import logging
+import random
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from blynk_client import protocol as proto
+from blynk_client.errors import (
+    BlynkError,
+    ConnectError,
+    InvalidTokenError,
+    LocalProtocolError,
+    ProtocolError,
+    TlsError,
+    UsageError,
+    redact_token,
+)
+from blynk_client.offline import (
+    Backoff,
+    BackoffPolicy,
+    DropReason,
+    OfflineMode,
+    OfflineQueue,
+    QueuedOp,
+    Values,
+    parse_pin,
+)
+
+__all__ = ["DEFAULT_SERVER", "Blynk", "BlynkClient", "ClientStats", "make_ssl_context"]
+
+LOG = logging.getLogger("blynk_client.client")
+
+#: blynk.cloud routes a device to its region with REDIRECT (``blynk-protocol.md`` section 3).
+DEFAULT_SERVER = "blynk.cloud"
+DEFAULT_TLS_PORT = 443
+DEFAULT_PLAIN_PORT = 80
+#: A redirect loop ends the attempt after this many hops.
+MAX_REDIRECTS = 5
+
+WriteHandler = Callable[[Values], Any]
+StateHandler = Callable[[], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(slots=True)
+class ClientStats:
+    """Counters of one client over its lifetime (all sessions)."""
+
+    #: Socket writes (each one ``transport.write`` of the concatenated frames).
+    socket_writes: int = 0
+    #: Payload bytes written (after TLS: the plaintext handed to the TLS layer).
+    bytes_out: int = 0
+    #: Payload bytes received.
+    bytes_in: int = 0
+    #: Sessions that reached a successful login.
+    logins: int = 0
+    #: Connection attempts (each TCP connect, including redirect hops).
+    attempts: int = 0
+    #: Redirects followed.
+    redirects: int = 0
+    #: Operations made while offline and replayed after a login.
+    replayed: int = 0
+
+
+def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Return the client TLS context: system CAs (or ``ca_file`` only), hostname check, TLS >= 1.2.
+
+    blynk.cloud refuses TLS 1.0/1.1 (``blynk-protocol.md`` section 4).
+    """
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load the CA file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class _Redirect(Exception):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"redirect to {host}:{port}")
+        self.host = host
+        self.port = port
+
+
+class BlynkClient:
+    """An asyncio Blynk device client.
+
+    Typical use::
+
+        client = BlynkClient(token, server="127.0.0.1", port=8080, insecure=True)
+
+        @client.on_write("V1")
+        def v1(values: Values) -> None:
+            print(values.int())
+
+        await client.run()          # stays connected, reconnects, raises InvalidTokenError
+
+    :param token: the device auth token (kept out of every log line and repr).
+    :param server: host name or address; TLS is verified against this name (SNI).
+    :param port: default 443 with TLS, 80 when ``insecure``.
+    :param insecure: plain TCP (also implied by ``port=80``).
+    :param ca_file: PEM file of the CAs to trust instead of the system store.
+    :param ssl_context: a ready TLS context (overrides ``ca_file``).
+    :param interface: bind the socket to this interface (``SO_BINDTODEVICE``; root or CAP_NET_RAW).
+    :param source_address: bind the socket to this local address before connecting.
+    :param heartbeat: seconds between heartbeats (sent to the server in the info message).
+    :param connect_timeout: bound of DNS + TCP connect + TLS handshake (seconds).
+    :param login_timeout: bound of the wait for the login answer (seconds).
+    :param coalesce: operations made within this window leave in one socket write; 0 disables.
+    :param backoff: the reconnect :class:`BackoffPolicy`; ``rng`` seeds its jitter.
+    :param offline_mode: :class:`OfflineMode` of the offline queue; ``offline_max`` bounds it.
+    :param on_drop: called for every offline item let go (superseded or overflowed).
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        server: str = DEFAULT_SERVER,
+        port: int | None = None,
+        insecure: bool = False,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        interface: str | None = None,
+        source_address: str | None = None,
+        heartbeat: float = 45.0,
+        connect_timeout: float = 15.0,
+        login_timeout: float = 10.0,
+        coalesce: float = 0.005,
+        backoff: BackoffPolicy | None = None,
+        rng: random.Random | None = None,
+        offline_mode: OfflineMode = OfflineMode.LATEST,
+        offline_max: int = 256,
+        on_drop: Callable[[QueuedOp, DropReason], None] | None = None,
+        max_redirects: int = MAX_REDIRECTS,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not token or any(c in token for c in "\0\r\n"):
+            raise UsageError("the auth token is empty or contains control characters")
+        if coalesce < 0:
+            raise UsageError("the coalescing window must be >= 0")
+        self._token = token
+        self.server = server
+        if port is None:
+            port = DEFAULT_PLAIN_PORT if insecure else DEFAULT_TLS_PORT
+        if not 0 < port < 65536:
+            raise UsageError(f"port out of range: {port}")
+        self.port = port
+        self.tls = not insecure and port != DEFAULT_PLAIN_PORT
+        if self.tls:
+            self._ssl: ssl.SSLContext | None = ssl_context or make_ssl_context(ca_file)
+        else:
+            self._ssl = None
+        self.interface = interface
+        self.source_address = source_address
+        self.heartbeat = heartbeat
+        self.connect_timeout = connect_timeout
+        self.login_timeout = login_timeout
+        self.coalesce = coalesce
+        self.max_redirects = max_redirects
+        self.log = logger or LOG
+        self._backoff = Backoff(backoff, rng)
+        self._user_on_drop = on_drop
+        self.offline = OfflineQueue(mode=offline_mode, max_items=offline_max, on_drop=self._on_drop)
+        self.stats = ClientStats()
+        self._write_handlers: dict[int | None, list[WriteHandler]] = {}
+        self._connect_handlers: list[StateHandler] = []
+        self._disconnect_handlers: list[StateHandler] = []
+        # Session state (valid while a session runs).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._conn: proto.BlynkConnection | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._abort_exc: BaseException | None = None
+        self._logged_in = False
+        self._login_waiter: asyncio.Future[None] | None = None
+        self._pings: dict[int, tuple[asyncio.Future[float], float]] = {}
+        self._connected = asyncio.Event()
+        self._stopping = False
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Where the next attempt goes (a redirect changes it until the client is re-created,
+        # like the C++ library keeps the new host in RAM).
+        self._target = (server, port)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return (
+            f"<BlynkClient token={redact_token(self._token)} server={self._target[0]}:{self._target[1]} "
+            f"tls={self.tls} {state}>"
+        )
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    def on_write(self, pin: str | int) -> Callable[[F], F]:
+        """Decorator: call the function with :class:`Values` when the server writes ``pin``.
+
+        ``pin`` is ``"V3"``, ``3`` or ``"*"`` (every pin; ``values.pin`` tells which). The
+        function may be a coroutine function; exceptions are logged, never end the session.
+        """
+        key = None if pin == "*" else self._pin(pin)
+
+        def register(func: F) -> F:
+            self._write_handlers.setdefault(key, []).append(func)
+            return func
+
+        return register
+
+    def on_connect(self, func: F) -> F:
+        """Decorator: call ``func()`` after every successful login (after the offline replay)."""
+        self._connect_handlers.append(func)
+        return func
+
+    def on_disconnect(self, func: F) -> F:
+        """Decorator: call ``func()`` when a logged-in session ends."""
+        self._disconnect_handlers.append(func)
+        return func
+
+    # -- application operations (never block; queued while offline) -----------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while a session is logged in."""
+        return self._logged_in
+
+    def virtual_write(self, pin: str | int, *values: object) -> None:
+        """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
+        number = self._pin(pin)
+        texts = tuple(self._text(v) for v in values)
+        if not texts:
+            raise UsageError("virtual_write needs at least one value")
+        self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
+
+    def sync(self, *pins: str | int) -> None:
+        """Ask the server to send back the stored values of ``pins`` (all pins when none given)."""
+        numbers = tuple(str(self._pin(p)) for p in pins)
+        self._submit(QueuedOp(kind="sync", args=numbers, key=("sync", numbers)))
+
+    def set_property(self, pin: str | int, name: str, *values: object) -> None:
+        """Set a widget property (PROPERTY 19: ``pin\\0name\\0value...``), e.g. ``label``."""
+        number = self._pin(pin)
+        if not name or "\0" in name:
+            raise UsageError("a property name must be non-empty text")
+        texts = tuple(self._text(v) for v in values)
+        self._submit(QueuedOp(kind="set_property", args=(str(number), name, *texts), key=("prop", number, name)))
+
+    def log_event(self, code: str, description: str | None = None) -> None:
+        """Log an event (EVENT_LOG 64). Events are never coalesced in the offline queue."""
+        if not code or "\0" in code:
+            raise UsageError("an event code must be non-empty text")
+        args = (code,) if description is None else (code, self._text(description))
+        self._submit(QueuedOp(kind="log_event", args=args))
+
+    def resolve_event(self, code: str, *, all_events: bool = False) -> None:
+        """Resolve the latest event ``code`` (EVENT_CLEAR 65), or every one with ``all_events``."""
+        if not code or "\0" in code:
+            raise UsageError("an event code must be non-empty text")
+        args = (code, "all") if all_events else (code,)
+        self._submit(QueuedOp(kind="resolve_event", args=args, key=("resolve", args)))
+
+    async def ping(self, timeout: float = 10.0) -> float:
+        """Send PING and return the round-trip time in seconds (needs a logged-in session)."""
+        if not self._logged_in or self._conn is None or self._loop is None:
+            raise ConnectError("not connected")
+        loop = self._loop
+        sent = loop.time()
+        msg_id = self._conn.ping(sent)
+        future: asyncio.Future[float] = loop.create_future()
+        self._pings[msg_id] = (future, sent)
+        self._transmit()
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            raise ConnectError(f"no answer to PING within {timeout:g} s") from None
+        finally:
+            self._pings.pop(msg_id, None)
+
+    async def flush(self) -> None:
+        """Send everything queued now and wait until the socket buffer has drained."""
+        self._transmit()
+        if self._writer is not None:
+            with contextlib.suppress(ConnectionError, OSError):
+                await self._writer.drain()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Stay connected until :meth:`close`: reconnect with backoff; raise InvalidTokenError."""
+        self._start(retry=True)
+        assert self._runner is not None
+        await self._runner
+
+    async def connect(self, *, retry: bool = False) -> None:
+        """Connect and log in (following redirects); return once logged in.
+
+        The session keeps running in a background task until :meth:`close`. Without ``retry``
+        a failed attempt raises (ConnectError, TlsError, InvalidTokenError...); with it the client
+        keeps trying with backoff (only an invalid token ends it).
+        """
+        self._start(retry=retry)
+        await self.wait_connected()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until logged in; raise the error that ended the client if it ended first."""
+        runner = self._runner
+        if runner is None:
+            raise LocalProtocolError("the client is not started")
+        waiter = asyncio.ensure_future(self._connected.wait())
+        try:
+            async with asyncio.timeout(timeout):
+                done, _ = await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            raise ConnectError(f"not connected within {timeout:g} s") from None
+        finally:
+            waiter.cancel()
+        if waiter not in done or not self._connected.is_set():
+            if runner.done() and not runner.cancelled() and runner.exception() is not None:
+                raise runner.exception()  # type: ignore[misc]
+            if not self._connected.is_set():
+                raise ConnectError("the client stopped before it connected")
+
+    async def close(self) -> None:
+        """Send what is pending, close the session and stop reconnecting."""
+        self._stopping = True
+        self._transmit()
+        writer = self._writer
+        if writer is not None:
+            with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await writer.drain()
+            writer.close()
+        runner = self._runner
+        if runner is not None and not runner.done():
+            try:
+                async with asyncio.timeout(5.0):
+                    await asyncio.wait({runner})
+            except TimeoutError:
+                runner.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _start(self, *, retry: bool) -> None:
+        if self._runner is not None and not self._runner.done():
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._runner = self._loop.create_task(self._supervise(retry))
+
+    async def _supervise(self, retry: bool) -> None:
+        """Run sessions: follow redirects at once, back off after failures, stop on a bad token."""
+        loop = asyncio.get_running_loop()
+        redirects = 0
+        while not self._stopping:
+            host, port = self._target
+            failure: BlynkError
+            try:
+                await self._session(host, port)
+                if self._stopping:
+                    return
+                failure = ConnectError(f"{host}:{port} closed the connection")
+            except _Redirect as hop:
+                redirects += 1
+                self.stats.redirects += 1
+                if redirects > self.max_redirects:
+                    failure = ConnectError(f"more than {self.max_redirects} redirects")
+                    self._target = (self.server, self.port)
+                    redirects = 0
+                else:
+                    self.log.info("redirected to %s:%d", hop.host, hop.port)
+                    self._target = (hop.host, hop.port)
+                    continue
+            except InvalidTokenError:
+                self.log.error("the server rejected the auth token %s: not retrying", redact_token(self._token))
+                raise
+            except (ConnectError, ProtocolError) as exc:
+                failure = exc
+            redirects = 0
+            if self._stopping:
+                return
+            if not retry:
+                raise failure
+            delay = self._backoff.next_delay()
+            self.log.warning("%s; reconnecting in %.1f s", failure, delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(loop.time() + delay):
+                    while not self._stopping:
+                        await asyncio.sleep(min(0.25, delay))
+
+    # -- one session -----------------------------------------------------------------------------
+
+    async def _session(self, host: str, port: int) -> None:
+        """Connect, log in and serve until the connection ends; raise why it ended."""
+        loop = asyncio.get_running_loop()
+        self.stats.attempts += 1
+        self.log.info("connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
+        reader, writer = await self._open(host, port)
+        conn = proto.BlynkConnection(**self._core_options())
+        self._conn, self._writer, self._abort_exc = conn, writer, None
+        self._login_waiter = loop.create_future()
+        login_guard = loop.call_later(self.login_timeout, self._login_timed_out)
+        was_logged_in = False
+        try:
+            conn.login(self._token, loop.time())
+            self._transmit()
+            while True:
+                try:
+                    data = await reader.read(65536)
+                except (ConnectionError, OSError, ssl.SSLError) as exc:
+                    if self._abort_exc is not None:
+                        raise self._abort_exc from None
+                    raise ConnectError(f"connection to {host}:{port} lost: {exc}") from None
+                if self._abort_exc is not None:
+                    raise self._abort_exc
+                if not data:
+                    if self._stopping:
+                        return
+                    if not self._logged_in:
+                        raise ConnectError(f"{host}:{port} closed the connection during login")
+                    raise ConnectError(f"{host}:{port} closed the connection")
+                self.stats.bytes_in += len(data)
+                try:
+                    conn.receive_data(data, loop.time())
+                    self._process_events()
+                except ProtocolError:
+                    self._transmit()
+                    raise
+                was_logged_in = was_logged_in or self._logged_in
+                self._transmit()
+        finally:
+            was_logged_in = was_logged_in or self._logged_in
+            login_guard.cancel()
+            self._end_session(writer)
+            if was_logged_in:
+                self._fire(self._disconnect_handlers)
+
+    def _core_options(self) -> dict[str, Any]:
+        return {"role": proto.Role.CLIENT, "heartbeat": self.heartbeat}
+
+    async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Resolve, bind, connect and (with TLS) handshake within ``connect_timeout``."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                try:
+                    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+                except socket.gaierror as exc:
+                    raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+                last: OSError | None = None
+                sock: socket.socket | None = None
+                for family, kind, proto_num, _, address in infos:
+                    candidate = socket.socket(family, kind, proto_num)
+                    try:
+                        self._prepare_socket(candidate, family)
+                        await loop.sock_connect(candidate, address)
+                    except BlynkError:
+                        candidate.close()
+                        raise
+                    except OSError as exc:
+                        candidate.close()
+                        last = exc
+                        continue
+                    except BaseException:
+                        candidate.close()
+                        raise
+                    sock = candidate
+                    break
+                if sock is None:
+                    reason = last.strerror if last is not None and last.strerror else str(last)
+                    raise ConnectError(f"cannot connect to {host}:{port}: {reason}")
+                try:
+                    return await asyncio.open_connection(
+                        sock=sock,
+                        ssl=self._ssl,
+                        server_hostname=host if self._ssl is not None else None,
+                        ssl_handshake_timeout=self.connect_timeout if self._ssl is not None else None,
+                        limit=1 << 17,
+                    )
+                except ssl.SSLError as exc:
+                    sock.close()
+                    raise TlsError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+                except (ConnectionError, OSError) as exc:
+                    sock.close()
+                    if self._ssl is not None:
+                        raise TlsError(f"TLS with {host}:{port} failed: {exc}") from None
+                    raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from None
+        except TimeoutError:
+            raise ConnectError(f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s") from None
+
+    def _prepare_socket(self, sock: socket.socket, family: int) -> None:
+        """Non-blocking, TCP_NODELAY (coalescing is ours), and the optional interface/source binding."""
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.interface:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode() + b"\0")
+            except OSError as exc:
+                if exc.errno in (errno.EPERM, errno.EACCES):
+                    raise UsageError(
+                        f"binding to interface {self.interface} needs root or CAP_NET_RAW"
+                    ) from None
+                if exc.errno == errno.ENODEV:
+                    raise UsageError(f"no such network interface: {self.interface}") from None
+                raise UsageError(f"cannot bind to interface {self.interface}: {exc.strerror}") from None
+        if self.source_address:
+            try:
+                sock.bind((self.source_address, 0) if family == socket.AF_INET else (self.source_address, 0, 0, 0))
+            except OSError as exc:
+                raise UsageError(f"cannot bind to source address {self.source_address}: {exc.strerror}") from None
+
+    def _process_events(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        while True:
+            event = conn.next_event()
+            if event is None:
+                return
+            self._handle_event(event)
+
+    def _handle_event(self, event: object) -> None:
+        if isinstance(event, proto.LoginSucceeded):
+            self._on_login()
+        elif isinstance(event, proto.LoginFailed):
+            status = getattr(event, "status", None)
+            if status == proto.Status.INVALID_TOKEN:
+                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
+            raise ConnectError(f"login refused with status {status}")
+        elif isinstance(event, proto.Redirected):
+            raise _Redirect(event.host, int(event.port))
+        elif isinstance(event, proto.VirtualWrite):
+            self._dispatch_write(int(event.pin), tuple(event.values))
+        elif isinstance(event, proto.HeartbeatTimeout):
+            raise ConnectError("heartbeat timeout: the server stopped answering")
+        elif isinstance(event, proto.PingAcknowledged):
+            entry = self._pings.get(event.msg_id)
+            if entry is not None and not entry[0].done() and self._loop is not None:
+                entry[0].set_result(self._loop.time() - entry[1])
+        else:
+            self.log.debug("ignored %s", type(event).__name__)
+
+    def _on_login(self) -> None:
+        self._logged_in = True
+        self.stats.logins += 1
+        self._backoff.reset()
+        host, port = self._target
+        self.log.info("logged in to %s:%d as %s", host, port, redact_token(self._token))
+        replay = self.offline.drain()
+        for item in replay:
+            self._apply(item)
+        self.stats.replayed += len(replay)
+        if replay:
+            self.log.info("sent %d operation(s) queued while offline", len(replay))
+        if self._login_waiter is not None and not self._login_waiter.done():
+            self._login_waiter.set_result(None)
+        self._connected.set()
+        self._fire(self._connect_handlers)
+
+    def _login_timed_out(self) -> None:
+        if not self._logged_in:
+            self._abort(ConnectError(f"no login answer within {self.login_timeout:g} s"))
+
+    def _abort(self, exc: BaseException) -> None:
+        """End the session from a callback: remember why and reset the transport."""
+        if self._abort_exc is None:
+            self._abort_exc = exc
+        if self._writer is not None:
+            self._writer.transport.abort()
+
+    def _end_session(self, writer: asyncio.StreamWriter) -> None:
+        self._logged_in = False
+        self._connected.clear()
+        for handle in (self._timer, self._flush_handle):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._timer_at = self._flush_handle = None
+        for future, _ in self._pings.values():
+            if not future.done():
+                future.set_exception(ConnectError("the connection ended before the PING answer"))
+        self._pings.clear()
+        # Anything the core still holds was never written: keep it for the next session is not
+        # possible at the byte level, so it was already accounted as sent to the core.
+        self._conn = None
+        self._writer = None
+        if not writer.is_closing():
+            writer.close()
+
+    # -- transmit and timer ------------------------------------------------------------------------
+
+    def _submit(self, item: QueuedOp) -> None:
+        if not self._logged_in or self._conn is None:
+            self.offline.put(item)
+            return
+        self._apply(item)
+        self._kick()
+
+    def _apply(self, item: QueuedOp) -> None:
+        conn = self._conn
+        assert conn is not None
+        args = item.args
+        if item.kind == "virtual_write":
+            conn.virtual_write(int(args[0]), *args[1:])
+        elif item.kind == "sync":
+            conn.sync(*(int(a) for a in args))
+        elif item.kind == "set_property":
+            conn.set_property(int(args[0]), args[1], *args[2:])
+        elif item.kind == "log_event":
+            conn.log_event(*args)
+        elif item.kind == "resolve_event":
+            conn.resolve_event(args[0], all_events=len(args) > 1)
+        else:  # pragma: no cover - kinds are ours
+            raise LocalProtocolError(f"unknown queued operation {item.kind}")
+
+    def _kick(self) -> None:
+        """Transmit now, or within the coalescing window so close writes share one segment."""
+        if self.coalesce <= 0 or self._loop is None:
+            self._transmit()
+        elif self._flush_handle is None:
+            self._flush_handle = self._loop.call_later(self.coalesce, self._transmit)
+
+    def _transmit(self) -> None:
+        """Write everything the core has in one ``write`` and re-arm the one timer."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        conn, writer = self._conn, self._writer
+        if conn is None or writer is None:
+            return
+        data = conn.data_to_send()
+        if data and not writer.is_closing():
+            self._write(writer, data)
+        self._arm_timer()
+
+    def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        """The single place bytes leave the client (tests count calls here)."""
+        writer.write(data)
+        self.stats.socket_writes += 1
+        self.stats.bytes_out += len(data)
+
+    def _arm_timer(self) -> None:
+        conn, loop = self._conn, self._loop
+        if conn is None or loop is None:
+            return
+        deadline = conn.get_timer()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None if deadline is None else loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        conn, loop = self._conn, self._loop
+        self._timer = self._timer_at = None
+        if conn is None or loop is None:
+            return
+        try:
+            conn.handle_timer(loop.time())
+            self._process_events()
+        except (BlynkError, _Redirect) as exc:
+            self._abort(exc)
+            return
+        self._transmit()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _dispatch_write(self, pin: int, values: tuple[str, ...]) -> None:
+        args = Values(pin, values)
+        handlers = self._write_handlers.get(pin, []) + self._write_handlers.get(None, [])
+        for handler in handlers:
+            self._call(handler, args)
+
+    def _fire(self, handlers: Iterable[StateHandler]) -> None:
+        for handler in handlers:
+            self._call(handler)
+
+    def _call(self, handler: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = handler(*args)
+        except Exception:
+            self.log.exception("handler %s failed", getattr(handler, "__name__", handler))
+            return
+        if inspect.isawaitable(result) and self._loop is not None:
+            task = self._loop.create_task(self._guard(result, handler))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, awaitable: Awaitable[Any], handler: Callable[..., Any]) -> None:
+        try:
+            await awaitable
+        except Exception:
+            self.log.exception("handler %s failed", getattr(handler, "__name__", handler))
+
+    def _on_drop(self, item: QueuedOp, reason: DropReason) -> None:
+        if reason is DropReason.OVERFLOW:
+            self.log.warning("offline queue full: dropped %s %s", item.kind, item.args[:1])
+        if self._user_on_drop is not None:
+            self._user_on_drop(item, reason)
+
+    @staticmethod
+    def _pin(pin: str | int) -> int:
+        try:
+            return parse_pin(pin)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    @staticmethod
+    def _text(value: object) -> str:
+        text = value if isinstance(value, str) else str(value)
+        if "\0" in text:
+            raise UsageError("a value must not contain NUL characters")
+        return text
+
+
+class Blynk:
+    """Blocking facade for scripts: the same client in its own private event loop, no threads.
+
+    ::
+
+        blynk = Blynk(token, server="127.0.0.1", port=8080, insecure=True)
+
+        @blynk.on_write("V0")
+        def v0(values): print(values.int())
+
+        blynk.connect()
+        while True:
+            blynk.virtual_write("V1", read_sensor())
+            blynk.run(1.0)              # process I/O for one second
+
+    Takes the same keyword arguments as :class:`BlynkClient`.
+    """
+
+    def __init__(self, token: str, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self.client = BlynkClient(token, **options)
+        self.on_write = self.client.on_write
+        self.on_connect = self.client.on_connect
+        self.on_disconnect = self.client.on_disconnect
+        self.virtual_write = self.client.virtual_write
+        self.sync = self.client.sync
+        self.set_property = self.client.set_property
+        self.log_event = self.client.log_event
+        self.resolve_event = self.client.resolve_event
+
+    def __repr__(self) -> str:
+        return f"<Blynk {self.client!r}>"
+
+    @property
+    def connected(self) -> bool:
+        """True while logged in."""
+        return self.client.connected
+
+    def connect(self, timeout: float | None = 30.0, *, retry: bool = True) -> None:
+        """Block until logged in (reconnecting with backoff when ``retry``); raise on a fatal error."""
+        self._loop.run_until_complete(self._connect(timeout, retry))
+
+    async def _connect(self, timeout: float | None, retry: bool) -> None:
+        self.client._start(retry=retry)
+        await self.client.wait_connected(timeout)
+
+    def run(self, duration: float = 0.0) -> None:
+        """Process I/O for ``duration`` seconds (0: only what is ready), staying connected.
+
+        Raises the error that stopped the client (for example :class:`InvalidTokenError`).
+        """
+        self._loop.run_until_complete(self._run(duration))
+
+    async def _run(self, duration: float) -> None:
+        self.client._start(retry=True)
+        runner = self.client._runner
+        assert runner is not None
+        await asyncio.wait({runner}, timeout=duration if duration > 0 else 0.001)
+        if runner.done():
+            runner.result()
+
+    def run_forever(self) -> None:
+        """Stay connected until :meth:`close` (from a handler) or Ctrl-C."""
+        self._loop.run_until_complete(self._forever())
+
+    async def _forever(self) -> None:
+        self.client._start(retry=True)
+        runner = self.client._runner
+        assert runner is not None
+        await runner
+
+    def ping(self, timeout: float = 10.0) -> float:
+        """Return the PING round-trip time in seconds."""
+        return self._loop.run_until_complete(self.client.ping(timeout))
+
+    def flush(self) -> None:
+        """Send everything pending now."""
+        self._loop.run_until_complete(self.client.flush())
+
+    def close(self) -> None:
+        """Close the connection and the private event loop."""
+        if self._loop.is_closed():
+            return
+        if self._loop.is_running():
+            self.client._stopping = True
+            self.client._abort(ConnectError("closed"))
+            return
+        self._loop.run_until_complete(self.client.close())
+        self._loop.close()
+
+    def __enter__(self) -> Blynk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,319 @@
+"""``blynk-client``: talk to a Blynk server as a device from the shell.
+
+::
+
+    blynk-client [--server HOST] [--port N] [--insecure] [--ca-file F] [--interface IFNAME]
+                 [--source-address ADDR] [--token-file F] COMMAND ...
+
+    run [--json]                  stay connected; print each incoming write ("V1 42") and reconnect
+    write V0 VALUE [VALUE ...]    one virtual write (HARDWARE vw)
+    sync V0 [V1 ...]              print the stored values the server sends back (HARDWARE_SYNC)
+    event CODE [DESCRIPTION]      log an event (EVENT_LOG 64)
+    property V0 NAME VALUE...     set a widget property (PROPERTY 19)
+    ping                          log in and print the round-trip time of a PING
+
+The token comes from ``--token-file`` or ``BLYNK_AUTH_TOKEN``; ``--token`` works but warns (the
+process list shows it). Exit statuses are :class:`blynk_client.errors.ExitStatus`: 2 usage, 3
+cannot connect, 4 TLS failure, 5 bad token, 6 protocol or session lost, 130 interrupted.
+Protocol references: ``blynk-protocol.md`` sections 1 and 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from blynk_client.errors import BlynkError, ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from blynk_client.client import BlynkClient
+    from blynk_client.offline import Values
+
+PROG = "blynk-client"
+TOKEN_ENV = "BLYNK_AUTH_TOKEN"  # noqa: S105 - the variable name, not a secret
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error and :attr:`ExitStatus.USAGE`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitStatus.USAGE), f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> ArgumentParser:
+    """Return the ``blynk-client`` argument parser."""
+    parser = ArgumentParser(prog=PROG, description="A Blynk device on the command line.")
+    parser.add_argument("--server", default="blynk.cloud", help="server host (default blynk.cloud)")
+    parser.add_argument("--port", type=int, help="server port (default 443 with TLS, 80 with --insecure)")
+    parser.add_argument("--insecure", action="store_true", help="plain TCP, no TLS")
+    parser.add_argument("--ca-file", help="PEM file of the CA(s) to trust instead of the system store")
+    parser.add_argument("--interface", help="send through this interface only (SO_BINDTODEVICE, e.g. ppp0)")
+    parser.add_argument("--source-address", help="bind to this local address before connecting")
+    parser.add_argument("--token-file", help=f"file whose first line is the auth token (or set {TOKEN_ENV})")
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=15.0, help="connect and login timeout in seconds")
+    parser.add_argument("--heartbeat", type=float, default=45.0, help="heartbeat interval in seconds")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress to stderr (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="stay connected and print incoming writes")
+    run.add_argument("--json", action="store_true", help="one JSON object per line")
+    run.add_argument("--sync", action="store_true", help="ask for all stored values after each login")
+
+    write = sub.add_parser("write", help="write a virtual pin")
+    write.add_argument("pin", help="V0..V255")
+    write.add_argument("values", nargs="+", help="one or more values")
+
+    sync = sub.add_parser("sync", help="print the stored values of pins")
+    sync.add_argument("pins", nargs="+", help="V0..V255")
+    sync.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    event = sub.add_parser("event", help="log an event")
+    event.add_argument("code")
+    event.add_argument("description", nargs="?")
+
+    prop = sub.add_parser("property", help="set a widget property")
+    prop.add_argument("pin")
+    prop.add_argument("name", help="label, color, min, max, isDisabled, ...")
+    prop.add_argument("values", nargs="+")
+
+    ping = sub.add_parser("ping", help="log in and measure the round-trip time")
+    ping.add_argument("--count", type=int, default=1, help="number of PINGs (default 1)")
+    return parser
+
+
+def read_token(args: argparse.Namespace, *, environ: dict[str, str] | None = None, err: TextIO | None = None) -> str:
+    """Return the token from ``--token-file``, ``$BLYNK_AUTH_TOKEN`` or ``--token`` (warned), in that order."""
+    env = os.environ if environ is None else environ
+    stream = err if err is not None else sys.stderr
+    if args.token_file:
+        path = args.token_file
+        try:
+            with open(path, encoding="utf-8") as fh:
+                token = fh.readline().strip()
+            mode = os.stat(path).st_mode
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UsageError(f"cannot read the token file {path}: {reason}") from None
+        if not token:
+            raise UsageError(f"the token file {path} is empty")
+        if mode & 0o077:
+            print(f"{PROG}: warning: the token file {path} is readable by others; run: chmod 600 {path}", file=stream)
+        return token
+    token = env.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    if args.token:
+        print(
+            f"{PROG}: warning: --token shows the token in the process list; use --token-file or {TOKEN_ENV}",
+            file=stream,
+        )
+        return str(args.token).strip()
+    raise UsageError(f"no auth token: give --token-file FILE or set {TOKEN_ENV}")
+
+
+def make_client(args: argparse.Namespace, token: str) -> BlynkClient:
+    """Build the client from the common options."""
+    from blynk_client.client import BlynkClient
+
+    if args.insecure and args.ca_file:
+        raise UsageError("--ca-file makes no sense with --insecure")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be > 0")
+    return BlynkClient(
+        token,
+        server=args.server,
+        port=args.port,
+        insecure=args.insecure,
+        ca_file=args.ca_file,
+        interface=args.interface,
+        source_address=args.source_address,
+        heartbeat=args.heartbeat,
+        connect_timeout=args.timeout,
+        login_timeout=args.timeout,
+    )
+
+
+def _format(values: Values, as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"pin": f"V{values.pin}", "values": list(values)})
+    return " ".join([f"V{values.pin}", *values])
+
+
+async def _cmd_run(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    @client.on_write("*")
+    def show(values: Values) -> None:
+        out.write(_format(values, args.json) + "\n")
+        out.flush()
+
+    if args.sync:
+
+        @client.on_connect
+        def ask() -> None:
+            client.sync()
+
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+
+    def request_stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    with _signal(loop, signal.SIGTERM, request_stop):
+        runner = asyncio.ensure_future(client.run())
+        done, _ = await asyncio.wait({runner, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            runner.result()
+            return int(ExitStatus.SUCCESS)
+        await client.close()
+        runner.cancel()
+        return int(ExitStatus.SUCCESS)
+
+
+async def _cmd_write(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    client.virtual_write(args.pin, *args.values)  # validates before connecting
+    await client.connect()
+    await _settle(client)
+    return int(ExitStatus.SUCCESS)
+
+
+async def _cmd_sync(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    got: dict[int, Values] = {}
+
+    @client.on_write("*")
+    def collect(values: Values) -> None:
+        got[values.pin] = values
+
+    pins = [client._pin(p) for p in args.pins]
+    await client.connect()
+    client.sync(*pins)
+    # The server answers in order: once the PING answer is in, every sync reply is too.
+    await client.ping()
+    for pin in pins:
+        if pin in got:
+            out.write(_format(got[pin], args.json) + "\n")
+        elif args.json:
+            out.write(json.dumps({"pin": f"V{pin}", "values": None}) + "\n")
+        else:
+            out.write(f"V{pin}\n")
+    out.flush()
+    await client.close()
+    return int(ExitStatus.SUCCESS)
+
+
+async def _cmd_event(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    client.log_event(args.code, args.description)
+    await client.connect()
+    await _settle(client)
+    return int(ExitStatus.SUCCESS)
+
+
+async def _cmd_property(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    client.set_property(args.pin, args.name, *args.values)
+    await client.connect()
+    await _settle(client)
+    return int(ExitStatus.SUCCESS)
+
+
+async def _cmd_ping(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    if args.count < 1:
+        raise UsageError("--count must be >= 1")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await client.connect()
+    login = loop.time() - started
+    out.write(f"login {login * 1000:.1f} ms\n")
+    for _ in range(args.count):
+        rtt = await client.ping()
+        out.write(f"ping {rtt * 1000:.1f} ms\n")
+        out.flush()
+    await client.close()
+    return int(ExitStatus.SUCCESS)
+
+
+async def _settle(client: BlynkClient) -> None:
+    """Make sure the server processed what we sent (a PING answer follows it), then close."""
+    await client.ping()
+    await client.close()
+
+
+COMMANDS: dict[str, Callable[[BlynkClient, argparse.Namespace, TextIO], object]] = {
+    "run": _cmd_run,
+    "write": _cmd_write,
+    "sync": _cmd_sync,
+    "event": _cmd_event,
+    "property": _cmd_property,
+    "ping": _cmd_ping,
+}
+
+
+class _signal:  # noqa: N801 - a small context manager used like a function
+    def __init__(self, loop: asyncio.AbstractEventLoop, signum: int, handler: Callable[[], None]) -> None:
+        self.loop, self.signum, self.handler = loop, signum, handler
+        self.installed = False
+
+    def __enter__(self) -> None:
+        try:
+            self.loop.add_signal_handler(self.signum, self.handler)
+            self.installed = True
+        except (NotImplementedError, RuntimeError, ValueError):
+            self.installed = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.installed:
+            self.loop.remove_signal_handler(self.signum)
+
+
+def _impl(argv: list[str], out: TextIO, err: TextIO) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=err, format=f"{PROG}: %(message)s")
+    token = read_token(args, err=err)
+    client = make_client(args, token)
+    command = COMMANDS[args.command]
+
+    async def body() -> int:
+        try:
+            return int(await command(client, args, out))  # type: ignore[misc]
+        finally:
+            await client.close()
+
+    return asyncio.run(body())
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point of ``blynk-client``: returns an :class:`ExitStatus`; errors are one line."""
+    stdout = out if out is not None else sys.stdout
+    stderr = err if err is not None else sys.stderr
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _impl(args, stdout, stderr)
+    except BlynkError as exc:
+        print(f"{PROG}: error: {exc}", file=stderr)
+        return int(exc.exit_status)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=stderr)
+        return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitStatus.SUCCESS)
+    except SystemExit as exc:  # argparse --help / usage errors
+        code = exc.code
+        return code if isinstance(code, int) else int(ExitStatus.USAGE)
+    except Exception as exc:  # the last line of defence: one line, never a raw traceback
+        if os.environ.get("PPPOS_DEBUG") == "1":
+            traceback.print_exc(file=stderr)
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set PPPOS_DEBUG=1 for details)", file=stderr)
+        return int(ExitStatus.ERROR)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
