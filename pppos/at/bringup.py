@@ -1,0 +1,945 @@
+"""Sans-I/O bring-up plan: from a silent serial line to PPP data mode, with plain-language verdicts.
+
+The steps follow 3GPP TS 27.007 and ITU-T V.250: sync (``\\rAT``, V.250 5.2.1, with autobaud over
+common rates), ``ATE0`` (V.250 6.2.4), ``AT+CMEE=2`` (27.007 9.1), identity (``ATI``, ``+CGMI``,
+``+CGMM``, ``+CGMR``, ``+CGSN``: 27.007 5.1-5.4), SIM (``+CPIN``: 27.007 8.3), signal (``+CSQ``:
+27.007 8.5, dBm = -113 + 2 * rssi), operator (``+COPS?``: 27.007 7.3), registration (``+CREG``
+7.2, ``+CGREG`` 10.1.20, ``+CEREG`` 10.1.22), ``AT+CREG=0`` before dialling, attach (``+CGATT``
+10.1.9), PDP context (``+CGDCONT`` 10.1.1), dial (``ATD*99***<cid>#``, 27.007 10.2.1.1, falling
+back to ``ATO``, V.250 6.3.7) and CONNECT, which hands over the bytes after it (:class:`DataMode`).
+
+Before the sync the plan checks for a modem left in data mode, as esp_modem does: it sends an LCP
+Echo-Request (RFC 1661 section 5.8) in an RFC 1662 HDLC-like frame (FCS-16, section C.2; every
+control character escaped, section 7.1). If PPP flag bytes (0x7E) come back, it runs the
+:class:`Hangup` procedure (DTR drop, 1 s guard, ``+++`` alone, 1 s guard, ``ATH``) and continues.
+
+Theory of operation
+-------------------
+The plan is a generator (a coroutine) over an :class:`~pppos.at.engine.AtEngine`: it yields a
+command (or a wait) and is resumed with the command's result event when the engine produces it.
+That keeps the long, mostly linear script readable while the object keeps the uniform sans-I/O
+surface (``receive_data(data, now)``, ``next_event()``, ``data_to_send()``, ``get_timer()``,
+``handle_timer(now)``). Every failure ends in one :class:`Verdict` whose code, exit status and
+message come from the :data:`VERDICTS` table. A driver must apply :class:`SetBaud` and
+:class:`SetDtr` events before it writes the bytes from the next :meth:`Bringup.data_to_send`.
+
+Secrets (PIN, APN password) never appear in events, reprs or messages; IMEIs are shown with all
+but their last 4 digits redacted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from enum import Enum, unique
+
+from pppos.at.engine import (
+    AtEngine,
+    CommandDone,
+    CommandFailed,
+    CommandTimeout,
+    Connected,
+    Urc,
+    scrub,
+)
+from pppos.at.profiles import PROFILES, ModemProfile, detect_profile, get_profile
+from pppos.errors import ExitStatus
+
+__all__ = [
+    "COMMON_BAUDS",
+    "REG_STATES",
+    "VERDICTS",
+    "Bringup",
+    "BringupConfig",
+    "BringupEvent",
+    "DataMode",
+    "Hangup",
+    "ModemInfo",
+    "PdpContext",
+    "Progress",
+    "SetBaud",
+    "SetDtr",
+    "Verdict",
+    "VerdictCode",
+    "fcs16",
+    "lcp_echo_request_frame",
+    "parse_registration",
+    "redact_imei",
+    "signal_quality",
+]
+
+#: The rates tried by autobaud, most common first (the A6/A7 libraries try 115200 and 9600 first).
+COMMON_BAUDS: tuple[int, ...] = (115200, 9600, 57600, 19200, 38400, 230400, 460800, 921600)
+
+#: ``<stat>`` of ``+CREG``/``+CGREG``/``+CEREG`` (TS 27.007 7.2) in words.
+REG_STATES: dict[int, str] = {
+    0: "not registered, not searching",
+    1: "home",
+    2: "searching",
+    3: "denied",
+    4: "unknown",
+    5: "roaming",
+    6: "home (SMS only)",
+    7: "roaming (SMS only)",
+    8: "emergency only",
+}
+
+
+# --------------------------------------------------------------------------- events
+
+
+@unique
+class VerdictCode(Enum):
+    """How a bring-up (or hang-up) ended. Messages and exit statuses are in :data:`VERDICTS`."""
+
+    READY = "ready"
+    CONNECTED = "connected"
+    HUNG_UP = "hung-up"
+    NO_RESPONSE = "no-response"
+    MODEM_SILENT = "modem-silent"
+    PIN_NEEDED = "pin-needed"
+    PIN_WRONG = "pin-wrong"
+    PUK_NEEDED = "puk-needed"
+    SIM_MISSING = "sim-missing"
+    SIM_ERROR = "sim-error"
+    REG_DENIED = "registration-denied"
+    REG_TIMEOUT = "registration-timeout"
+    ATTACH_FAILED = "attach-failed"
+    PDP_FAILED = "pdp-failed"
+    DIAL_FAILED = "dial-failed"
+    HANGUP_FAILED = "hangup-failed"
+
+
+#: code -> (success, exit status, message template). Templates are filled with str.format.
+VERDICTS: dict[VerdictCode, tuple[bool, ExitStatus, str]] = {
+    VerdictCode.READY: (
+        True,
+        ExitStatus.SUCCESS,
+        "the modem is registered ({registration}) and could dial",
+    ),
+    VerdictCode.CONNECTED: (True, ExitStatus.SUCCESS, "the modem answered {text} to {command}: PPP can start"),
+    VerdictCode.HUNG_UP: (True, ExitStatus.SUCCESS, "the modem is back in command mode and the call is ended"),
+    VerdictCode.NO_RESPONSE: (
+        False,
+        ExitStatus.NO_MODEM,
+        "nothing answered AT at {bauds} baud: check the port, the cable (TX/RX crossed, common ground) "
+        "and the modem's power (an A7 needs 2 A peaks)",
+    ),
+    VerdictCode.MODEM_SILENT: (
+        False,
+        ExitStatus.NO_MODEM,
+        "the modem stopped answering ({command} got no reply in {timeout:g} s): power-cycle it and try again",
+    ),
+    VerdictCode.PIN_NEEDED: (
+        False,
+        ExitStatus.SIM,
+        "the SIM needs its PIN: run again with --pin-file FILE (a file holding the PIN, mode 600)",
+    ),
+    VerdictCode.PIN_WRONG: (
+        False,
+        ExitStatus.SIM,
+        "the SIM refused the PIN ({text}): check the PIN; it was tried once and will not be retried "
+        "automatically, because a SIM locks itself after 3 wrong PINs",
+    ),
+    VerdictCode.PUK_NEEDED: (
+        False,
+        ExitStatus.SIM,
+        "the SIM is locked and needs its PUK (too many wrong PINs): unlock it in a phone; no PIN was sent",
+    ),
+    VerdictCode.SIM_MISSING: (
+        False,
+        ExitStatus.SIM,
+        "no SIM card is inserted (or it is not making contact): insert it with the power off",
+    ),
+    VerdictCode.SIM_ERROR: (False, ExitStatus.SIM, "the SIM is not usable ({text}): check the card"),
+    VerdictCode.REG_DENIED: (
+        False,
+        ExitStatus.NETWORK,
+        "registration was denied by the network ({registration}): the SIM may be inactive, barred "
+        "or out of credit; ask the operator",
+    ),
+    VerdictCode.REG_TIMEOUT: (
+        False,
+        ExitStatus.NETWORK,
+        "the modem did not register within {timeout:g} s ({registration}; signal {signal}): "
+        "check the antenna and coverage, or wait longer with --timeout",
+    ),
+    VerdictCode.ATTACH_FAILED: (
+        False,
+        ExitStatus.NETWORK,
+        "the modem could not attach to the packet network ({text}): the SIM may have no data plan",
+    ),
+    VerdictCode.PDP_FAILED: (
+        False,
+        ExitStatus.DIAL,
+        "the modem refused the PDP context ({command} -> {text}): check the APN",
+    ),
+    VerdictCode.DIAL_FAILED: (
+        False,
+        ExitStatus.DIAL,
+        "the modem would not dial ({command} -> {text}): check the APN (--apn) and that the SIM has data",
+    ),
+    VerdictCode.HANGUP_FAILED: (
+        False,
+        ExitStatus.NO_MODEM,
+        "the modem did not leave data mode ({text}): power-cycle it",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress:
+    """A step started or finished: ``step`` is a short key (``sync``, ``sim``), ``message`` one line."""
+
+    step: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetBaud:
+    """The driver must switch the port to ``rate`` before writing the next bytes (autobaud)."""
+
+    rate: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetDtr:
+    """The driver should set DTR to ``level`` where the port supports it (dropping DTR hangs up, V.250 6.2.9)."""
+
+    level: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PdpContext:
+    """One ``+CGDCONT`` entry (TS 27.007 10.1.1)."""
+
+    cid: int
+    pdp_type: str
+    apn: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModemInfo:
+    """What the bring-up learnt about the modem (fields are empty / None when unknown).
+
+    ``imei`` is already redacted to its last 4 digits. ``registration`` pairs each queried
+    domain (``CREG``, ``CGREG``, ``CEREG``) with its state in words.
+    """
+
+    profile: str = ""
+    baud: int | None = None
+    manufacturer: str = ""
+    model: str = ""
+    revision: str = ""
+    ati: str = ""
+    imei: str = ""
+    sim: str = "unknown"
+    rssi: int | None = None
+    signal_dbm: int | None = None
+    signal: str = "unknown"
+    operator: str = ""
+    registration: tuple[tuple[str, str], ...] = ()
+    attached: bool | None = None
+    contexts: tuple[PdpContext, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """How the plan ended: ``ok``, a :class:`VerdictCode`, one line for a person, an exit status."""
+
+    ok: bool
+    code: VerdictCode
+    message: str
+    exit_status: ExitStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataMode:
+    """The modem is in data mode; ``trailing`` are the first PPP bytes (feed them to the link first)."""
+
+    trailing: bytes = field(default=b"", repr=False)
+
+
+BringupEvent = Progress | SetBaud | SetDtr | ModemInfo | Verdict | DataMode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BringupConfig:
+    """Settings of one bring-up. ``pin`` and ``password`` are secrets (never shown)."""
+
+    #: a key of :data:`~pppos.at.profiles.PROFILES` or ``auto`` (detect from ATI / AT+CGMM)
+    profile: str = "auto"
+    #: the port's configured rate (tried first)
+    baud: int = 115200
+    #: also try :data:`COMMON_BAUDS` when nothing answers at ``baud``
+    autobaud: bool = True
+    pin: str | None = field(default=None, repr=False)
+    #: set the PDP context to this APN (None: leave the modem's contexts as they are)
+    apn: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    #: 1 = PAP, 2 = CHAP for profiles that take credentials by AT command
+    auth: int = 1
+    cid: int = 1
+    pdp_type: str = "IP"
+    #: False for the probe: stop after registration/attach/PDP with a READY verdict
+    dial: bool = True
+    #: check for a modem left in data mode before the sync
+    detect_data_mode: bool = True
+    detect_wait: float = 0.3
+    sync_timeout: float = 0.5
+    sync_tries: int = 3
+    command_timeout: float = 2.0
+    registration_timeout: float = 60.0
+    registration_poll: float = 1.0
+    attach_timeout: float = 60.0
+    dial_timeout: float = 30.0
+    #: V.250 S12-style guard time around ``+++``
+    guard: float = 1.0
+    #: seconds to wait for the SIM to become READY after the PIN is accepted
+    sim_ready_timeout: float = 10.0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def fcs16(data: bytes, fcs: int = 0xFFFF) -> int:
+    """RFC 1662 appendix C.2 FCS-16 (x**0 + x**5 + x**12 + x**16, reflected 0x8408), not complemented."""
+    for byte in data:
+        fcs ^= byte
+        for _ in range(8):
+            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
+    return fcs
+
+
+def lcp_echo_request_frame(identifier: int = 1, magic: int = 0) -> bytes:
+    """An LCP Echo-Request (RFC 1661 5.8) in an RFC 1662 frame: ff 03 c0 21, FCS-16, all control chars escaped."""
+    lcp = bytes([0x09, identifier & 0xFF, 0x00, 0x08]) + magic.to_bytes(4, "big")
+    body = b"\xff\x03\xc0\x21" + lcp
+    fcs = fcs16(body) ^ 0xFFFF
+    body += bytes([fcs & 0xFF, fcs >> 8])  # least significant octet first (RFC 1662 C.2)
+    out = bytearray(b"\x7e")
+    for byte in body:
+        if byte < 0x20 or byte in (0x7D, 0x7E):
+            out += bytes([0x7D, byte ^ 0x20])
+        else:
+            out.append(byte)
+    out.append(0x7E)
+    return bytes(out)
+
+
+def redact_imei(text: str) -> str:
+    """Keep only the last 4 digits of an IMEI (``***********1234``); '' when there are no digits."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not digits:
+        return ""
+    return "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+def signal_quality(rssi: int | None) -> tuple[int | None, str]:
+    """``+CSQ`` rssi (TS 27.007 8.5) -> (dBm, word). 99 or None is unknown.
+
+    0 is -113 dBm or less ("none"), 1..9 poor, 10..14 fair, 15..19 good, 20..31 excellent.
+    """
+    if rssi is None or rssi == 99 or not 0 <= rssi <= 31:
+        return None, "unknown"
+    dbm = -113 + 2 * rssi
+    if rssi == 0:
+        word = "none"
+    elif rssi < 10:
+        word = "poor"
+    elif rssi < 15:
+        word = "fair"
+    elif rssi < 20:
+        word = "good"
+    else:
+        word = "excellent"
+    return dbm, word
+
+
+def _fields(line: str) -> list[str]:
+    body = line.split(":", 1)[1] if ":" in line else line
+    return [f.strip() for f in body.split(",")]
+
+
+def parse_registration(lines: tuple[str, ...] | list[str], prefix: str) -> int | None:
+    """The ``<stat>`` from ``+CREG: <n>,<stat>[,...]`` answers (or the URC form ``+CREG: <stat>``).
+
+    The last answer-form line wins; a URC-form line is used only when there is no answer form.
+    """
+    urc_form: int | None = None
+    for line in reversed(lines):
+        if not line.upper().startswith(prefix):
+            continue
+        fields = _fields(line)
+        if len(fields) >= 2 and fields[1].isdigit():
+            return int(fields[1])
+        if fields and fields[0].isdigit() and urc_form is None:
+            urc_form = int(fields[0])
+    return urc_form
+
+
+def _strip_prefix(line: str, *prefixes: str) -> str:
+    for prefix in prefixes:
+        if line.upper().startswith(prefix.upper()):
+            return line[len(prefix) :].strip()
+    return line.strip()
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+# --------------------------------------------------------------------------- the plan runner
+
+
+@dataclass(frozen=True, slots=True)
+class _Cmd:
+    text: str
+    timeout: float
+    secret: bool = False
+    lead: bytes = b""
+    terminator: bytes = b"\r"
+    prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    seconds: float
+
+
+_Result = CommandDone | CommandFailed | CommandTimeout | Connected
+_Script = Generator[_Cmd | _Wait, _Result | None, None]
+
+
+class _Plan:
+    """Runs a generator script over an :class:`AtEngine` behind the uniform sans-I/O surface."""
+
+    def __init__(self, *, engine: AtEngine | None = None, trace: Callable[[str], None] | None = None) -> None:
+        self.engine = engine if engine is not None else AtEngine(trace=trace)
+        self._events: deque[BringupEvent] = deque()
+        self._script: _Script | None = None
+        self._awaiting = False
+        self._wait_until: float | None = None
+        self._now = 0.0
+        self._done = False
+        #: the final verdict, once there is one
+        self.verdict: Verdict | None = None
+        #: URC lines seen while the plan ran (bounded)
+        self.urcs: deque[str] = deque(maxlen=64)
+
+    # -- uniform surface
+
+    def start(self, now: float) -> None:
+        """Begin the plan at ``now``."""
+        if self._script is not None:
+            from pppos.errors import LocalProtocolError
+
+            raise LocalProtocolError("the plan was already started")
+        self._now = now
+        self._script = self._steps()
+        self._resume(None)
+
+    @property
+    def done(self) -> bool:
+        """True once the :class:`Verdict` has been emitted."""
+        return self._done
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Feed bytes from the modem."""
+        self._now = now
+        self._on_bytes(data)
+        self.engine.receive_data(data, now)
+        self._pump()
+
+    def next_event(self) -> BringupEvent | None:
+        """Return the next event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def data_to_send(self) -> bytes:
+        """Bytes for the modem (apply pending SetBaud/SetDtr events first)."""
+        return self.engine.data_to_send()
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline (a command's timeout or a guard/poll wait), or None."""
+        if self._done:
+            return None
+        deadlines = [t for t in (self.engine.get_timer(), self._wait_until) if t is not None]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        """Expire whatever is due at ``now``."""
+        self._now = now
+        self.engine.handle_timer(now)
+        self._pump()
+        if self._wait_until is not None and now >= self._wait_until:
+            self._wait_until = None
+            self._resume(None)
+
+    def take_data(self) -> bytes:
+        """Bytes received after :class:`DataMode` (for a driver that kept feeding this object)."""
+        return self.engine.take_data()
+
+    # -- internals
+
+    def _steps(self) -> _Script:  # pragma: no cover - overridden
+        raise NotImplementedError
+        yield
+
+    def _on_bytes(self, data: bytes) -> None:
+        """Hook: raw bytes before the engine sees them."""
+
+    def _pump(self) -> None:
+        while (event := self.engine.next_event()) is not None:
+            if isinstance(event, Urc):
+                self.urcs.append(event.line)
+                continue
+            if isinstance(event, CommandDone | CommandFailed | CommandTimeout | Connected) and self._awaiting:
+                self._awaiting = False
+                self._resume(event)
+
+    def _resume(self, value: _Result | None) -> None:
+        if self._script is None or self._done:
+            return
+        while True:
+            try:
+                request = self._script.send(value)
+            except StopIteration:
+                self._done = True
+                return
+            if isinstance(request, _Cmd):
+                self._awaiting = True
+                self.engine.send_command(
+                    request.text,
+                    self._now,
+                    timeout=request.timeout,
+                    secret=request.secret,
+                    lead=request.lead,
+                    terminator=request.terminator,
+                    prefix=request.prefix,
+                )
+                return
+            if request.seconds <= 0:
+                value = None
+                continue
+            self._wait_until = self._now + request.seconds
+            return
+
+    def _emit(self, event: BringupEvent) -> None:
+        self._events.append(event)
+
+    def _progress(self, step: str, message: str) -> None:
+        self._emit(Progress(step=step, message=scrub(message)))
+
+    def _verdict(self, code: VerdictCode, **details: object) -> Verdict:
+        ok, status, template = VERDICTS[code]
+        values: dict[str, object] = {
+            "text": "",
+            "command": "",
+            "timeout": 0.0,
+            "registration": "unknown",
+            "signal": "unknown",
+            "bauds": "",
+        }
+        values.update(details)
+        verdict = Verdict(ok=ok, code=code, message=scrub(template.format(**values)), exit_status=status)
+        self.verdict = verdict
+        return verdict
+
+    def _hangup_steps(
+        self, benign: frozenset[int], guard: float, timeout: float
+    ) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
+        """The guarded hang-up: DTR drop, 1 s guard, ``+++`` alone, 1 s guard, OK/NO CARRIER, ATH."""
+        self._progress("hangup", "leaving data mode: DTR drop, then +++ between 1 s guard times")
+        self._emit(SetDtr(level=False))
+        yield _Wait(guard)
+        self._emit(SetDtr(level=True))
+        self.engine.enter_command_mode()
+        reply = yield _Cmd("+++", timeout=guard + 2.0, terminator=b"")
+        if isinstance(reply, CommandDone | CommandFailed):
+            self._progress("hangup", f"+++ answered {getattr(reply, 'text', '') or 'OK'}")
+        reply = yield _Cmd("ATH", timeout=timeout)
+        if isinstance(reply, CommandDone):
+            return True, "OK"
+        if isinstance(reply, CommandFailed):
+            if reply.result == "NO CARRIER" or (reply.code is not None and reply.code in benign):
+                return True, reply.text
+            return False, f"ATH answered {reply.text}"
+        return False, f"ATH got no answer in {timeout:g} s"
+
+
+class Hangup(_Plan):
+    """Leave data mode and end the call: the guarded ``+++``/``ATH`` procedure (V.250 6.3.7, 6.3.6).
+
+    Start it while the modem is in data mode (after the PPP link has terminated). Ends with a
+    :class:`Verdict` ``HUNG_UP`` or ``HANGUP_FAILED``.
+    """
+
+    def __init__(
+        self,
+        profile: ModemProfile | str = "generic",
+        *,
+        guard: float = 1.0,
+        command_timeout: float = 5.0,
+        engine: AtEngine | None = None,
+        trace: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(engine=engine, trace=trace)
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.guard = guard
+        self.command_timeout = command_timeout
+
+    def _steps(self) -> _Script:
+        ok, text = yield from self._hangup_steps(self.profile.benign_hangup_errors, self.guard, self.command_timeout)
+        self._emit(self._verdict(VerdictCode.HUNG_UP if ok else VerdictCode.HANGUP_FAILED, text=text))
+
+
+class Bringup(_Plan):
+    """The bring-up plan (see the module docstring). ``Bringup(config).start(now)``, then the uniform surface.
+
+    Events: :class:`Progress`, :class:`SetBaud`, :class:`SetDtr`, :class:`ModemInfo` (once, just before
+    the verdict), :class:`Verdict`, and :class:`DataMode` after a successful dial (before the verdict).
+    """
+
+    def __init__(
+        self,
+        config: BringupConfig | None = None,
+        *,
+        engine: AtEngine | None = None,
+        trace: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(engine=engine, trace=trace)
+        self.config = config if config is not None else BringupConfig()
+        if self.config.profile != "auto":
+            self.profile = get_profile(self.config.profile)
+        else:
+            self.profile = PROFILES["generic"]
+        self._info: dict[str, object] = {"profile": self.profile.name}
+        self._detect_frame = lcp_echo_request_frame()
+        self._detect_buf: bytearray | None = None
+
+    # -- data-mode detection tap
+
+    def _on_bytes(self, data: bytes) -> None:
+        if self._detect_buf is not None and len(self._detect_buf) < 4096:
+            self._detect_buf += data[: 4096 - len(self._detect_buf)]
+
+    @property
+    def info(self) -> ModemInfo:
+        """What is known so far about the modem."""
+        return ModemInfo(**self._info)  # type: ignore[arg-type]
+
+    def _conclude(self, code: VerdictCode, **details: object) -> None:
+        self._emit(self.info)
+        self._emit(self._verdict(code, **details))
+
+    def _registration_text(self) -> str:
+        reg = self._info.get("registration") or ()
+        return ", ".join(f"{name} {state}" for name, state in reg) or "no answer"  # type: ignore[union-attr]
+
+    def _cmd(self, text: str, timeout: float | None = None, **kw: object) -> _Cmd:
+        return _Cmd(text, timeout if timeout is not None else self.config.command_timeout, **kw)  # type: ignore[arg-type]
+
+    # -- the script
+
+    def _steps(self) -> _Script:
+        cfg = self.config
+        # 1. a modem still in data mode?
+        if cfg.detect_data_mode:
+            self._detect_buf = bytearray()
+            self.engine.write_raw(self._detect_frame)
+            yield _Wait(cfg.detect_wait)
+            seen = bytes(self._detect_buf)
+            self._detect_buf = None
+            if 0x7E in seen.replace(self._detect_frame, b"", 1):
+                self._progress("detect", "the modem answered with PPP bytes: it is still in data mode")
+                ok, text = yield from self._hangup_steps(
+                    self.profile.benign_hangup_errors | frozenset({58}), cfg.guard, cfg.command_timeout
+                )
+                if not ok:
+                    self._conclude(VerdictCode.HANGUP_FAILED, text=text)
+                    return
+            self.engine.enter_command_mode()
+        # 2. sync, with autobaud
+        rates = [cfg.baud] + ([r for r in COMMON_BAUDS if r != cfg.baud] if cfg.autobaud else [])
+        synced = False
+        for index, rate in enumerate(rates):
+            if index:
+                self._emit(SetBaud(rate=rate))
+            self._progress("sync", f"sending AT at {rate} baud")
+            for _ in range(cfg.sync_tries):
+                reply = yield _Cmd("AT", cfg.sync_timeout, lead=b"\r")
+                if isinstance(reply, CommandDone) or (
+                    isinstance(reply, CommandFailed) and reply.code in self.profile.benign_hangup_errors | {58}
+                ):
+                    synced = True
+                    break
+            if synced:
+                self._info["baud"] = rate
+                break
+        if not synced:
+            self._conclude(VerdictCode.NO_RESPONSE, bauds=", ".join(str(r) for r in rates))
+            return
+        self._progress("sync", f"the modem answers at {self._info['baud']} baud")
+        # 3. echo off, verbose errors
+        for command in ("ATE0", "AT+CMEE=2"):
+            reply = yield self._cmd(command)
+            if isinstance(reply, CommandTimeout):
+                self._conclude(VerdictCode.MODEM_SILENT, command=command, timeout=cfg.command_timeout)
+                return
+        # 4. identity
+        yield from self._identity()
+        for command in self.profile.init_extras:
+            reply = yield self._cmd(command)
+            if not isinstance(reply, CommandDone):
+                self._progress("init", f"{command} was not accepted; continuing")
+        # 5. SIM
+        if not (yield from self._sim()):
+            return
+        # 6. signal and operator
+        reply = yield self._cmd("AT+CSQ")
+        if isinstance(reply, CommandDone):
+            for line in reply.lines:
+                fields = _fields(line)
+                if line.upper().startswith("+CSQ") and fields and fields[0].isdigit():
+                    rssi = int(fields[0])
+                    dbm, word = signal_quality(rssi)
+                    self._info.update(rssi=rssi, signal_dbm=dbm, signal=word)
+        self._progress("signal", f"signal: {self._signal_text()}")
+        reply = yield self._cmd("AT+COPS?", 10.0)
+        if isinstance(reply, CommandDone):
+            for line in reply.lines:
+                names = _QUOTED.findall(line)
+                if names:
+                    self._info["operator"] = names[0]
+        # 7. registration
+        if not (yield from self._registration()):
+            return
+        yield self._cmd("AT+CREG=0")  # no registration URCs from here on (mongoose-os pppos does this)
+        # 8. attach
+        if not (yield from self._attach()):
+            return
+        # 9. PDP context
+        if not (yield from self._pdp()):
+            return
+        if not cfg.dial:
+            self._conclude(VerdictCode.READY, registration=self._registration_text())
+            return
+        # 10. dial, falling back to ATO (esp_modem does the same for a modem that is still online)
+        self._progress("dial", f"dialling {self.profile.dial}")
+        reply = yield self._cmd(self.profile.dial, cfg.dial_timeout)
+        if not isinstance(reply, Connected):
+            first = reply
+            self._progress("dial", f"{self.profile.dial} failed; trying ATO")
+            reply = yield self._cmd("ATO", cfg.dial_timeout)
+            if not isinstance(reply, Connected):
+                text = first.text if isinstance(first, CommandFailed) else f"no answer in {cfg.dial_timeout:g} s"
+                self._conclude(VerdictCode.DIAL_FAILED, command=self.profile.dial, text=text)
+                return
+        self._emit(self.info)
+        self._emit(DataMode(trailing=reply.trailing))
+        self._emit(self._verdict(VerdictCode.CONNECTED, text=reply.text, command=reply.command))
+
+    def _signal_text(self) -> str:
+        dbm = self._info.get("signal_dbm")
+        word = self._info.get("signal", "unknown")
+        return f"{dbm} dBm ({word})" if dbm is not None else str(word)
+
+    def _identity(self) -> Generator[_Cmd | _Wait, _Result | None, None]:
+        cfg = self.config
+        ati = ""
+        queries = (
+            ("ATI", "ati", ()),
+            ("AT+CGMI", "manufacturer", ("+CGMI:",)),
+            ("AT+CGMM", "model", ("+CGMM:",)),
+            ("AT+CGMR", "revision", ("+CGMR:", "Revision:")),
+            ("AT+CGSN", "imei", ("+CGSN:",)),
+        )
+        for command, key, prefixes in queries:
+            reply = yield self._cmd(command)
+            if not isinstance(reply, CommandDone) or not reply.lines:
+                continue
+            if key == "ati":
+                ati = " / ".join(reply.lines)
+                self._info["ati"] = scrub(ati)
+            elif key == "imei":
+                digits = [ln for ln in reply.lines if any(ch.isdigit() for ch in ln)]
+                if digits:
+                    self._info["imei"] = redact_imei(_unquote(_strip_prefix(digits[0], *prefixes)))
+            else:
+                self._info[key] = scrub(_unquote(_strip_prefix(reply.lines[0], *prefixes)))
+        if cfg.profile == "auto":
+            self.profile = detect_profile(ati, f"{self._info.get('manufacturer', '')} {self._info.get('model', '')}")
+            self._info["profile"] = self.profile.name
+        self._progress(
+            "identity",
+            f"{self._info.get('manufacturer', '?')} {self._info.get('model', '?')} (profile {self.profile.name})",
+        )
+
+    def _sim_state(self, reply: _Result | None) -> str:
+        """'READY', 'SIM PIN', 'SIM PUK', 'MISSING', 'BUSY', 'ERROR:<text>' or 'TIMEOUT'."""
+        if isinstance(reply, CommandDone):
+            for line in reply.lines:
+                if line.upper().startswith("+CPIN"):
+                    return _strip_prefix(line, "+CPIN:").upper()
+            return "ERROR:no +CPIN line"
+        if isinstance(reply, CommandFailed):
+            code = reply.code
+            if code == 10:
+                return "MISSING"
+            if code == 11:
+                return "SIM PIN"
+            if code == 12:
+                return "SIM PUK"
+            if code == 14:
+                return "BUSY"
+            return f"ERROR:{reply.text}"
+        return "TIMEOUT"
+
+    def _sim(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        cfg = self.config
+        pin_sent = False
+        deadline = self._now + cfg.sim_ready_timeout
+        while True:
+            state = self._sim_state((yield self._cmd("AT+CPIN?", 5.0)))
+            if state == "READY":
+                self._info["sim"] = "ready"
+                self._progress("sim", "SIM ready")
+                return True
+            if state == "SIM PUK":
+                self._info["sim"] = "PUK needed"
+                self._conclude(VerdictCode.PUK_NEEDED)
+                return False
+            if state == "MISSING":
+                self._info["sim"] = "not inserted"
+                self._conclude(VerdictCode.SIM_MISSING)
+                return False
+            if state == "SIM PIN":
+                self._info["sim"] = "PIN needed"
+                if pin_sent:
+                    # the modem still asks after a PIN it said OK to: never send it again
+                    self._conclude(VerdictCode.PIN_WRONG, text="the SIM still asks for its PIN")
+                    return False
+                if cfg.pin is None:
+                    self._conclude(VerdictCode.PIN_NEEDED)
+                    return False
+                self._progress("sim", "sending the PIN (once)")
+                reply = yield self._cmd(f'AT+CPIN="{cfg.pin}"', 10.0, secret=True)
+                pin_sent = True
+                if isinstance(reply, CommandFailed):
+                    self._info["sim"] = "PIN rejected"
+                    self._conclude(VerdictCode.PIN_WRONG, text=reply.text)
+                    return False
+                if isinstance(reply, CommandTimeout):
+                    self._conclude(VerdictCode.MODEM_SILENT, command="AT+CPIN=***", timeout=10.0)
+                    return False
+                continue
+            if state == "TIMEOUT":
+                self._conclude(VerdictCode.MODEM_SILENT, command="AT+CPIN?", timeout=5.0)
+                return False
+            if state != "BUSY" and not state.startswith("ERROR:"):
+                # PH-SIM PIN, SIM PIN2, ...: a lock this tool does not handle
+                self._info["sim"] = state.lower()
+                self._conclude(VerdictCode.SIM_ERROR, text=f"+CPIN: {state}")
+                return False
+            if self._now >= deadline:
+                self._info["sim"] = "error"
+                self._conclude(VerdictCode.SIM_ERROR, text=state.removeprefix("ERROR:") or "SIM busy")
+                return False
+            yield _Wait(1.0)  # SIM busy or still initialising after the PIN
+
+    def _registration(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        cfg = self.config
+        deadline = self._now + cfg.registration_timeout
+        unsupported: set[str] = set()
+        announced = False
+        while True:
+            states: list[tuple[str, int]] = []
+            for command in self.profile.registration:
+                if command in unsupported:
+                    continue
+                reply = yield self._cmd(command)
+                name = command[3:].split("?", 1)[0].lstrip("+")
+                if isinstance(reply, CommandDone):
+                    stat = parse_registration(reply.lines, f"+{name}:")
+                    if stat is not None:
+                        states.append((name, stat))
+                elif isinstance(reply, CommandFailed):
+                    unsupported.add(command)
+            self._info["registration"] = tuple((n, REG_STATES.get(s, f"state {s}")) for n, s in states)
+            stats = [s for _, s in states]
+            if any(s in (1, 5) for s in stats):
+                self._progress("registration", f"registered: {self._registration_text()}")
+                return True
+            if 3 in stats:
+                self._conclude(VerdictCode.REG_DENIED, registration=self._registration_text())
+                return False
+            if self._now >= deadline:
+                self._conclude(
+                    VerdictCode.REG_TIMEOUT,
+                    registration=self._registration_text(),
+                    timeout=cfg.registration_timeout,
+                    signal=self._signal_text(),
+                )
+                return False
+            if not announced:
+                self._progress("registration", f"waiting for registration ({self._registration_text()})")
+                announced = True
+            yield _Wait(min(cfg.registration_poll, max(deadline - self._now, 0.0)))
+
+    def _attach(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        cfg = self.config
+        reply = yield self._cmd("AT+CGATT?", 10.0)
+        if isinstance(reply, CommandDone) and any(
+            ln.upper().startswith("+CGATT") and _fields(ln)[0] == "1" for ln in reply.lines
+        ):
+            self._info["attached"] = True
+            return True
+        timeout = min(cfg.attach_timeout, self.profile.attach_timeout)
+        self._progress("attach", f"attaching to the packet network (up to {timeout:g} s)")
+        reply = yield self._cmd("AT+CGATT=1", timeout)
+        if isinstance(reply, CommandDone):
+            self._info["attached"] = True
+            return True
+        self._info["attached"] = False
+        text = reply.text if isinstance(reply, CommandFailed) else f"no answer in {timeout:g} s"
+        self._conclude(VerdictCode.ATTACH_FAILED, text=text)
+        return False
+
+    def _pdp(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        cfg = self.config
+        if cfg.apn is not None:
+            command = f'AT+CGDCONT={cfg.cid},"{cfg.pdp_type}","{cfg.apn}"'
+            reply = yield self._cmd(command, 5.0)
+            if not isinstance(reply, CommandDone):
+                text = reply.text if isinstance(reply, CommandFailed) else "no answer"
+                self._conclude(VerdictCode.PDP_FAILED, command=command, text=text)
+                return False
+            if (cfg.user or cfg.password) and self.profile.auth_command:
+                auth = self.profile.auth_command.format(
+                    cid=cfg.cid, auth=cfg.auth, user=cfg.user or "", password=cfg.password or ""
+                )
+                reply = yield self._cmd(auth, 5.0, secret=True)
+                if not isinstance(reply, CommandDone):
+                    text = reply.text if isinstance(reply, CommandFailed) else "no answer"
+                    self._conclude(VerdictCode.PDP_FAILED, command=auth.split("=", 1)[0] + "=***", text=text)
+                    return False
+        reply = yield self._cmd("AT+CGDCONT?", 5.0)
+        if isinstance(reply, CommandDone):
+            contexts = []
+            for line in reply.lines:
+                fields = _fields(line)
+                if line.upper().startswith("+CGDCONT") and len(fields) >= 3 and fields[0].isdigit():
+                    contexts.append(
+                        PdpContext(cid=int(fields[0]), pdp_type=_unquote(fields[1]), apn=_unquote(fields[2]))
+                    )
+            self._info["contexts"] = tuple(contexts)
+        return True
