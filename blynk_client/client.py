@@ -30,7 +30,7 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ from blynk_client.errors import (
     InvalidTokenError,
     LocalProtocolError,
     ProtocolError,
+    RemoteProtocolError,
     TlsError,
     UsageError,
     redact_token,
@@ -134,6 +135,9 @@ class BlynkClient:
     :param interface: bind the socket to this interface (``SO_BINDTODEVICE``; root or CAP_NET_RAW).
     :param source_address: bind the socket to this local address before connecting.
     :param heartbeat: seconds between heartbeats (sent to the server in the info message).
+    :param response_timeout: the core's ``timeout`` (ping spacing; liveness is ``heartbeat + 3 *
+        response_timeout`` without receiving anything, the C++ rule).
+    :param info: extra device info keys (``tmpl``, ``fw-type``, ``fw``), sent after login.
     :param connect_timeout: bound of DNS + TCP connect + TLS handshake (seconds).
     :param login_timeout: bound of the wait for the login answer (seconds).
     :param coalesce: operations made within this window leave in one socket write; 0 disables.
@@ -154,6 +158,8 @@ class BlynkClient:
         interface: str | None = None,
         source_address: str | None = None,
         heartbeat: float = 45.0,
+        response_timeout: float = 6.0,
+        info: Mapping[str, object] | None = None,
         connect_timeout: float = 15.0,
         login_timeout: float = 10.0,
         coalesce: float = 0.005,
@@ -184,6 +190,9 @@ class BlynkClient:
         self.interface = interface
         self.source_address = source_address
         self.heartbeat = heartbeat
+        self.response_timeout = response_timeout
+        #: Extra keys of the device info message (``tmpl``, ``fw-type``, ``fw``...).
+        self.info = dict(info or {})
         self.connect_timeout = connect_timeout
         self.login_timeout = login_timeout
         self.coalesce = coalesce
@@ -205,8 +214,7 @@ class BlynkClient:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._abort_exc: BaseException | None = None
         self._logged_in = False
-        self._login_waiter: asyncio.Future[None] | None = None
-        self._pings: dict[int, tuple[asyncio.Future[float], float]] = {}
+        self._pings: dict[int, asyncio.Future[float]] = {}
         self._connected = asyncio.Event()
         self._stopping = False
         self._runner: asyncio.Task[None] | None = None
@@ -255,6 +263,13 @@ class BlynkClient:
         """True while a session is logged in."""
         return self._logged_in
 
+    @property
+    def socket(self) -> socket.socket | None:
+        """The connected socket of the current session (for accounting such as TCP_INFO), or None."""
+        if self._writer is None:
+            return None
+        return self._writer.get_extra_info("socket")  # type: ignore[no-any-return]
+
     def virtual_write(self, pin: str | int, *values: object) -> None:
         """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
         number = self._pin(pin)
@@ -295,10 +310,9 @@ class BlynkClient:
         if not self._logged_in or self._conn is None or self._loop is None:
             raise ConnectError("not connected")
         loop = self._loop
-        sent = loop.time()
-        msg_id = self._conn.ping(sent)
+        msg_id = self._conn.ping(loop.time())
         future: asyncio.Future[float] = loop.create_future()
-        self._pings[msg_id] = (future, sent)
+        self._pings[msg_id] = future
         self._transmit()
         try:
             async with asyncio.timeout(timeout):
@@ -427,13 +441,16 @@ class BlynkClient:
         self.stats.attempts += 1
         self.log.info("connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
         reader, writer = await self._open(host, port)
-        conn = proto.BlynkConnection(**self._core_options())
+        conn = proto.BlynkConnection(
+            proto.Role.DEVICE,
+            heartbeat=self.heartbeat,
+            timeout=self.response_timeout,
+            login_timeout=self.login_timeout,
+        )
         self._conn, self._writer, self._abort_exc = conn, writer, None
-        self._login_waiter = loop.create_future()
-        login_guard = loop.call_later(self.login_timeout, self._login_timed_out)
         was_logged_in = False
         try:
-            conn.login(self._token, loop.time())
+            conn.login(self._token, loop.time(), info=self.info)
             self._transmit()
             while True:
                 try:
@@ -454,20 +471,16 @@ class BlynkClient:
                 try:
                     conn.receive_data(data, loop.time())
                     self._process_events()
-                except ProtocolError:
-                    self._transmit()
+                except (BlynkError, _Redirect):
+                    self._transmit()  # a status the core queued for the peer before closing
                     raise
                 was_logged_in = was_logged_in or self._logged_in
                 self._transmit()
         finally:
             was_logged_in = was_logged_in or self._logged_in
-            login_guard.cancel()
             self._end_session(writer)
             if was_logged_in:
                 self._fire(self._disconnect_handlers)
-
-    def _core_options(self) -> dict[str, Any]:
-        return {"role": proto.Role.CLIENT, "heartbeat": self.heartbeat}
 
     async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Resolve, bind, connect and (with TLS) handshake within ``connect_timeout``."""
@@ -552,21 +565,28 @@ class BlynkClient:
     def _handle_event(self, event: object) -> None:
         if isinstance(event, proto.LoginSucceeded):
             self._on_login()
-        elif isinstance(event, proto.LoginFailed):
-            status = getattr(event, "status", None)
-            if status == proto.Status.INVALID_TOKEN:
-                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
-            raise ConnectError(f"login refused with status {status}")
-        elif isinstance(event, proto.Redirected):
-            raise _Redirect(event.host, int(event.port))
         elif isinstance(event, proto.VirtualWrite):
-            self._dispatch_write(int(event.pin), tuple(event.values))
+            self._dispatch_write(event.pin, event.values)
+        elif isinstance(event, proto.Pong):
+            waiter = self._pings.get(event.msg_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event.rtt)
+        elif isinstance(event, proto.LoginFailed):
+            if event.status == proto.Status.INVALID_TOKEN:
+                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
+            raise ConnectError(f"the server refused the login with status {event.status}")
+        elif isinstance(event, proto.Redirected):
+            raise _Redirect(event.host, event.port)
+        elif isinstance(event, proto.LoginTimeout):
+            raise ConnectError(f"no login answer within {self.login_timeout:g} s")
         elif isinstance(event, proto.HeartbeatTimeout):
-            raise ConnectError("heartbeat timeout: the server stopped answering")
-        elif isinstance(event, proto.PingAcknowledged):
-            entry = self._pings.get(event.msg_id)
-            if entry is not None and not entry[0].done() and self._loop is not None:
-                entry[0].set_result(self._loop.time() - entry[1])
+            raise ConnectError(f"heartbeat timeout: nothing received for {event.idle:.0f} s")
+        elif isinstance(event, proto.ProtocolViolation):
+            raise RemoteProtocolError(f"the server broke the protocol: {event.reason}", status=event.status)
+        elif isinstance(event, proto.ConnectionClosed):
+            raise ConnectError("the server closed the connection")
+        elif isinstance(event, proto.DebugPrint):
+            self.log.info("server: %s", event.text)
         else:
             self.log.debug("ignored %s", type(event).__name__)
 
@@ -582,14 +602,8 @@ class BlynkClient:
         self.stats.replayed += len(replay)
         if replay:
             self.log.info("sent %d operation(s) queued while offline", len(replay))
-        if self._login_waiter is not None and not self._login_waiter.done():
-            self._login_waiter.set_result(None)
         self._connected.set()
         self._fire(self._connect_handlers)
-
-    def _login_timed_out(self) -> None:
-        if not self._logged_in:
-            self._abort(ConnectError(f"no login answer within {self.login_timeout:g} s"))
 
     def _abort(self, exc: BaseException) -> None:
         """End the session from a callback: remember why and reset the transport."""
@@ -605,7 +619,7 @@ class BlynkClient:
             if handle is not None:
                 handle.cancel()
         self._timer = self._timer_at = self._flush_handle = None
-        for future, _ in self._pings.values():
+        for future in self._pings.values():
             if not future.done():
                 future.set_exception(ConnectError("the connection ended before the PING answer"))
         self._pings.clear()
@@ -629,16 +643,17 @@ class BlynkClient:
         conn = self._conn
         assert conn is not None
         args = item.args
+        now = self._loop.time() if self._loop is not None else 0.0
         if item.kind == "virtual_write":
-            conn.virtual_write(int(args[0]), *args[1:])
+            conn.virtual_write(int(args[0]), *args[1:], now=now)
         elif item.kind == "sync":
-            conn.sync(*(int(a) for a in args))
+            conn.sync(*(int(a) for a in args), now=now)
         elif item.kind == "set_property":
-            conn.set_property(int(args[0]), args[1], *args[2:])
+            conn.set_property(int(args[0]), args[1], *args[2:], now=now)
         elif item.kind == "log_event":
-            conn.log_event(*args)
+            conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
         elif item.kind == "resolve_event":
-            conn.resolve_event(args[0], all_events=len(args) > 1)
+            conn.resolve_event(args[0], all_events=len(args) > 1, now=now)
         else:  # pragma: no cover - kinds are ours
             raise LocalProtocolError(f"unknown queued operation {item.kind}")
 

@@ -1,0 +1,362 @@
+"""Blynk client benchmark: write rate, peak RSS and IP bytes per virtual write, ours against the peers.
+
+Run: ``python bench/blynk_bench.py`` (about half a minute); writes ``bench/results/blynk.txt``.
+
+One local ``blynk-server`` (plain TCP on 127.0.0.1) serves every client. Each client runs in its own
+subprocess so its peak RSS (``VmHWM`` from /proc/self/status) is its own:
+
+- ours: :class:`blynk_client.client.BlynkClient` (asyncio), with and without write coalescing;
+- BlynkLib 0.2.0 (PyPI ``blynk-library-python``) and blynklib 0.2.6 (PyPI ``blynklib``).
+
+**Rate**: after login, ``N`` ``virtual_write`` calls as fast as the library allows; the clock stops
+when the server has answered a later sync of the pin with the last value (so every write was
+received and processed). That includes the server's time, which is the same for every client.
+"issue rate" is the time to hand all writes to the socket, client-side only.
+
+**Bytes per write**: writes at 1, 10 and 50 per second for a few seconds. The client's own TCP
+socket is read with ``getsockopt(TCP_INFO)`` before and after: payload bytes out
+(``tcpi_bytes_acked``) and in (``tcpi_bytes_received``) plus segments out and in
+(``tcpi_segs_out``, ``tcpi_segs_in``: data segments *and* pure ACKs, both directions). Model: IP
+bytes = payload + 52 bytes per segment (20 IPv4 + 20 TCP + 12 timestamp option, which Linux
+negotiates on loopback; 40 when ``tcpi_options`` says no timestamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "blynk.txt"
+TOKEN = "BenchToken0123456789abcdefghijkl"  # a throwaway token for the local server
+PIN = 1
+RATE_WRITES = 20_000
+BYTES_RATES = (1, 10, 50)
+BYTES_SECONDS = 4.0
+#: Coalescing windows measured for bytes per write: off, the default, a "metered link" setting.
+WINDOWS = (0.0, 0.005, 0.25)
+TCPI_OPT_TIMESTAMPS = 1
+
+
+# -- socket accounting -----------------------------------------------------------------------------
+
+
+def tcp_counters(sock: socket.socket) -> dict[str, int]:
+    """Read payload bytes and segment counts of one TCP socket (Linux ``struct tcp_info``)."""
+    raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    acked, received = struct.unpack_from("=QQ", raw, 120)
+    segs_out, segs_in = struct.unpack_from("=II", raw, 136)
+    return {
+        "bytes_out": acked,
+        "bytes_in": received,
+        "segs_out": segs_out,
+        "segs_in": segs_in,
+        "header": 52 if raw[5] & TCPI_OPT_TIMESTAMPS else 40,
+    }
+
+
+def ip_bytes(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """IP bytes between two :func:`tcp_counters` snapshots, both directions."""
+    payload = after["bytes_out"] - before["bytes_out"] + after["bytes_in"] - before["bytes_in"]
+    segs_out = after["segs_out"] - before["segs_out"]
+    segs_in = after["segs_in"] - before["segs_in"]
+    return {
+        "payload": payload,
+        "segs_out": segs_out,
+        "segs_in": segs_in,
+        "ip_bytes": payload + after["header"] * (segs_out + segs_in),
+    }
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set size in KiB (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
+# -- children: one client each ------------------------------------------------------------------------
+
+
+def child_ours(args: argparse.Namespace) -> dict[str, object]:
+    """Our asyncio client."""
+    from blynk_client.client import BlynkClient
+
+    async def body() -> dict[str, object]:
+        client = BlynkClient(
+            TOKEN, server="127.0.0.1", port=args.port, insecure=True, coalesce=args.window, heartbeat=45
+        )
+        last = asyncio.get_running_loop().create_future()
+
+        @client.on_write(PIN)
+        def got(values: object) -> None:
+            if not last.done():
+                last.set_result(values)
+
+        await client.connect()
+        loop = asyncio.get_running_loop()
+        sock = client.socket
+        assert sock is not None
+        result: dict[str, object] = {}
+        if args.mode == "rate":
+            await client.ping()
+            start = time.perf_counter()
+            for i in range(args.count):
+                client.virtual_write(PIN, i)
+            await client.flush()
+            issued = time.perf_counter()
+            client.sync(PIN)
+            await asyncio.wait_for(last, 30)
+            done = time.perf_counter()
+            result.update(rate=args.count / (done - start), issue_rate=args.count / (issued - start))
+        else:
+            await asyncio.sleep(0.3)
+            before = tcp_counters(sock)
+            period = 1.0 / args.rate
+            n = int(args.seconds * args.rate)
+            t0 = loop.time()
+            for i in range(n):
+                await asyncio.sleep(max(0.0, t0 + i * period - loop.time()))
+                client.virtual_write(PIN, 1000 + i)
+            await asyncio.sleep(max(0.35, args.window + 0.3))
+            result.update(ip_bytes(before, tcp_counters(sock)), writes=n)
+        await client.close()
+        return result
+
+    return asyncio.run(body())
+
+
+def child_blynklib_python(args: argparse.Namespace) -> dict[str, object]:
+    """BlynkLib 0.2.0 (``blynk-library-python``)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints a banner at import
+        import BlynkLib  # type: ignore[import-untyped]
+
+    blynk = BlynkLib.Blynk(TOKEN, server="127.0.0.1", port=args.port, heartbeat=45)
+    state: dict[str, object] = {"connected": False, "last": None}
+    blynk.on("connected", lambda *a, **k: state.update(connected=True))
+    blynk.on(f"V{PIN}", lambda values: state.update(last=values))
+    return _drive_sync_client(args, blynk, state, blynk.conn, blynk.run, blynk.sync_virtual)
+
+
+def child_blynklib(args: argparse.Namespace) -> dict[str, object]:
+    """blynklib 0.2.6 (legacy LOGIN 2)."""
+    import blynklib  # type: ignore[import-untyped]
+
+    blynk = blynklib.Blynk(TOKEN, server="127.0.0.1", port=args.port, heartbeat=45)
+    state: dict[str, object] = {"connected": False, "last": None}
+
+    @blynk.handle_event("connect")
+    def _connected() -> None:
+        state["connected"] = True
+
+    @blynk.handle_event(f"write V{PIN}")
+    def _write(pin: int, values: list[str]) -> None:
+        state["last"] = values
+
+    blynk.connect()
+    state["connected"] = blynk.connected()
+    return _drive_sync_client(args, blynk, state, blynk._socket, blynk.run, blynk.virtual_sync)
+
+
+def _drive_sync_client(args, blynk, state, sock, run, sync) -> dict[str, object]:  # noqa: PLR0917
+    deadline = time.monotonic() + 10
+    while not state["connected"] and time.monotonic() < deadline:
+        run()
+    if not state["connected"]:
+        raise SystemExit("peer did not log in")
+    result: dict[str, object] = {}
+    if args.mode == "rate":
+        start = time.perf_counter()
+        for i in range(args.count):
+            blynk.virtual_write(PIN, i)
+        issued = time.perf_counter()
+        sync(PIN)
+        want = [str(args.count - 1)]
+        deadline = time.monotonic() + 30
+        while state["last"] != want and time.monotonic() < deadline:
+            run()
+        done = time.perf_counter()
+        if state["last"] != want:
+            raise SystemExit(f"sync answer never arrived (last {state['last']!r})")
+        result.update(rate=args.count / (done - start), issue_rate=args.count / (issued - start))
+    else:
+        settle = time.monotonic() + 0.3
+        while time.monotonic() < settle:
+            run()
+        before = tcp_counters(sock)
+        period = 1.0 / args.rate
+        n = int(args.seconds * args.rate)
+        t0 = time.monotonic()
+        for i in range(n):
+            while time.monotonic() < t0 + i * period:
+                run()
+            blynk.virtual_write(PIN, 1000 + i)
+        settle = time.monotonic() + 0.35
+        while time.monotonic() < settle:
+            run()
+        result.update(ip_bytes(before, tcp_counters(sock)), writes=n)
+    return result
+
+
+CHILDREN = {"ours": child_ours, "BlynkLib": child_blynklib_python, "blynklib": child_blynklib}
+
+
+def child_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", required=True, choices=sorted(CHILDREN))
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=["rate", "bytes"], required=True)
+    parser.add_argument("--count", type=int, default=RATE_WRITES)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=BYTES_SECONDS)
+    parser.add_argument("--window", type=float, default=0.005)
+    args = parser.parse_args(argv)
+    result = CHILDREN[args.child](args)
+    result["rss_kib"] = peak_rss_kib()
+    print(json.dumps(result))
+    return 0
+
+
+# -- parent ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+    token_file = tmp / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    port, http_port = free_port(), free_port()
+    code = "import sys; from blynk_client.cli import server_main; sys.exit(server_main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--host", "127.0.0.1", "--port", str(port), "--http-port", str(http_port),
+         "--token-file", str(token_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("blynk-server exited at start") from None
+            time.sleep(0.1)
+    return proc, port, http_port
+
+
+def run_child(name: str, port: int, **options: object) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--port", str(port)]
+    for key, value in options.items():
+        argv += [f"--{key}", str(value)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def collect(proc: subprocess.Popen[str], what: str) -> dict[str, float]:
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        return {"error": f"{what}: exit {proc.returncode}: {err.strip().splitlines()[-1:] or out}"}  # type: ignore[dict-item]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        server, port, _http_port = start_server(Path(tmpdir))
+        try:
+            rate: dict[str, dict[str, float]] = {}
+            for name, window in (("ours", 0.005), ("ours", 0.0), ("BlynkLib", None), ("blynklib", None)):
+                label = name if window is None else f"{name} (coalesce {window * 1000:g} ms)"
+                options: dict[str, object] = {"mode": "rate", "count": RATE_WRITES}
+                if window is not None:
+                    options["window"] = window
+                rate[label] = collect(run_child(name, port, **options), label)
+            procs = {}
+            for r in BYTES_RATES:
+                procs[("BlynkLib", r)] = run_child("BlynkLib", port, mode="bytes", rate=r)
+                for window in WINDOWS:
+                    procs[(f"ours (coalesce {window * 1000:g} ms)", r)] = run_child(
+                        "ours", port, mode="bytes", rate=r, window=window
+                    )
+            volume = {key: collect(proc, str(key)) for key, proc in procs.items()}
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    lines.append(f"# Blynk client benchmark, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
+    lines.append(f"# {platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
+                 f"{os.cpu_count()} CPU(s); local blynk-server, plain TCP on 127.0.0.1")
+    lines.append("")
+    lines.append(f"## virtual_write rate ({RATE_WRITES} writes, clock stops at the server's sync answer)")
+    lines.append(f"{'client':34} {'writes/s':>10} {'issue/s':>10} {'peak RSS':>10}")
+    for label, res in rate.items():
+        if "error" in res:
+            lines.append(f"{label:34} ERROR {res['error']}")
+            continue
+        lines.append(f"{label:34} {res['rate']:10.0f} {res['issue_rate']:10.0f} {res['rss_kib'] / 1024:8.1f} MiB")
+    lines.append("")
+    lines.append(f"## IP bytes per virtual write ({BYTES_SECONDS:g} s per variant; payload + 52 B/segment, "
+                 "segments both ways incl. ACKs, from TCP_INFO)")
+    lines.append(f"{'client':34} {'rate/s':>6} {'writes':>6} {'segs out':>8} {'segs in':>8} {'payload':>8} "
+                 f"{'IP bytes':>9} {'per write':>9}")
+    per_write: dict[tuple[str, int], float] = {}
+    for (label, r), res in volume.items():
+        if "error" in res:
+            lines.append(f"{label:34} {r:6} ERROR {res['error']}")
+            continue
+        pw = res["ip_bytes"] / res["writes"]
+        per_write[(label, r)] = pw
+        lines.append(f"{label:34} {r:6} {res['writes']:6} {res['segs_out']:8} {res['segs_in']:8} "
+                     f"{res['payload']:8} {res['ip_bytes']:9} {pw:9.1f}")
+    lines.append("")
+    lines.append("## targets")
+    ours_rate = rate.get("ours (coalesce 5 ms)", {})
+    peers = [rate.get(p, {}) for p in ("BlynkLib", "blynklib")]
+    peer_rates = [p["rate"] for p in peers if "rate" in p]
+    if "rate" in ours_rate and peer_rates:
+        best = max(peer_rates)
+        ratio = ours_rate["rate"] / best
+        lines.append(f"rate: ours {ours_rate['rate']:.0f}/s vs faster peer {best:.0f}/s = {ratio:.1f}x "
+                     f"(target >= 2x): {'MET' if ratio >= 2 else 'NOT MET'}")
+        peer_rss = min(p["rss_kib"] for p in peers if "rss_kib" in p)
+        lines.append(f"RSS: ours {ours_rate['rss_kib'] / 1024:.1f} MiB vs lowest peer {peer_rss / 1024:.1f} MiB "
+                     f"(target: no higher): {'MET' if ours_rate['rss_kib'] <= peer_rss else 'NOT MET'}")
+    base = per_write.get(("BlynkLib", 10))
+    if base:
+        for window in WINDOWS:
+            label = f"ours (coalesce {window * 1000:g} ms)"
+            if (label, 10) in per_write:
+                share = per_write[(label, 10)] / base
+                lines.append(f"bytes at 10/s: {label} {per_write[(label, 10)]:.1f} B vs BlynkLib {base:.1f} B "
+                             f"= {share * 100:.0f} % (target <= 50 %): {'MET' if share <= 0.5 else 'NOT MET'}")
+    text = "\n".join(lines) + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        sys.exit(child_main(sys.argv[1:]))
+    sys.exit(main())
