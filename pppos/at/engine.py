@@ -14,7 +14,8 @@ Theory of operation
   a :class:`CommandTimeout` event and starts the next command.
 * Received bytes are split into lines on CR or LF. Blank lines (the A7 sends an extra one after each
   reply) are counted and dropped. NUL bytes are dropped and counted. A line with control characters
-  or bytes that are not UTF-8 is line noise: counted, never raised, never emitted.
+  or bytes that are not UTF-8 is line noise: counted, never raised, never emitted; so is a line with
+  a PPP flag byte (0x7E), the residue of a PPP stream.
 * A line is bounded: once the partial line reaches ``max_line`` bytes it is discarded up to the next
   line end and counted in :attr:`AtStats.overlong_lines`, so memory stays bounded whatever arrives.
 * A line equal to the in-flight command is its echo and is dropped (echo may be on or off).
@@ -488,7 +489,7 @@ class AtEngine:
             line = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
             line = ""
-        if not line or any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in line):
+        if not line or "~" in line or any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in line):
             self.stats.noise_lines += 1
             self.stats.noise_bytes += len(raw)
             return
