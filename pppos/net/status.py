@@ -1,0 +1,153 @@
+"""The daemon's state file: what ``pppos-status`` shows and what ``pppos-down`` acts on (driver).
+
+One JSON file per interface, ``<run dir>/<ifname>.json`` (run dir ``/run/pppos``, or
+``$PPPOS_RUN_DIR``), rewritten atomically (temporary file + ``rename``) by the daemon at most about
+once a second and at every phase change. Next to it lives the resolver backup
+(``<ifname>.resolv-backup``, see :mod:`pppos.net.dns`). Readers never see a half-written file.
+
+Fields (all optional except ``ifname``, ``pid``, ``phase``): ``port``, ``backend``, ``started``
+(wall-clock seconds), ``up_since``, ``local_ip``, ``peer_ip``, ``dns``, ``dns_method``, ``mtu``,
+``ipv6_local``, ``ipv6_peer``, ``routes`` (exactly those we added), ``bytes_in``, ``bytes_out``,
+``packets_in``, ``packets_out``, ``echo_rtt`` (seconds, RFC 1661 section 5.8 Echo-Request/Reply),
+``bad_frames`` (RFC 1662 section 4.3 bad FCS and other discarded frames), ``signal``
+(``{"dbm": int, "word": str}``), ``last_failure`` (words), ``updated`` (wall-clock seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pppos.errors import LinkError, PermissionProblem
+
+__all__ = [
+    "DEFAULT_RUN_DIR",
+    "StatusFile",
+    "backup_path",
+    "format_status",
+    "pid_alive",
+    "read_status",
+    "run_dir",
+    "state_path",
+]
+
+DEFAULT_RUN_DIR = "/run/pppos"
+
+
+def run_dir(override: str | None = None) -> Path:
+    """The run directory: ``override``, else ``$PPPOS_RUN_DIR``, else /run/pppos."""
+    return Path(override or os.environ.get("PPPOS_RUN_DIR") or DEFAULT_RUN_DIR)
+
+
+def state_path(ifname: str, directory: str | Path | None = None) -> Path:
+    """``<run dir>/<ifname>.json``."""
+    return run_dir(str(directory) if directory else None) / f"{ifname}.json"
+
+
+def backup_path(ifname: str, directory: str | Path | None = None) -> Path:
+    """``<run dir>/<ifname>.resolv-backup``: the resolver backup of :mod:`pppos.net.dns`."""
+    return run_dir(str(directory) if directory else None) / f"{ifname}.resolv-backup"
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists (signal 0)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The state in ``path``, or None when there is no such file.
+
+    :raises LinkError: the file exists but is not a pppos state file.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LinkError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise LinkError(f"{path} is not a pppos state file") from None
+    if not isinstance(data, dict) or "phase" not in data:
+        raise LinkError(f"{path} is not a pppos state file")
+    return data
+
+
+class StatusFile:
+    """Writes the state file atomically; :meth:`remove` deletes it at exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.tmp")
+
+    def write(self, state: dict[str, Any]) -> None:
+        """Replace the file with ``state`` as JSON (temporary file, then rename)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            with open(self._tmp, "w", encoding="utf-8") as fh:
+                json.dump(state, fh, sort_keys=True)
+                fh.write("\n")
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise PermissionProblem(f"cannot write the state file {self.path}: {exc.strerror}") from None
+            raise LinkError(f"cannot write the state file {self.path}: {exc.strerror}") from None
+
+    def remove(self) -> None:
+        """Delete the state file (missing is fine)."""
+        for p in (self._tmp, self.path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def format_status(state: dict[str, Any], now: float) -> str:
+    """The human form of ``pppos-status``: one ``key: value`` line per fact."""
+    ifname, pid, backend = state.get("ifname", "?"), state.get("pid", "?"), state.get("backend", "?")
+    lines = [f"interface: {ifname} (pid {pid}, backend {backend})"]
+    lines.append(f"phase: {state.get('phase', '?')}")
+    if state.get("port"):
+        lines.append(f"port: {state['port']}")
+    if state.get("local_ip"):
+        lines.append(f"addresses: {state['local_ip']} peer {state.get('peer_ip')} mtu {state.get('mtu')}")
+    if state.get("ipv6_local"):
+        lines.append(f"ipv6: {state['ipv6_local']} peer {state.get('ipv6_peer')}")
+    if state.get("dns"):
+        lines.append(f"dns: {' '.join(state['dns'])} ({state.get('dns_method', '?')})")
+    if state.get("up_since"):
+        lines.append(f"uptime: {max(0.0, now - float(state['up_since'])):.0f} s")
+    if "bytes_in" in state:
+        lines.append(
+            f"received: {_human_bytes(state.get('bytes_in', 0))} in {state.get('packets_in', 0)} packets; "
+            f"sent: {_human_bytes(state.get('bytes_out', 0))} in {state.get('packets_out', 0)} packets"
+        )
+    if state.get("echo_rtt") is not None:
+        lines.append(f"lcp echo rtt: {float(state['echo_rtt']) * 1000:.0f} ms")
+    if "bad_frames" in state:
+        lines.append(f"bad frames: {state['bad_frames']}")
+    sig = state.get("signal")
+    if isinstance(sig, dict) and sig.get("dbm") is not None:
+        lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')})")
+    if state.get("last_failure"):
+        lines.append(f"last failure: {state['last_failure']}")
+    return "\n".join(lines)

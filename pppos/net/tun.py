@@ -1,0 +1,312 @@
+"""The ``ppp0`` interface on a Linux TUN device, its addresses and the routes we add (driver).
+
+A TUN device in ``IFF_TUN | IFF_NO_PI`` mode carries bare IP packets: one ``read()`` returns one
+packet the host's stack routed to the interface, one ``write()`` injects one received packet. The PPP
+link (RFC 1661) runs in user space; this module only gives its network layer a kernel interface:
+
+- :func:`tunsetiff_number`: ``TUNSETIFF`` is ``_IOW('T', 202, int)``, whose value depends on the CPU
+  architecture's ioctl encoding (``asm-generic/ioctl.h``: x86, ARM, AArch64, RISC-V, s390, LoongArch;
+  ``arch/{powerpc,mips,sparc,alpha}``: 3 direction bits and ``_IOC_WRITE == 4``; PA-RISC:
+  ``_IOC_WRITE == 2``).
+- :class:`TunDevice`: opens ``/dev/net/tun``, names the interface, sets the point-to-point IPv4
+  addresses negotiated by IPCP (RFC 1332 section 3.3), the MTU from the peer's MRU (RFC 1661 section
+  6.1), brings it up, adds the IPv6 link-local addresses built from the IPv6CP interface identifiers
+  (RFC 5072 sections 4.1 and 5: ``fe80::/64`` + 64-bit identifier, no automatic link-local, so
+  ``addr_gen_mode`` is set to ``none`` before the link goes up), and adds an optional default route.
+- Routes: :meth:`TunDevice.add_default_route` never replaces an existing route (netlink
+  ``NLM_F_EXCL``); it records exactly the route it added and :meth:`TunDevice.remove_routes` removes
+  only that. The kernel deletes a non-persistent TUN interface, its addresses and its routes when the
+  last file descriptor closes, so even a crashed daemon leaves no interface or route behind.
+
+Netlink goes through pyroute2's ``IPRoute`` (imported lazily: it is slow to import); nothing here
+shells out to ``ip``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import ipaddress
+import os
+import platform
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from pppos.errors import ConfigError, LinkError, PermissionProblem
+
+__all__ = [
+    "IFF_NO_PI",
+    "IFF_TUN",
+    "AddedRoute",
+    "TunDevice",
+    "interface_exists",
+    "ipv6_link_local",
+    "tunsetiff_number",
+    "validate_ifname",
+]
+
+#: ``include/uapi/linux/if_tun.h``
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+TUN_PATH = "/dev/net/tun"
+#: ``IFNAMSIZ`` including the terminating NUL.
+IFNAMSIZ = 16
+#: ``IN6_ADDR_GEN_MODE_NONE`` (``include/uapi/linux/if_link.h``).
+ADDR_GEN_MODE_NONE = 1
+#: Main routing table.
+RT_TABLE_MAIN = 254
+_GEN_NONE = ADDR_GEN_MODE_NONE
+
+# Machines whose ioctl encoding has 3 direction bits, 13 size bits and _IOC_WRITE == 4.
+_IOC_BIG_DIR = ("ppc", "powerpc", "mips", "sparc", "alpha")
+
+
+def tunsetiff_number(machine: str | None = None) -> int:
+    """Return ``TUNSETIFF`` (``_IOW('T', 202, int)``) for ``machine`` (default: this CPU).
+
+    :param machine: a ``platform.machine()`` / ``uname -m`` string such as ``x86_64``, ``aarch64``,
+        ``ppc64le`` or ``mips``.
+    """
+    arch = (machine if machine is not None else platform.machine()).lower()
+    nr, type_, size = 202, ord("T"), struct.calcsize("i")
+    if arch.startswith(_IOC_BIG_DIR):
+        write, dir_shift = 4, 29
+    elif arch.startswith(("parisc", "hppa")):
+        write, dir_shift = 2, 30
+    else:
+        write, dir_shift = 1, 30
+    return (write << dir_shift) | (size << 16) | (type_ << 8) | nr
+
+
+def validate_ifname(name: str) -> str:
+    """Check an interface name as the kernel does (``dev_valid_name``) and return it.
+
+    :raises ConfigError: empty, too long, ``.``/``..``, or containing ``/``, ``:`` or whitespace.
+    """
+    if not name or len(name.encode()) >= IFNAMSIZ or name in {".", ".."}:
+        raise ConfigError(f"bad interface name {name!r}: 1 to {IFNAMSIZ - 1} characters")
+    if any(c in name for c in "/:") or any(c.isspace() for c in name):
+        raise ConfigError(f"bad interface name {name!r}: no '/', ':' or spaces")
+    return name
+
+
+def interface_exists(name: str) -> bool:
+    """True when a network interface called ``name`` exists in this thread's network namespace."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
+def ipv6_link_local(identifier: object) -> str:
+    """Return the ``fe80::/64`` address for an IPv6CP interface identifier (RFC 5072 section 5).
+
+    ``identifier`` may be the 64-bit identifier as ``int`` or 8 ``bytes``, or already an address
+    (``str`` or :class:`ipaddress.IPv6Address`), which is returned unchanged in text form.
+    """
+    if isinstance(identifier, ipaddress.IPv6Address):
+        return str(identifier)
+    if isinstance(identifier, str):
+        return str(ipaddress.IPv6Address(identifier))
+    if isinstance(identifier, bytes | bytearray):
+        if len(identifier) != 8:
+            raise ValueError("an IPv6CP interface identifier has 8 bytes")
+        identifier = int.from_bytes(identifier, "big")
+    if isinstance(identifier, int) and 0 <= identifier < 1 << 64:
+        return str(ipaddress.IPv6Address((0xFE80 << 112) | identifier))
+    raise ValueError(f"not an IPv6 interface identifier: {identifier!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddedRoute:
+    """A route this process added (and so the only kind it removes)."""
+
+    dst: str
+    oif: int
+    metric: int
+    family: int = 2
+    table: int = RT_TABLE_MAIN
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form for the state file."""
+        return {"dst": self.dst, "oif": self.oif, "metric": self.metric, "family": self.family, "table": self.table}
+
+
+def _ipr() -> Any:
+    """A fresh pyroute2 ``IPRoute`` (lazy import; pyroute2 takes a second to import)."""
+    try:
+        from pyroute2 import IPRoute
+    except ImportError as exc:  # pragma: no cover - pyroute2 is an install requirement
+        raise LinkError(f"pyroute2 is not installed ({exc}); pip install pyroute2") from None
+    return IPRoute()
+
+
+def _netlink_error(action: str, exc: Exception) -> Exception:
+    code = getattr(exc, "code", None) or getattr(exc, "errno", None)
+    if code in (errno.EPERM, errno.EACCES):
+        return PermissionProblem(f"{action}: operation not permitted (needs root or CAP_NET_ADMIN)")
+    message = exc.args[1] if len(exc.args) > 1 else str(exc)
+    return LinkError(f"{action}: {message}")
+
+
+class TunDevice:
+    """One TUN interface in ``IFF_TUN | IFF_NO_PI`` mode, owned by this process.
+
+    Create it with :meth:`create`; :attr:`fd` is non-blocking and ready for ``loop.add_reader``.
+    :meth:`close` removes the routes we added and closes the descriptor, which makes the kernel delete
+    the interface.
+    """
+
+    def __init__(self, fd: int, name: str, index: int) -> None:
+        self.fd = fd
+        self.name = name
+        self.index = index
+        self.added_routes: list[AddedRoute] = []
+        self.local_ip: str | None = None
+        self.peer_ip: str | None = None
+        self.mtu: int | None = None
+        self.ipv6_local: str | None = None
+        self.ipv6_peer: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<TunDevice {self.name} index={self.index} fd={self.fd}>"
+
+    @classmethod
+    def create(cls, name: str = "ppp0") -> TunDevice:
+        """Create the interface ``name`` (down, no addresses, no automatic IPv6 link-local).
+
+        :raises ConfigError: bad name, or an interface with that name already exists.
+        :raises PermissionProblem: not root / no CAP_NET_ADMIN.
+        :raises LinkError: no ``/dev/net/tun`` or another kernel refusal.
+        """
+        validate_ifname(name)
+        if interface_exists(name):
+            raise ConfigError(
+                f"interface {name} already exists (another pppos-up or pppd running?); "
+                f"stop it with pppos-down --ifname {name} or pick another --ifname"
+            )
+        try:
+            fd = os.open(TUN_PATH, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise LinkError(f"{TUN_PATH} is missing (load the tun module: modprobe tun)") from None
+        except PermissionError:
+            raise PermissionProblem(f"cannot open {TUN_PATH}: needs root or CAP_NET_ADMIN") from None
+        except OSError as exc:
+            raise LinkError(f"cannot open {TUN_PATH}: {exc.strerror}") from None
+        try:
+            ifreq = struct.pack(f"{IFNAMSIZ}sH22x", name.encode(), IFF_TUN | IFF_NO_PI)
+            try:
+                fcntl.ioctl(fd, tunsetiff_number(), ifreq)
+            except PermissionError:
+                raise PermissionProblem(f"cannot create {name}: needs root or CAP_NET_ADMIN") from None
+            except OSError as exc:
+                if exc.errno == errno.EBUSY:
+                    raise ConfigError(f"interface {name} is in use by another program") from None
+                raise LinkError(f"cannot create TUN interface {name}: {exc.strerror}") from None
+            with _ipr() as ipr:
+                found = ipr.link_lookup(ifname=name)
+                if not found:
+                    raise LinkError(f"TUN interface {name} vanished right after creation")
+                index = int(found[0])
+                try:
+                    # No automatic IPv6 link-local address: IPv6CP decides the identifiers.
+                    ipr.link(
+                        "set",
+                        index=index,
+                        af_spec={"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", _GEN_NONE]]}]]},
+                    )
+                except Exception as exc:  # IPv6 may be disabled in this kernel or namespace: fine
+                    if getattr(exc, "code", None) in (errno.EPERM, errno.EACCES):
+                        raise _netlink_error(f"configuring {name}", exc) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd, name, index)
+
+    def fileno(self) -> int:
+        """The TUN file descriptor (non-blocking)."""
+        return self.fd
+
+    def configure(self, local_ip: str, peer_ip: str, mtu: int) -> None:
+        """Set the point-to-point IPv4 addresses (``local peer peer/32``) and MTU, and bring the link up.
+
+        :raises LinkError: netlink refused (the message says which step).
+        """
+        local = str(ipaddress.IPv4Address(local_ip))
+        peer = str(ipaddress.IPv4Address(peer_ip))
+        if not 68 <= mtu <= 65535:
+            raise LinkError(f"MTU {mtu} is outside 68..65535")
+        with _ipr() as ipr:
+            try:
+                ipr.link("set", index=self.index, mtu=mtu)
+                ipr.link("set", index=self.index, state="up")
+            except Exception as exc:
+                raise _netlink_error(f"bringing {self.name} up with MTU {mtu}", exc) from None
+            try:
+                ipr.addr("add", index=self.index, address=peer, local=local, prefixlen=32)
+            except Exception as exc:
+                raise _netlink_error(f"adding {local} peer {peer} to {self.name}", exc) from None
+        self.local_ip, self.peer_ip, self.mtu = local, peer, mtu
+
+    def configure_ipv6(self, local: object, peer: object) -> None:
+        """Add ``fe80::<local iid>/128 peer fe80::<peer iid>`` (RFC 5072 section 5).
+
+        ``local``/``peer`` are IPv6CP interface identifiers or link-local addresses
+        (see :func:`ipv6_link_local`).
+        """
+        local_addr, peer_addr = ipv6_link_local(local), ipv6_link_local(peer)
+        with _ipr() as ipr:
+            try:
+                ipr.addr("add", index=self.index, address=peer_addr, local=local_addr, prefixlen=128)
+            except Exception as exc:
+                raise _netlink_error(f"adding {local_addr} peer {peer_addr} to {self.name}", exc) from None
+        self.ipv6_local, self.ipv6_peer = local_addr, peer_addr
+
+    def add_default_route(self, metric: int = 0) -> AddedRoute | None:
+        """Add ``default dev <ifname> metric <metric>`` unless a route with that metric already exists.
+
+        Existing routes are never replaced or removed (``NLM_F_EXCL``). Returns the route added, which
+        is recorded for :meth:`remove_routes`, or None when an existing default route with the same
+        metric is in the way (the caller reports it).
+        """
+        if not 0 <= metric <= 0xFFFFFFFF:
+            raise ConfigError(f"route metric {metric} is outside 0..4294967295")
+        route = AddedRoute(dst="0.0.0.0/0", oif=self.index, metric=metric)
+        with _ipr() as ipr:
+            try:
+                ipr.route("add", dst=route.dst, oif=self.index, priority=metric, table=route.table)
+            except Exception as exc:
+                if getattr(exc, "code", None) == errno.EEXIST:
+                    return None
+                raise _netlink_error(f"adding a default route via {self.name}", exc) from None
+        self.added_routes.append(route)
+        return route
+
+    def remove_routes(self) -> None:
+        """Remove exactly the routes :meth:`add_default_route` added (missing ones are fine)."""
+        routes, self.added_routes = self.added_routes, []
+        if not routes:
+            return
+        with contextlib.suppress(Exception), _ipr() as ipr:
+            for route in routes:
+                with contextlib.suppress(Exception):
+                    ipr.route("del", dst=route.dst, oif=route.oif, priority=route.metric, table=route.table)
+
+    def close(self) -> None:
+        """Remove our routes and close the descriptor; the kernel then deletes the interface."""
+        if self.fd < 0:
+            return
+        self.remove_routes()
+        fd, self.fd = self.fd, -1
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    def __enter__(self) -> TunDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
