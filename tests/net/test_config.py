@@ -1,0 +1,132 @@
+"""pppos.config: pppos-up options from the command line, an INI file and the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pppos.config import load_config_file, parse_up_args
+from pppos.errors import ConfigError, ExitStatus
+
+SECRET = "s3cr3t-Pa55"
+
+
+def _private(path: Path, text: str) -> Path:
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_defaults() -> None:
+    opts = parse_up_args(["/dev/ttyUSB0"], environ={})
+    assert opts.port == "/dev/ttyUSB0" and opts.baud == 115200 and opts.ifname == "ppp0"
+    assert opts.default_route is False and opts.route_metric == 0 and opts.usepeerdns is False
+    assert opts.lcp_echo == (30.0, 4) and opts.backend == "auto" and opts.direct is False
+    assert opts.password is None and opts.pin is None and opts.warnings == []
+
+
+def test_all_options() -> None:
+    opts = parse_up_args(
+        ["socket://127.0.0.1:7000", "--baud", "921600", "--apn", "internet", "--user", "u", "--profile", "a7",
+         "--ifname", "wwan0", "--default-route", "--route-metric", "50", "--usepeerdns", "--dns", "192.0.2.1",
+         "--dns", "2001:db8::1", "--mtu", "1400", "--lcp-echo", "5,3", "--pcap", "/tmp/x.pcap", "--trace",
+         "--backend", "python", "--direct", "-q", "--log-format", "json", "--persist"],
+        environ={},
+    )
+    assert (opts.baud, opts.apn, opts.user, opts.profile, opts.ifname) == (921600, "internet", "u", "a7", "wwan0")
+    assert opts.default_route and opts.route_metric == 50 and opts.usepeerdns
+    assert opts.dns == ("192.0.2.1", "2001:db8::1") and opts.mtu == 1400 and opts.lcp_echo == (5.0, 3)
+    assert opts.pcap == "/tmp/x.pcap" and opts.trace and opts.backend == "python" and opts.direct
+    assert opts.quiet and opts.log_format == "json" and opts.persist
+    assert parse_up_args(["p", "--lcp-echo", "off"], environ={}).lcp_echo is None
+
+
+def test_password_sources_and_repr_hides_secrets(tmp_path: Path) -> None:
+    pw = _private(tmp_path / "pw", SECRET + "\n")
+    pin = _private(tmp_path / "pin", "1234\n")
+    opts = parse_up_args(["p", "--password-file", str(pw), "--pin-file", str(pin)], environ={})
+    assert opts.password == SECRET and opts.pin == "1234" and opts.warnings == []
+    assert SECRET not in repr(opts) and "1234" not in repr(opts)
+    assert parse_up_args(["p"], environ={"PPPOS_PASSWORD": SECRET}).password == SECRET
+    insisted = parse_up_args(["p", "--password", SECRET], environ={"PPPOS_PASSWORD": "other"})
+    assert insisted.password == SECRET
+    assert any("--password" in w for w in insisted.warnings)
+    assert all(SECRET not in w for w in insisted.warnings)
+
+
+def test_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(SECRET)
+    os.chmod(pw, 0o644)
+    with pytest.raises(ConfigError, match="readable by others") as info:
+        parse_up_args(["p", "--password-file", str(pw)], environ={})
+    assert SECRET not in str(info.value)
+
+
+def test_ini_file_and_command_line_override(tmp_path: Path) -> None:
+    ini = tmp_path / "pppos.ini"
+    ini.write_text("[pppos]\nport = /dev/ttyS1\napn = ini-apn\ndefault-route = yes\nroute-metric = 7\n"
+                   "dns = 192.0.2.1, 192.0.2.2\nlcp-echo = 10,2\n")
+    opts = parse_up_args(["--config", str(ini), "--apn", "cli-apn"], environ={})
+    assert opts.port == "/dev/ttyS1" and opts.apn == "cli-apn" and opts.default_route and opts.route_metric == 7
+    assert opts.dns == ("192.0.2.1", "192.0.2.2") and opts.lcp_echo == (10.0, 2)
+    assert parse_up_args(["--config", str(ini), "/dev/ttyS9"], environ={}).port == "/dev/ttyS9"
+
+
+def test_ini_with_a_secret_must_be_private(tmp_path: Path) -> None:
+    ini = tmp_path / "pppos.ini"
+    ini.write_text(f"[pppos]\nport = /dev/ttyS1\npassword = {SECRET}\n")
+    os.chmod(ini, 0o644)
+    with pytest.raises(ConfigError, match="readable by others") as info:
+        parse_up_args(["--config", str(ini)], environ={})
+    assert SECRET not in str(info.value)
+    os.chmod(ini, 0o600)
+    opts = parse_up_args(["--config", str(ini)], environ={})
+    assert opts.password == SECRET and opts.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[pppos]\nbogus = 1\n", "unknown key 'bogus'"),
+        ("[other]\nport = x\n", "no \\[pppos\\] section"),
+        ("[pppos]\nbaud = fast\n", "baud must be a number"),
+        ("[pppos]\ndefault-route = maybe\n", "expected yes or no"),
+        ("not an ini file\n", "config file"),
+    ],
+)
+def test_bad_ini_files(tmp_path: Path, text: str, match: str) -> None:
+    ini = tmp_path / "bad.ini"
+    ini.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config_file(str(ini))
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        ([], "no serial port"),
+        (["p", "--dns", "dns.example"], "not an IP address"),
+        (["p", "--mtu", "20"], "outside 128..16384"),
+        (["p", "--lcp-echo", "5"], "INTERVAL,FAILURES"),
+        (["p", "--lcp-echo", "0.01,3"], "interval"),
+        (["p", "--ifname", "a/b"], "interface name"),
+        (["p", "--apn", "bad apn\""], "--apn"),
+        (["p", "--baud", "0"], "serial speed"),
+        (["p", "--pin", "12ab"], "4 to 8 digits"),
+        (["p", "--config", "/nonexistent/pppos.ini"], "cannot read config file"),
+    ],
+)
+def test_bad_values_are_one_line_config_errors(argv: list[str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        parse_up_args(argv, environ={})
+    assert info.value.exit_status == ExitStatus.USAGE and "\n" not in str(info.value)
+
+
+def test_argparse_errors_exit_with_usage_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        parse_up_args(["p", "--backend", "kernel"], environ={})
+    assert info.value.code == ExitStatus.USAGE
+    assert "invalid choice" in capsys.readouterr().err
