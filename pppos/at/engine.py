@@ -384,17 +384,13 @@ class AtEngine:
                 break
             byte = data[i]
             i += 1
-            if self._skip_lf:
-                self._skip_lf = False
-                if byte == 0x0A:
-                    continue
             if byte == 0x0A and self._prev_cr:
                 self._prev_cr = False  # the LF of a CR LF pair
                 continue
             self._prev_cr = byte == 0x0D
             if byte in (0x0D, 0x0A):
                 self._end_line(now)
-                if self._data_mode and byte == 0x0D:
+                if self._data_mode:
                     self._skip_lf = True
                 continue
             if byte == 0x00:
@@ -448,10 +444,11 @@ class AtEngine:
     # ------------------------------------------------------------------ internals
 
     def _keep_data(self, data: bytes) -> None:
-        if self._skip_lf and data:
-            self._skip_lf = False
-            if data[0] == 0x0A:
-                data = data[1:]
+        if self._skip_lf:
+            # line ends (and the A7's extra blank line) between CONNECT and the first PPP byte
+            data = data.lstrip(b"\r\n")
+            if data:
+                self._skip_lf = False
         self._data += data
 
     def _log(self, text: str) -> None:
