@@ -349,9 +349,11 @@ class BlynkClient:
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until logged in; raise the error that ended the client if it ended first."""
+        if self._runner is None:
+            await asyncio.sleep(0)  # let a just-scheduled ``run()`` task start the client
         runner = self._runner
         if runner is None:
-            raise LocalProtocolError("the client is not started")
+            raise LocalProtocolError("the client is not started: call run(), start() or connect() first")
         waiter = asyncio.ensure_future(self._connected.wait())
         try:
             async with asyncio.timeout(timeout):
@@ -385,6 +387,10 @@ class BlynkClient:
                 runner.cancel()
         for task in list(self._tasks):
             task.cancel()
+
+    def start(self, *, retry: bool = True) -> None:
+        """Start connecting in the background (from a coroutine); see :meth:`wait_connected`."""
+        self._start(retry=retry)
 
     def _start(self, *, retry: bool) -> None:
         if self._runner is not None and not self._runner.done():

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import ssl
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from blynk_client import protocol as proto
 
@@ -46,11 +50,13 @@ class FaultServer:
     events: list[tuple[str, str | None]] = field(default_factory=list)
     properties: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
+    ssl_context: ssl.SSLContext | None = None
+    host: str = "127.0.0.1"
     _server: asyncio.base_events.Server | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -133,3 +139,44 @@ class FaultServer:
             conn.respond(event.msg_id, proto.Status.OK, now=now)
         elif isinstance(event, proto.EventLogged):
             self.events.append((event.code, event.description))
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a server certificate for ``localhost`` and ``127.0.0.1``."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+    #: A second, unrelated CA (verification against it must fail).
+    other_ca: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        """A server-side TLS context with the certificate."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_tls_files(directory: Path) -> TlsFiles | None:
+    """Make a CA and a server certificate with the ``openssl`` tool; None when it is missing."""
+    if shutil.which("openssl") is None:
+        return None
+    d = directory
+    for name in ("ca", "other"):
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN=pppos test {name} CA",
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                 cwd=d)
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key",
+             "-out", "server.csr", "-subj", "/CN=localhost", cwd=d)
+    (d / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
+    return TlsFiles(ca_cert=d / "ca.pem", cert=d / "server.pem", key=d / "server.key", other_ca=d / "other.pem")
