@@ -395,6 +395,16 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _without_echo(seen: bytes, sent: bytes) -> bytes:
+    """``seen`` without an echo of ``sent`` (whole or cut short) at its start: echo is on at boot."""
+    common = 0
+    for a, b in zip(seen, sent, strict=False):
+        if a != b:
+            break
+        common += 1
+    return seen[common:] if common >= 2 else seen
+
+
 _QUOTED = re.compile(r'"([^"]*)"')
 
 
@@ -659,7 +669,7 @@ class Bringup(_Plan):
             yield _Wait(cfg.detect_wait)
             seen = bytes(self._detect_buf)
             self._detect_buf = None
-            if 0x7E in seen.replace(self._detect_frame, b"", 1):
+            if 0x7E in _without_echo(seen, self._detect_frame):
                 self._progress("detect", "the modem answered with PPP bytes: it is still in data mode")
                 ok, text = yield from self._hangup_steps(
                     self.profile.benign_hangup_errors | frozenset({58}), cfg.guard, cfg.command_timeout

@@ -1,0 +1,63 @@
+"""Modem profiles: the registry, the A7 quirks, and ``--profile auto`` detection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pppos.at.profiles import PROFILES, detect_profile, get_profile
+from pppos.errors import ConfigError, ExitStatus
+
+
+def test_registry_has_the_five_profiles() -> None:
+    assert set(PROFILES) == {"a7", "sim800", "sim7600", "quectel", "generic"}
+    for name, profile in PROFILES.items():
+        assert profile.name == name
+        assert profile.dial.startswith("ATD")
+        assert profile.registration and all(c.endswith("?") for c in profile.registration)
+
+
+def test_profiles_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PROFILES["a7"].dial = "ATD*99#"  # type: ignore[misc]
+
+
+def test_a7_quirks() -> None:
+    a7 = PROFILES["a7"]
+    assert 58 in a7.benign_hangup_errors
+    assert a7.plus_alone and not a7.cmux and a7.extra_blank_line and not a7.connect_has_rate
+    assert a7.dial == "ATD*99***1#"
+    assert 58 not in PROFILES["generic"].benign_hangup_errors
+    assert "AT+CEREG?" in PROFILES["sim7600"].registration
+
+
+@pytest.mark.parametrize(
+    ("ati", "cgmm", "expected"),
+    [
+        ("Ai Thinker Co.LTD\nA7\nV03.03.20161229013H", "A7", "a7"),
+        ("AI-THINKER A6", "", "a7"),
+        ("", "A9G", "generic"),
+        ("SIM800 R14.18", "SIMCOM_SIM800L", "sim800"),
+        ("Manufacturer: SIMCOM INCORPORATED\nModel: SIMCOM_SIM7600E-H", "SIMCOM_SIM7600E-H", "sim7600"),
+        ("", "A7670E-LASE", "sim7600"),
+        ("Quectel\nEC25\nRevision: EC25EFAR06A06M4G", "EC25", "quectel"),
+        ("", "BG96", "quectel"),
+        ("Telit\nLE910", "LE910", "generic"),
+        ("", "", "generic"),
+    ],
+)
+def test_detect_profile(ati: str, cgmm: str, expected: str) -> None:
+    assert detect_profile(ati, cgmm).name == expected
+
+
+def test_a7670_is_not_taken_for_an_a7() -> None:
+    assert detect_profile("A7670E", "A7670E").name == "sim7600"
+
+
+def test_get_profile_unknown_is_a_config_error() -> None:
+    assert get_profile("a7") is PROFILES["a7"]
+    with pytest.raises(ConfigError) as info:
+        get_profile("nokia")
+    assert info.value.exit_status is ExitStatus.USAGE
+    assert "a7" in str(info.value) and "auto" in str(info.value)
