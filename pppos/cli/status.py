@@ -1,0 +1,56 @@
+"""``pppos-status [--ifname NAME] [--json]``: what the running ``pppos-up`` is doing.
+
+Reads the daemon's state file (:mod:`pppos.net.status`, under ``/run/pppos`` or ``$PPPOS_RUN_DIR``).
+Exit status 0 when a daemon is running on the interface, :attr:`~pppos.errors.ExitStatus.LINK_LOST`
+(9) when none is (or only a stale file from a dead one remains).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from pppos.cli.common import ArgumentParser, run_main
+
+PROG = "pppos-status"
+
+
+def _main(argv: list[str]) -> int:
+    from pppos.errors import ExitStatus
+    from pppos.net.status import format_status, pid_alive, read_status, state_path
+    from pppos.net.tun import validate_ifname
+
+    p = ArgumentParser(prog=PROG, description="Show the state of the link run by pppos-up.")
+    p.add_argument("--ifname", default="ppp0", help="interface (default ppp0)")
+    p.add_argument("--json", action="store_true", help="print the state as one JSON object")
+    p.add_argument("--run-dir", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    validate_ifname(args.ifname)
+    state = read_status(state_path(args.ifname, args.run_dir))
+    running = state is not None and pid_alive(int(state.get("pid", 0)))
+    if state is None or not running:
+        phase = "down" if state is None else "dead"
+        if args.json:
+            print(json.dumps({"ifname": args.ifname, "phase": phase, "running": False}))
+        elif state is None:
+            print(f"{args.ifname}: not running (no pppos-up on this interface)")
+        else:
+            print(f"{args.ifname}: not running (pid {state.get('pid')} died; run pppos-down to clean up)")
+        return int(ExitStatus.LINK_LOST)
+    if args.json:
+        print(json.dumps({**state, "running": True}, sort_keys=True))
+    else:
+        print(format_status(state, time.time()))
+    return int(ExitStatus.SUCCESS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``pppos-status``."""
+    return run_main(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

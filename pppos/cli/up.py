@@ -1,0 +1,46 @@
+"""``pppos-up PORT``: bring the modem up, run PPP and put the link on ``ppp0`` (see :mod:`pppos.daemon`).
+
+Options are described by ``pppos-up --help`` and modelled in :mod:`pppos.config`. Exit statuses are
+:class:`pppos.errors.ExitStatus`: 2 usage, 3-6 modem verdicts, 7 PPP negotiation, 8 authentication,
+9 link lost, 10 permission, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pppos.cli.common import run_main
+
+PROG = "pppos-up"
+
+
+def _main(argv: list[str]) -> int:
+    from pppos.config import parse_up_args
+    from pppos.daemon import Reporter, run_daemon
+    from pppos.errors import MissingTool
+
+    opts = parse_up_args(argv)
+    reporter = Reporter(prog=PROG, quiet=opts.quiet, json_format=opts.log_format == "json")
+    for warning in opts.warnings:
+        reporter.warn(warning)
+    backend = opts.resolved_backend()
+    if backend == "pppd":
+        try:
+            from pppos.backends import pppd
+        except ImportError:
+            raise MissingTool("the pppd backend is not available in this build; use --backend python") from None
+        runner = getattr(pppd, "run_up", None)
+        if runner is None:
+            raise MissingTool("the pppd backend has no run_up() entry point yet; use --backend python")
+        return int(runner(opts, reporter))
+    return run_daemon(opts, reporter)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``pppos-up``."""
+    return run_main(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
