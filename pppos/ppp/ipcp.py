@@ -1,0 +1,165 @@
+"""IPCP option policy: IP-Address (RFC 1332 section 3.3) and DNS (RFC 1877 section 1), both roles.
+
+Client role (the host behind a modem):
+
+- ask for IP-Address 0.0.0.0 (or a configured address) and take the address the peer Naks back;
+- ask for Primary-DNS (129) and Secondary-DNS (131) as 0.0.0.0 and take the Nak'ed values; a DNS
+  of 0.0.0.0 in the end means "none" (seen with some operators);
+- never offer IP-Compression-Protocol (VJ, RFC 1332 section 3.2), reject it and every other option
+  we do not run (IP-Addresses (1), NBNS 130/132, unknown);
+- accept any non-zero address the peer gives for itself; a peer that gives none gets the pppd
+  convention 10.64.64.64 (:data:`DEFAULT_PEER_IP`).
+
+Server role (the simulator and the tests): ask for our own address, Nak the peer's request to the
+address we assign, and Nak its DNS requests to the configured servers (or reject them when none).
+
+The RFC 1661 Max-Failure for IPCP is raised to 100 by the link (stalling 3G modems repeat Naks).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from pppos.ppp.lcp import OptionPolicy, Verdict, verdict_of
+from pppos.ppp.packets import Code, IpcpOption, Option
+
+__all__ = ["DEFAULT_PEER_IP", "IpcpPolicy", "IpcpResult"]
+
+#: Peer address used when the peer does not name one (pppd and lwIP use the same value).
+DEFAULT_PEER_IP = "10.64.64.64"
+_ZERO = bytes(4)
+
+
+@dataclass(slots=True)
+class IpcpResult:
+    """The negotiated IPCP values: addresses as dotted strings, DNS servers without 0.0.0.0."""
+
+    local_ip: str = "0.0.0.0"  # noqa: S104 - an address value, not a bind
+    peer_ip: str = DEFAULT_PEER_IP
+    dns: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _ip(value: bytes) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def _packed(address: str | None) -> bytes:
+    return ipaddress.IPv4Address(address).packed if address else _ZERO
+
+
+class IpcpPolicy(OptionPolicy):
+    """IPCP option negotiation (see the module docstring for the rules of each role)."""
+
+    def __init__(
+        self,
+        *,
+        server: bool = False,
+        local_ip: str | None = None,
+        peer_ip: str | None = None,
+        request_dns: bool = True,
+        dns: tuple[str, ...] = (),
+    ) -> None:
+        self.server = server
+        self.local_ip = local_ip
+        self.peer_ip = peer_ip
+        self.request_dns = request_dns and not server
+        self.dns = tuple(dns)
+        if server and (not local_ip or not peer_ip):
+            raise ValueError("the IPCP server role needs local_ip and peer_ip")
+        self.result = IpcpResult()
+        self.reset()
+
+    def reset(self) -> None:
+        """Want our address (0.0.0.0 to be told) and both DNS servers again."""
+        self.failure = None
+        self._want_addr: bytes | None = _packed(self.local_ip)
+        self._want_dns: dict[int, bytes] = (
+            {IpcpOption.PRIMARY_DNS: _ZERO, IpcpOption.SECONDARY_DNS: _ZERO} if self.request_dns else {}
+        )
+        # Our side starts over; the peer's acked address stays until its next request is judged.
+        self.result.local_ip = "0.0.0.0"  # noqa: S104 - an address value, not a bind
+        self.result.dns = ()
+
+    def request(self) -> list[Option]:
+        """IP-Address, then Primary and Secondary DNS (client role only)."""
+        opts: list[Option] = []
+        if self._want_addr is not None:
+            opts.append(Option(IpcpOption.IP_ADDRESS, self._want_addr))
+        opts.extend(Option(kind, value) for kind, value in self._want_dns.items())
+        return opts
+
+    def on_ack(self, options: list[Option]) -> bool:
+        """Accept an Ack that echoes our request; a still-zero address is not acceptable."""
+        if not super().on_ack(options):
+            return False
+        if self._want_addr is None or self._want_addr == _ZERO:
+            # The peer acked 0.0.0.0: it will not give us an address (RFC 1332 section 3.3).
+            self.failure = "peer gave us no IP address"
+        r = self.result
+        r.local_ip = _ip(self._want_addr) if self._want_addr is not None else "0.0.0.0"  # noqa: S104
+        r.dns = tuple(_ip(v) for v in self._want_dns.values() if v != _ZERO)
+        return True
+
+    def on_nak(self, options: list[Option]) -> None:
+        """Take the address and DNS servers the peer Naks to."""
+        for opt in options:
+            if len(opt.value) != 4:
+                continue
+            if opt.type == IpcpOption.IP_ADDRESS and self._want_addr is not None:
+                if not self.server or opt.value != _ZERO:
+                    self._want_addr = opt.value
+            elif opt.type in self._want_dns:
+                self._want_dns[opt.type] = opt.value
+
+    def on_reject(self, options: list[Option]) -> None:
+        """Stop asking for rejected options; a rejected IP-Address leaves us without one."""
+        for opt in options:
+            if opt.type == IpcpOption.IP_ADDRESS:
+                if self._want_addr == _ZERO:
+                    self.failure = "peer rejected the IP-Address option: no address for us"
+                self._want_addr = None
+            else:
+                self._want_dns.pop(opt.type, None)
+
+    def on_request(self, options: list[Option]) -> Verdict:
+        """Judge the peer's request: its address, DNS requests (server role), reject the rest."""
+        acks: list[Option] = []
+        naks: list[Option] = []
+        rejects: list[Option] = []
+        his_addr: bytes | None = None
+        for opt in options:
+            v = opt.value
+            if opt.type == IpcpOption.IP_ADDRESS and len(v) == 4:
+                if self.server:
+                    assigned = _packed(self.peer_ip)
+                    if v != assigned:
+                        naks.append(Option(opt.type, assigned))
+                    else:
+                        his_addr = v
+                        acks.append(opt)
+                elif v == _ZERO:
+                    # The peer wants us to name its address; we have none to offer (pppd: reject).
+                    if self.peer_ip:
+                        naks.append(Option(opt.type, _packed(self.peer_ip)))
+                    else:
+                        rejects.append(opt)
+                else:
+                    his_addr = v
+                    acks.append(opt)
+            elif opt.type in (IpcpOption.PRIMARY_DNS, IpcpOption.SECONDARY_DNS) and len(v) == 4 and self.server:
+                index = 0 if opt.type == IpcpOption.PRIMARY_DNS else 1
+                if index >= len(self.dns):
+                    rejects.append(opt)
+                    continue
+                server_dns = _packed(self.dns[index])
+                if v != server_dns:
+                    naks.append(Option(opt.type, server_dns))
+                else:
+                    acks.append(opt)
+            else:
+                rejects.append(opt)  # VJ (2), IP-Addresses (1), NBNS (130/132), unknown
+        verdict = verdict_of(acks, naks, rejects)
+        if verdict.code == Code.CONFIGURE_ACK:
+                self.result.peer_ip = _ip(his_addr) if his_addr else (self.peer_ip or DEFAULT_PEER_IP)
+        return verdict
