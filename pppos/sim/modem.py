@@ -53,7 +53,9 @@ Data mode
     (:meth:`SimModem.receive_network_data`) go to the host. ``+++`` preceded and followed by the guard
     time (S12, default 1 s) and with less than the guard time between its characters returns to
     command mode with ``OK`` (the call stays up: ``ATO`` resumes, ``ATH`` ends it). When the peer ends
-    the call (:meth:`SimModem.network_closed`) the host gets ``NO CARRIER``.
+    the call (:meth:`SimModem.network_closed`) the host gets ``NO CARRIER``. An LCP Terminate-Ack from
+    the peer (RFC 1661 section 5.5) also ends the call, 0.2 s later, with ``NO CARRIER``: cellular
+    modems report the end of the PPP session that way (:attr:`SimConfig.hangup_on_terminate`).
 
 Line rate (``--baud``)
     With :attr:`SimConfig.baud`, bytes in both directions are released at ``baud / 10`` bytes per second
@@ -90,6 +92,8 @@ __all__ = [
 MAX_LINE = 1024
 #: Unprocessed input kept while a command is still executing; older bytes are dropped beyond it.
 MAX_PENDING_INPUT = 4096
+#: Seconds between the peer's LCP Terminate-Ack and NO CARRIER.
+TERMINATE_HANGUP_DELAY = 0.2
 #: How far ahead of real time the pacer may hand bytes to the driver (seconds).
 PACE_WINDOW = 0.02
 
@@ -324,6 +328,8 @@ class SimConfig:
     operator: str = "PPPOS SIM"
     #: the ``+CTZV`` network time text
     network_time: str = "26/01/01,00:00:00,+00"
+    #: end the call (NO CARRIER) when the peer acknowledges an LCP Terminate-Request
+    hangup_on_terminate: bool = True
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -465,6 +471,8 @@ class SimModem:
         self._esc_count = 0
         self._esc_held = bytearray()
         self._continuation: tuple[list[tuple[str, str]], list[str]] = ([], [])
+        self._terminating = False
+        self._scan_tail = b""
 
     @property
     def sim_state(self) -> str:
@@ -616,13 +624,28 @@ class SimModem:
     # -- network side ------------------------------------------------------------------------
 
     def receive_network_data(self, data: bytes, now: float) -> None:
-        """Bytes from the network-side PPP peer; forwarded to the host only in data mode."""
+        """Bytes from the network-side PPP peer; forwarded to the host only in data mode.
+
+        With :attr:`SimConfig.hangup_on_terminate`, an LCP Terminate-Ack from the peer (RFC 1661
+        section 5.5: the PPP session is over) ends the call :data:`TERMINATE_HANGUP_DELAY` seconds
+        later with ``NO CARRIER``, as cellular modems do when PPP ends.
+        """
         self._run_due(now)
         if self.state == DATA:
             self._host.push(data, now)
+            if self.config.hangup_on_terminate and self._call is not None and not self._terminating:
+                scan = self._scan_tail + data
+                self._scan_tail = scan[-16:]
+                if _has_lcp_terminate_ack(scan):
+                    self._terminating = True
+                    self._at(now + TERMINATE_HANGUP_DELAY, self._terminated)
         else:
             self.stats.dropped_network_bytes += len(data)
         self._update(now)
+
+    def _terminated(self, now: float) -> None:
+        if self._terminating and self._call is not None:
+            self.network_closed(now)
 
     def network_data_to_send(self) -> bytes:
         """Bytes the host sent in data mode, for the network peer."""
@@ -721,6 +744,9 @@ class SimModem:
 
     def _enter_data(self, cid: int, apn: str, *, resumed: bool, now: float) -> None:
         self._result(self.profile.connect, now)
+        if not resumed:
+            self._terminating = False
+            self._scan_tail = b""
         self.state = CALL_TRANSITIONS[(self.state, "resume" if resumed else "dial")]
         self._call = (cid, apn)
         self._last_rx = now
@@ -873,6 +899,32 @@ class SimModem:
         self._attached = True
         self._enter_data(cid, apn, resumed=False, now=now)
         return None
+
+
+#: LCP Terminate-Ack with the RFC 1662 address/control field (LCP never uses ACFC).
+_LCP_TERMACK = b"\xff\x03\xc0\x21\x06"
+
+
+def _has_lcp_terminate_ack(stream: bytes) -> bool:
+    """True when an HDLC frame in ``stream`` starts with an LCP Terminate-Ack (RFC 1662 section 4.2
+    escaping undone on the first bytes only; the FCS is not checked: this is a sniffer)."""
+    start = stream.find(b"\x7e")
+    while start >= 0:
+        head = bytearray()
+        i = start + 1
+        while i < len(stream) and len(head) < len(_LCP_TERMACK):
+            byte = stream[i]
+            if byte == 0x7E:
+                break
+            if byte == 0x7D and i + 1 < len(stream):
+                i += 1
+                byte = stream[i] ^ 0x20
+            head.append(byte)
+            i += 1
+        if bytes(head) == _LCP_TERMACK:
+            return True
+        start = stream.find(b"\x7e", start + 1)
+    return False
 
 
 def _find_prefix(text: str) -> int:
