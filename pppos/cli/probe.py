@@ -91,7 +91,10 @@ def _text_report(port: str, info: Any) -> str:
 
 
 def _probe(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage or help; keep main() returning a status
+        return int(exc.code) if isinstance(exc.code, int) else int(ExitStatus.USAGE)
     if args.timeout <= 0:
         raise ConfigError("--timeout must be a positive number of seconds")
     pin: str | None = None
