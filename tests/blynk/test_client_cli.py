@@ -1,0 +1,285 @@
+"""``blynk-client``: options, token sources, exit statuses, and each subcommand against a real server.
+
+In-process calls of :func:`blynk_client.client_cli.main` cover parsing and error mapping; the
+subcommands run as subprocesses (``python -m blynk_client.client_cli``) against
+:class:`tests.blynk.client_helpers.FaultServer` on a thread, so output buffering and signals are
+the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blynk_client.client_cli import main
+from blynk_client.errors import ExitStatus
+from tests.blynk.client_helpers import FaultServer, TlsFiles, make_tls_files
+
+TOKEN = "CliTok3n_0123456789abcdefghijklm"
+
+
+class ThreadedServer:
+    """A FaultServer on its own loop in a thread."""
+
+    def __init__(self, **options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.options = options
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, daemon=True)
+        self.server: FaultServer
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(FaultServer(tokens={TOKEN}, **self.options).start())
+        self.ready.set()
+        self.loop.run_forever()
+
+    def start(self) -> FaultServer:
+        self.thread.start()
+        assert self.ready.wait(5)
+        return self.server
+
+    def call(self, func: Callable[[], Any]) -> None:
+        self.loop.call_soon_threadsafe(func)
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out waiting for the server"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadedServer]:
+    threaded = ThreadedServer()
+    threaded.start()
+    yield threaded
+    threaded.stop()
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def cli(*argv: str, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "blynk_client.client_cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def common(port: int, token_file: Path) -> list[str]:
+    return ["--server", "127.0.0.1", "--port", str(port), "--insecure", "--token-file", str(token_file)]
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- parsing, token sources, exit statuses ------------------------------------------------------------
+
+
+def test_no_token_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BLYNK_AUTH_TOKEN", raising=False)
+    status, _out, err = call("--server", "127.0.0.1", "--insecure", "ping")
+    assert status == ExitStatus.USAGE
+    assert err.strip().count("\n") == 0
+    assert "BLYNK_AUTH_TOKEN" in err and "--token-file" in err
+
+
+def test_unreadable_token_file(tmp_path: Path) -> None:
+    status, _, err = call("--token-file", str(tmp_path / "missing"), "ping")
+    assert status == ExitStatus.USAGE
+    assert "cannot read the token file" in err
+
+
+def test_empty_token_file(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    path.write_text("\n")
+    status, _, err = call("--token-file", str(path), "ping")
+    assert status == ExitStatus.USAGE
+    assert "empty" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["write", "X1", "1"], ["write", "V300", "1"], ["bogus"], ["write", "V1"], ["--port", "x", "ping"]],
+)
+def test_usage_errors_exit_2_before_connecting(argv: list[str], token_file: Path) -> None:
+    status, _, err = call("--server", "127.0.0.1", "--port", str(closed_port()), "--insecure",
+                          "--token-file", str(token_file), *argv)
+    assert status == ExitStatus.USAGE, err
+    assert "Traceback" not in err
+
+
+def test_refused_is_exit_3(token_file: Path) -> None:
+    status, _, err = call(*common(closed_port(), token_file), "ping")
+    assert status == ExitStatus.CONNECT
+    assert err.startswith("blynk-client: error: cannot connect")
+    assert err.count("\n") == 1
+
+
+def test_token_from_environment_and_warned_flag(monkeypatch: pytest.MonkeyPatch, server: ThreadedServer) -> None:
+    port = str(server.server.port)
+    monkeypatch.setenv("BLYNK_AUTH_TOKEN", TOKEN)
+    status, out, err = call("--server", "127.0.0.1", "--port", port, "--insecure", "ping")
+    assert status == 0, err
+    assert "ping" in out
+    monkeypatch.delenv("BLYNK_AUTH_TOKEN")
+    status, out, err = call("--server", "127.0.0.1", "--port", port, "--insecure", "--token", TOKEN, "ping")
+    assert status == 0
+    assert "warning: --token" in err
+    assert TOKEN not in err
+
+
+def test_bad_token_is_exit_5_without_retry(tmp_path: Path, server: ThreadedServer) -> None:
+    bad = tmp_path / "bad"
+    bad.write_text("WrongTok_0123456789abcdefghijklm\n")
+    bad.chmod(0o600)
+    result = cli(*common(server.server.port, bad), "-vv", "run")
+    assert result.returncode == ExitStatus.BAD_TOKEN
+    assert "rejected the auth token Wron\u2026" in result.stderr
+    assert "WrongTok_0123456789abcdefghijklm" not in result.stderr + result.stdout
+    assert server.server.connections == 1
+
+
+def test_tls_failure_is_exit_4(tmp_path: Path, token_file: Path) -> None:
+    files: TlsFiles | None = make_tls_files(tmp_path)
+    if files is None:
+        from tests.helpers import need_tool
+
+        need_tool("openssl")
+    assert files is not None
+    threaded = ThreadedServer(ssl_context=files.server_context())
+    threaded.start()
+    try:
+        port = str(threaded.server.port)
+        argv = ["--server", "localhost", "--port", port, "--token-file", str(token_file)]
+        status, _, err = call(*argv, "--ca-file", str(files.other_ca), "ping")
+        assert status == ExitStatus.TLS, err
+        assert "TLS" in err
+        status, out, err = call(*argv, "--ca-file", str(files.ca_cert), "ping")
+        assert status == 0, err
+        assert out.startswith("login ")
+    finally:
+        threaded.stop()
+
+
+# -- subcommands ---------------------------------------------------------------------------------------
+
+
+def test_write_sync_event_property_ping(server: ThreadedServer, token_file: Path) -> None:
+    base = common(server.server.port, token_file)
+    result = cli(*base, "write", "V1", "42", "43")
+    assert result.returncode == 0, result.stderr
+    assert server.server.values[1] == ("42", "43")
+
+    # the rest in-process: the same main(), without paying an interpreter start each
+    status, out, err = call(*base, "sync", "V1", "V9")
+    assert status == 0, err
+    assert out.splitlines() == ["V1 42 43", "V9"]
+    status, out, err = call(*base, "sync", "--json", "V1")
+    assert json.loads(out) == {"pin": "V1", "values": ["42", "43"]}
+
+    status, out, err = call(*base, "event", "door", "front door opened")
+    assert status == 0, err
+    assert server.server.events == [("door", "front door opened")]
+
+    status, out, err = call(*base, "property", "V1", "label", "Room temp")
+    assert status == 0, err
+    assert server.server.properties == [(1, "label", ("Room temp",))]
+
+    status, out, err = call(*base, "ping", "--count", "2")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("login ") and lines[0].endswith(" ms")
+    assert [line.split()[0] for line in lines[1:]] == ["ping", "ping"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_run_prints_incoming_writes_and_stops_on_sigterm(
+    server: ThreadedServer, token_file: Path, as_json: bool
+) -> None:
+    argv = [sys.executable, "-m", "blynk_client.client_cli", *common(server.server.port, token_file), "run"]
+    if as_json:
+        argv.append("--json")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server.wait(lambda: server.server.logins == 1)
+        server.call(lambda: server.server.push(3, "hello", "world"))
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()  # arrives unbuffered: run flushes each line
+        if as_json:
+            assert json.loads(line) == {"pin": "V3", "values": ["hello", "world"]}
+        else:
+            assert line == "V3 hello world"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_run_reconnects_after_server_restart(token_file: Path) -> None:
+    first = ThreadedServer()
+    first.start()
+    port = first.server.port
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blynk_client.client_cli", *common(port, token_file), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    second: ThreadedServer | None = None
+    try:
+        first.wait(lambda: first.server.logins == 1)
+        first.stop()
+        second = ThreadedServer(port=port)
+        second.start()
+        second.wait(lambda: second.server.logins == 1 if second else False, timeout=15)
+        second.call(lambda: second.server.push(4, "back") if second else None)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "V4 back"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+        if second is not None:
+            second.stop()
