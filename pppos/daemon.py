@@ -137,6 +137,7 @@ class Daemon:
         self._exit_status = int(ExitStatus.SUCCESS)
         self._exit_message: str | None = None
         self._dialed = False
+        self._configure_task: asyncio.Task[None] | None = None
         # facts for pppos-status
         self.started = time.time()
         self._t0 = 0.0
@@ -161,16 +162,16 @@ class Daemon:
         self._done = self.loop.create_future()
         self._t0 = self.loop.time()
         try:
-            self._prepare()
+            await self._prepare()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.add_signal_handler(sig, self._on_signal, sig)
             self._start_protocol()
             self._after_wakeup()
             return await self._done
         finally:
-            self._shutdown()
+            await self._shutdown()
 
-    def _prepare(self) -> None:
+    async def _prepare(self) -> None:
         """Everything that can fail before we touch the modem: state, TUN, port, pcap."""
         from pppos.net import dns as dnsmod
         from pppos.net import status as statusmod
@@ -190,6 +191,7 @@ class Daemon:
         self.dns = dnsmod.DnsManager(ifname=ifname, backup_path=backup,
                                      resolv_conf=dnsmod.resolv_conf_path(self.opts.resolv_conf))
         self.tun = TunDevice.create(ifname)
+        await self.tun.setup()
         self._set_phase("opening")
         from pppos.serial_port import open_port
 
@@ -262,9 +264,14 @@ class Daemon:
             self.counters["serial_in"] += len(trailing)
             self.link.receive_data(trailing, now)
 
-    def _shutdown(self) -> None:
+    async def _shutdown(self) -> None:
         """Restore host state on every path; never raises."""
         loop = self.loop
+        task, self._configure_task = self._configure_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         if self._timer is not None:
             self._timer.cancel()
         if loop is not None:
@@ -284,6 +291,8 @@ class Daemon:
             except PpposError as exc:
                 self.rep.warn(f"could not restore the resolver: {exc}")
         if self.tun is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.tun.remove_routes(), 5.0)
             self.tun.close()
         if self.port is not None:
             with contextlib.suppress(Exception):
@@ -560,12 +569,36 @@ class Daemon:
         self.counters["bytes_in"] += len(packet)
 
     def _link_up(self, event: Any) -> None:
+        """IPCP opened: configure the interface (netlink is asynchronous: one task, once per link)."""
+        assert self.loop is not None
+        if self._configure_task is not None:
+            if self._configure_task.done() and self.up_since is not None:
+                self._configure_task = self.loop.create_task(self._configure_ipv6(event))
+            return
+        self._configure_task = self.loop.create_task(self._configure_interface(event))
+
+    async def _configure_ipv6(self, event: Any) -> None:
+        try:
+            await self._maybe_ipv6(event)
+        except PpposError as exc:
+            self._fail(exc)
+
+    async def _configure_interface(self, event: Any) -> None:
+        try:
+            await self._bring_interface_up(event)
+        except PpposError as exc:
+            self._fail(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: end the session, report one line
+            if self._done is not None and not self._done.done():
+                self._done.set_exception(exc)
+        else:
+            self._guard(lambda: None)
+
+    async def _bring_interface_up(self, event: Any) -> None:
         from pppos.net.dns import choose_servers
 
-        now = self._now()
-        if self.up_since is not None:
-            self._maybe_ipv6(event)
-            return
         mtu = int(event.mtu or 1500)
         if self.opts.mtu:
             mtu = min(mtu, self.opts.mtu)
@@ -573,11 +606,11 @@ class Daemon:
         self.rep.step("ipcp", f"IPCP: local {event.local_ip} peer {event.peer_ip}"
                       + (f" dns {' '.join(dns)}" if dns else " (no DNS from the peer)"),
                       local_ip=str(event.local_ip), peer_ip=str(event.peer_ip), dns=dns)
-        self.tun.configure(str(event.local_ip), str(event.peer_ip), mtu)
+        await self.tun.configure(str(event.local_ip), str(event.peer_ip), mtu)
         self.local_ip, self.peer_ip, self.mtu = str(event.local_ip), str(event.peer_ip), mtu
-        self._maybe_ipv6(event)
+        await self._maybe_ipv6(event)
         if self.opts.default_route:
-            route = self.tun.add_default_route(self.opts.route_metric)
+            route = await self.tun.add_default_route(self.opts.route_metric)
             if route is None:
                 self.rep.warn(f"a default route with metric {self.opts.route_metric} already exists; "
                               f"not adding ours (use --route-metric N to add it beside)")
@@ -591,17 +624,19 @@ class Daemon:
                 self.rep.step("dns", f"DNS {' '.join(servers)} via {self.dns_method}")
             else:
                 self.rep.warn("the peer gave no DNS servers and no --dns was given")
+        if self._stopping:
+            return
+        now = self._now()
         self.up_since = time.time()
         self._set_phase("running")
         self.rep.step("up", f"{self.opts.ifname} up in {now - self._t0:.2f} s",
                       seconds=round(now - self._t0, 3))
-        self._set_tun_reading(not self._pending)
 
-    def _maybe_ipv6(self, event: Any) -> None:
+    async def _maybe_ipv6(self, event: Any) -> None:
         local, peer = getattr(event, "ipv6_local", None), getattr(event, "ipv6_peer", None)
         if local is None or peer is None or self.ipv6 is not None:
             return
-        self.tun.configure_ipv6(local, peer)
+        await self.tun.configure_ipv6(local, peer)
         self.ipv6 = (self.tun.ipv6_local, self.tun.ipv6_peer)
         self.rep.step("ipv6cp", f"IPv6CP: {self.ipv6[0]} peer {self.ipv6[1]}")
 

@@ -18,8 +18,10 @@ link (RFC 1661) runs in user space; this module only gives its network layer a k
   only that. The kernel deletes a non-persistent TUN interface, its addresses and its routes when the
   last file descriptor closes, so even a crashed daemon leaves no interface or route behind.
 
-Netlink goes through pyroute2's ``IPRoute`` (imported lazily: it is slow to import); nothing here
-shells out to ``ip``.
+Netlink goes through pyroute2's ``AsyncIPRoute`` (imported lazily: it is slow to import), so the
+configuration methods are coroutines that run on the daemon's own event loop (pyroute2's synchronous
+``IPRoute`` wraps the same core and cannot be called from inside a running loop). Nothing here shells
+out to ``ip``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ IFNAMSIZ = 16
 ADDR_GEN_MODE_NONE = 1
 #: Main routing table.
 RT_TABLE_MAIN = 254
-_GEN_NONE = ADDR_GEN_MODE_NONE
 
 # Machines whose ioctl encoding has 3 direction bits, 13 size bits and _IOC_WRITE == 4.
 _IOC_BIG_DIR = ("ppc", "powerpc", "mips", "sparc", "alpha")
@@ -137,12 +138,12 @@ class AddedRoute:
 
 
 def _ipr() -> Any:
-    """A fresh pyroute2 ``IPRoute`` (lazy import; pyroute2 takes a second to import)."""
+    """A fresh pyroute2 ``AsyncIPRoute`` (lazy import; pyroute2 takes a second to import)."""
     try:
-        from pyroute2 import IPRoute
+        from pyroute2 import AsyncIPRoute
     except ImportError as exc:  # pragma: no cover - pyroute2 is an install requirement
         raise LinkError(f"pyroute2 is not installed ({exc}); pip install pyroute2") from None
-    return IPRoute()
+    return AsyncIPRoute()
 
 
 def _netlink_error(action: str, exc: Exception) -> Exception:
@@ -207,21 +208,10 @@ class TunDevice:
                 if exc.errno == errno.EBUSY:
                     raise ConfigError(f"interface {name} is in use by another program") from None
                 raise LinkError(f"cannot create TUN interface {name}: {exc.strerror}") from None
-            with _ipr() as ipr:
-                found = ipr.link_lookup(ifname=name)
-                if not found:
-                    raise LinkError(f"TUN interface {name} vanished right after creation")
-                index = int(found[0])
-                try:
-                    # No automatic IPv6 link-local address: IPv6CP decides the identifiers.
-                    ipr.link(
-                        "set",
-                        index=index,
-                        af_spec={"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", _GEN_NONE]]}]]},
-                    )
-                except Exception as exc:  # IPv6 may be disabled in this kernel or namespace: fine
-                    if getattr(exc, "code", None) in (errno.EPERM, errno.EACCES):
-                        raise _netlink_error(f"configuring {name}", exc) from None
+            try:
+                index = socket.if_nametoindex(name)
+            except OSError:
+                raise LinkError(f"TUN interface {name} vanished right after creation") from None
         except BaseException:
             os.close(fd)
             raise
@@ -231,7 +221,21 @@ class TunDevice:
         """The TUN file descriptor (non-blocking)."""
         return self.fd
 
-    def configure(self, local_ip: str, peer_ip: str, mtu: int) -> None:
+    async def setup(self) -> None:
+        """Turn off automatic IPv6 link-local addresses (``addr_gen_mode none``) before the link is up.
+
+        IPv6CP decides the interface identifiers (RFC 5072 section 4.1). A kernel or namespace without
+        IPv6 refuses the attribute: that is fine, there is then no IPv6 at all.
+        """
+        spec = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", ADDR_GEN_MODE_NONE]]}]]}
+        async with _ipr() as ipr:
+            try:
+                await ipr.link("set", index=self.index, af_spec=spec)
+            except Exception as exc:  # IPv6 disabled here: fine unless it is a permission problem
+                if getattr(exc, "code", None) in (errno.EPERM, errno.EACCES):
+                    raise _netlink_error(f"configuring {self.name}", exc) from None
+
+    async def configure(self, local_ip: str, peer_ip: str, mtu: int) -> None:
         """Set the point-to-point IPv4 addresses (``local peer peer/32``) and MTU, and bring the link up.
 
         :raises LinkError: netlink refused (the message says which step).
@@ -240,33 +244,33 @@ class TunDevice:
         peer = str(ipaddress.IPv4Address(peer_ip))
         if not 68 <= mtu <= 65535:
             raise LinkError(f"MTU {mtu} is outside 68..65535")
-        with _ipr() as ipr:
+        async with _ipr() as ipr:
             try:
-                ipr.link("set", index=self.index, mtu=mtu)
-                ipr.link("set", index=self.index, state="up")
+                await ipr.link("set", index=self.index, mtu=mtu)
+                await ipr.link("set", index=self.index, state="up")
             except Exception as exc:
                 raise _netlink_error(f"bringing {self.name} up with MTU {mtu}", exc) from None
             try:
-                ipr.addr("add", index=self.index, address=peer, local=local, prefixlen=32)
+                await ipr.addr("add", index=self.index, address=peer, local=local, prefixlen=32)
             except Exception as exc:
                 raise _netlink_error(f"adding {local} peer {peer} to {self.name}", exc) from None
         self.local_ip, self.peer_ip, self.mtu = local, peer, mtu
 
-    def configure_ipv6(self, local: object, peer: object) -> None:
+    async def configure_ipv6(self, local: object, peer: object) -> None:
         """Add ``fe80::<local iid>/128 peer fe80::<peer iid>`` (RFC 5072 section 5).
 
         ``local``/``peer`` are IPv6CP interface identifiers or link-local addresses
         (see :func:`ipv6_link_local`).
         """
         local_addr, peer_addr = ipv6_link_local(local), ipv6_link_local(peer)
-        with _ipr() as ipr:
+        async with _ipr() as ipr:
             try:
-                ipr.addr("add", index=self.index, address=peer_addr, local=local_addr, prefixlen=128)
+                await ipr.addr("add", index=self.index, address=peer_addr, local=local_addr, prefixlen=128)
             except Exception as exc:
                 raise _netlink_error(f"adding {local_addr} peer {peer_addr} to {self.name}", exc) from None
         self.ipv6_local, self.ipv6_peer = local_addr, peer_addr
 
-    def add_default_route(self, metric: int = 0) -> AddedRoute | None:
+    async def add_default_route(self, metric: int = 0) -> AddedRoute | None:
         """Add ``default dev <ifname> metric <metric>`` unless a route with that metric already exists.
 
         Existing routes are never replaced or removed (``NLM_F_EXCL``). Returns the route added, which
@@ -276,9 +280,9 @@ class TunDevice:
         if not 0 <= metric <= 0xFFFFFFFF:
             raise ConfigError(f"route metric {metric} is outside 0..4294967295")
         route = AddedRoute(dst="0.0.0.0/0", oif=self.index, metric=metric)
-        with _ipr() as ipr:
+        async with _ipr() as ipr:
             try:
-                ipr.route("add", dst=route.dst, oif=self.index, priority=metric, table=route.table)
+                await ipr.route("add", dst=route.dst, oif=self.index, priority=metric, table=route.table)
             except Exception as exc:
                 if getattr(exc, "code", None) == errno.EEXIST:
                     return None
@@ -286,21 +290,28 @@ class TunDevice:
         self.added_routes.append(route)
         return route
 
-    def remove_routes(self) -> None:
+    async def remove_routes(self) -> None:
         """Remove exactly the routes :meth:`add_default_route` added (missing ones are fine)."""
         routes, self.added_routes = self.added_routes, []
         if not routes:
             return
-        with contextlib.suppress(Exception), _ipr() as ipr:
-            for route in routes:
-                with contextlib.suppress(Exception):
-                    ipr.route("del", dst=route.dst, oif=route.oif, priority=route.metric, table=route.table)
+        with contextlib.suppress(Exception):
+            async with _ipr() as ipr:
+                for route in routes:
+                    with contextlib.suppress(Exception):
+                        await ipr.route("del", dst=route.dst, oif=route.oif, priority=route.metric, table=route.table)
+
+    async def aclose(self) -> None:
+        """Remove our routes, then :meth:`close`."""
+        if self.fd >= 0:
+            await self.remove_routes()
+        self.close()
 
     def close(self) -> None:
-        """Remove our routes and close the descriptor; the kernel then deletes the interface."""
+        """Close the descriptor: the kernel deletes the interface with its addresses and routes."""
         if self.fd < 0:
             return
-        self.remove_routes()
+        self.added_routes = []
         fd, self.fd = self.fd, -1
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -79,12 +80,13 @@ def _ipv4_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> byt
 def test_tun_ppp0_addresses_mtu_up_and_packets(netns) -> None:
     with netns.entered():
         tun = TunDevice.create("ppp0")
+        asyncio.run(tun.setup())
         try:
             assert interface_exists("ppp0")
             # Before configure: down, and no automatic IPv6 link-local address ever appears.
             link = _ip_json(netns, "link", "show", "dev", "ppp0")[0]
             assert "UP" not in link["flags"]
-            tun.configure("10.0.2.15", "10.0.2.2", 1400)
+            asyncio.run(tun.configure("10.0.2.15", "10.0.2.2", 1400))
             link = _ip_json(netns, "link", "show", "dev", "ppp0")[0]
             assert "UP" in link["flags"] and "POINTOPOINT" in link["flags"] and "NOARP" in link["flags"]
             assert link["mtu"] == 1400
@@ -113,7 +115,7 @@ def test_tun_ppp0_addresses_mtu_up_and_packets(netns) -> None:
                 data, addr = rx.recvfrom(100)
             assert data == b"from-the-peer" and addr == ("10.0.2.2", 5000)
 
-            tun.configure_ipv6(bytes.fromhex("0000000000000001"), bytes.fromhex("0000000000000002"))
+            asyncio.run(tun.configure_ipv6(bytes.fromhex("0000000000000001"), bytes.fromhex("0000000000000002")))
             addrs = _ip_json(netns, "addr", "show", "dev", "ppp0")[0]["addr_info"]
             addrs6 = [a for a in addrs if a["family"] == "inet6"]
             assert [(a["local"], a.get("address"), a["prefixlen"]) for a in addrs6] == [("fe80::1", "fe80::2", 128)]
@@ -136,20 +138,26 @@ def test_default_route_never_replaces_and_removes_only_its_own(netns) -> None:
     netns.ip("route", "add", "default", "dev", "up0", "metric", "100")
     before = _ip_json(netns, "route", "show", "default")
     with netns.entered():
-        with TunDevice.create("ppp0") as tun:
-            tun.configure("10.0.2.15", "10.0.2.2", 1500)
+
+        async def scenario() -> None:
+            tun = TunDevice.create("ppp0")
+            await tun.setup()
+            await tun.configure("10.0.2.15", "10.0.2.2", 1500)
             # Same metric as the existing route: refused, nothing recorded, the existing one untouched.
-            assert tun.add_default_route(100) is None
+            assert await tun.add_default_route(100) is None
             assert tun.added_routes == []
-            added = tun.add_default_route(50)
+            added = await tun.add_default_route(50)
             assert added is not None and added.metric == 50 and tun.added_routes == [added]
             routes = _ip_json(netns, "route", "show", "default")
             assert {(r["dev"], r.get("metric", 0)) for r in routes} == {("up0", 100), ("ppp0", 50)}
             got = _ip_json(netns, "route", "get", "198.51.100.7")[0]
             assert got["dev"] == "ppp0" and got["prefsrc"] == "10.0.2.15"
-            tun.remove_routes()
+            await tun.remove_routes()
             assert _ip_json(netns, "route", "show", "default") == before
-            tun.add_default_route(50)
-        # close() removed our route (and the interface); the existing default route is still there.
+            await tun.add_default_route(50)
+            await tun.aclose()
+
+        asyncio.run(scenario())
+        # aclose() removed our route (and the interface); the existing default route is still there.
         assert _ip_json(netns, "route", "show", "default") == before
         assert not interface_exists("ppp0")
