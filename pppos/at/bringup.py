@@ -565,9 +565,13 @@ class _Plan:
         return verdict
 
     def _hangup_steps(
-        self, benign: frozenset[int], guard: float, timeout: float
+        self, benign: frozenset[int], guard: float, timeout: float, *, need_escape_reply: bool = False
     ) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
-        """The guarded hang-up: DTR drop, 1 s guard, ``+++`` alone, 1 s guard, OK/NO CARRIER, ATH."""
+        """The guarded hang-up: DTR drop, 1 s guard, ``+++`` alone, 1 s guard, OK/NO CARRIER, ATH.
+
+        With ``need_escape_reply`` (a blind escape attempt) a ``+++`` that gets no answer ends the
+        procedure without ``ATH``.
+        """
         self._progress("hangup", "leaving data mode: DTR drop, then +++ between 1 s guard times")
         self._emit(SetDtr(level=False))
         yield _Wait(guard)
@@ -576,6 +580,8 @@ class _Plan:
         reply = yield _Cmd("+++", timeout=guard + 2.0, terminator=b"")
         if isinstance(reply, CommandDone | CommandFailed):
             self._progress("hangup", f"+++ answered {getattr(reply, 'text', '') or 'OK'}")
+        elif need_escape_reply:
+            return False, "no answer to +++"
         reply = yield _Cmd("ATH", timeout=timeout)
         if isinstance(reply, CommandDone):
             return True, "OK"
@@ -685,13 +691,18 @@ class Bringup(_Plan):
             if index:
                 self._emit(SetBaud(rate=rate))
             self._progress("sync", f"sending AT at {rate} baud")
-            for _ in range(cfg.sync_tries):
-                reply = yield _Cmd("AT", cfg.sync_timeout, lead=b"\r")
-                if isinstance(reply, CommandDone) or (
-                    isinstance(reply, CommandFailed) and reply.code in self.profile.benign_hangup_errors | {58}
-                ):
-                    synced = True
-                    break
+            synced = yield from self._sync_tries()
+            if not synced and index == 0 and cfg.detect_data_mode:
+                # a data call whose peer is silent does not answer the LCP probe: escape blindly once
+                self._progress("sync", "no answer: trying +++ in case the modem is in a silent data call")
+                escaped, _ = yield from self._hangup_steps(
+                    self.profile.benign_hangup_errors | frozenset({58}),
+                    cfg.guard,
+                    cfg.command_timeout,
+                    need_escape_reply=True,
+                )
+                if escaped:
+                    synced = yield from self._sync_tries()
             if synced:
                 self._info["baud"] = rate
                 break
@@ -723,7 +734,7 @@ class Bringup(_Plan):
                     rssi = int(fields[0])
                     dbm, word = signal_quality(rssi)
                     self._info.update(rssi=rssi, signal_dbm=dbm, signal=word)
-        self._progress("signal", f"signal: {self._signal_text()}")
+        self._progress("signal", self._signal_text())
         reply = yield self._cmd("AT+COPS?", 10.0)
         if isinstance(reply, CommandDone):
             for line in reply.lines:
@@ -757,6 +768,15 @@ class Bringup(_Plan):
         self._emit(self.info)
         self._emit(DataMode(trailing=reply.trailing))
         self._emit(self._verdict(VerdictCode.CONNECTED, text=reply.text, command=reply.command))
+
+    def _sync_tries(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        for _ in range(self.config.sync_tries):
+            reply = yield _Cmd("AT", self.config.sync_timeout, lead=b"\r")
+            if isinstance(reply, CommandDone) or (
+                isinstance(reply, CommandFailed) and reply.code in self.profile.benign_hangup_errors | {58}
+            ):
+                return True
+        return False
 
     def _signal_text(self) -> str:
         dbm = self._info.get("signal_dbm")

@@ -131,8 +131,8 @@ def test_autobaud_finds_the_modem_at_9600() -> None:
     assert verdict_of(events).code is VerdictCode.READY
     assert [e.rate for e in events if isinstance(e, SetBaud)] == [9600]
     assert info_of(events).baud == 9600
-    # three unanswered tries at 115200 took 3 * 0.5 s on the float clock
-    assert end == pytest.approx(T0 + 0.3 + 1.5)
+    # three unanswered tries at 115200 took 3 * 0.5 s on the float clock, the blind +++ 1 s + 3 s
+    assert end == pytest.approx(T0 + 0.3 + 1.5 + 4.0)
 
 
 def test_no_response_at_any_rate() -> None:
@@ -142,7 +142,7 @@ def test_no_response_at_any_rate() -> None:
     assert verdict.code is VerdictCode.NO_RESPONSE and verdict.exit_status is ExitStatus.NO_MODEM
     assert [e.rate for e in events if isinstance(e, SetBaud)] == list(COMMON_BAUDS[1:])
     assert "115200, 9600" in verdict.message
-    assert end == pytest.approx(T0 + 0.3 + len(COMMON_BAUDS) * 2 * 0.5)
+    assert end == pytest.approx(T0 + 0.3 + len(COMMON_BAUDS) * 2 * 0.5 + 4.0)
 
 
 def test_no_autobaud_tries_one_rate() -> None:
@@ -352,6 +352,15 @@ def test_recovers_a_modem_left_in_data_mode() -> None:
     assert any(isinstance(e, Progress) and e.step == "detect" for e in events)
     assert modem.commands[:2] == ["ATH", "AT"]
     assert lcp_echo_request_frame() + b"+++" in bytes(modem.raw)
+
+
+def test_silent_data_call_is_escaped_blindly() -> None:
+    modem = ScriptedModem(data_mode=True, echo=False, ppp_answer=b"")
+    events, _, _ = bring_up(modem)
+    assert verdict_of(events).code is VerdictCode.READY
+    assert not any(isinstance(e, Progress) and e.step == "detect" for e in events)
+    assert any(isinstance(e, Progress) and "silent data call" in e.message for e in events)
+    assert modem.commands[:2] == ["ATH", "AT"]
 
 
 @pytest.mark.parametrize("cut", [None, 9])
