@@ -423,7 +423,7 @@ class BlynkClient:
                     self._target = (hop.host, hop.port)
                     continue
             except InvalidTokenError:
-                self.log.error("the server rejected the auth token %s: not retrying", redact_token(self._token))
+                self.log.info("the server rejected the auth token %s: not retrying", redact_token(self._token))
                 raise
             except (ConnectError, ProtocolError) as exc:
                 failure = exc
