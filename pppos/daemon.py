@@ -138,6 +138,7 @@ class Daemon:
         self._exit_message: str | None = None
         self._dialed = False
         self._configure_task: asyncio.Task[None] | None = None
+        self._pending_ipv6: Any = None
         # facts for pppos-status
         self.started = time.time()
         self._t0 = 0.0
@@ -190,9 +191,6 @@ class Daemon:
         self.status = statusmod.StatusFile(state)
         self.dns = dnsmod.DnsManager(ifname=ifname, backup_path=backup,
                                      resolv_conf=dnsmod.resolv_conf_path(self.opts.resolv_conf))
-        self.tun = TunDevice.create(ifname)
-        await self.tun.setup()
-        self._set_phase("opening")
         from pppos.serial_port import open_port
 
         self.port = open_port(self.opts.port, self.opts.baud)
@@ -201,6 +199,9 @@ class Daemon:
         except Exception as exc:
             raise ModemError(f"{self.opts.port} has no file descriptor to wait on ({exc})") from None
         os.set_blocking(self.serial_fd, False)
+        self.tun = TunDevice.create(ifname)
+        await self.tun.setup()
+        self._set_phase("opening")
         if self.opts.pcap:
             from pppos.ppp.capture import PcapWriter
 
@@ -238,11 +239,10 @@ class Daemon:
         from pppos.ppp.link import LinkConfig, PppLink
 
         values: dict[str, Any] = {
-            "user": self.opts.user,
+            "username": self.opts.user,
             "password": self.opts.password,
             "mru": self.opts.mtu,
             "request_dns": True,
-            "use_peer_dns": True,
         }
         if self.opts.lcp_echo is not None:
             values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
@@ -550,6 +550,8 @@ class Daemon:
                 self.last_failure = f"authentication refused ({protocol}): {event.message}"
         elif name == "LinkUp":
             self._link_up(event)
+        elif name == "Ipv6Up":
+            self._ipv6_up(event)
         elif name == "LinkDown":
             self._link_down(event)
         elif name == "EchoRtt":
@@ -571,15 +573,20 @@ class Daemon:
     def _link_up(self, event: Any) -> None:
         """IPCP opened: configure the interface (netlink is asynchronous: one task, once per link)."""
         assert self.loop is not None
-        if self._configure_task is not None:
-            if self._configure_task.done() and self.up_since is not None:
-                self._configure_task = self.loop.create_task(self._configure_ipv6(event))
-            return
-        self._configure_task = self.loop.create_task(self._configure_interface(event))
+        if self._configure_task is None:
+            self._configure_task = self.loop.create_task(self._configure_interface(event))
 
-    async def _configure_ipv6(self, event: Any) -> None:
+    def _ipv6_up(self, event: Any) -> None:
+        """IPv6CP opened after IPCP: add the link-local addresses once the interface is configured."""
+        assert self.loop is not None
+        self._pending_ipv6 = event
+        task = self._configure_task
+        if task is not None and task.done() and self.up_since is not None:
+            self._configure_task = self.loop.create_task(self._configure_ipv6())
+
+    async def _configure_ipv6(self) -> None:
         try:
-            await self._maybe_ipv6(event)
+            await self._maybe_ipv6(self._pending_ipv6)
         except PpposError as exc:
             self._fail(exc)
 
@@ -624,6 +631,8 @@ class Daemon:
                 self.rep.step("dns", f"DNS {' '.join(servers)} via {self.dns_method}")
             else:
                 self.rep.warn("the peer gave no DNS servers and no --dns was given")
+        if self._pending_ipv6 is not None:
+            await self._maybe_ipv6(self._pending_ipv6)
         if self._stopping:
             return
         now = self._now()
@@ -633,6 +642,8 @@ class Daemon:
                       seconds=round(now - self._t0, 3))
 
     async def _maybe_ipv6(self, event: Any) -> None:
+        if event is None:
+            return
         local, peer = getattr(event, "ipv6_local", None), getattr(event, "ipv6_peer", None)
         if local is None or peer is None or self.ipv6 is not None:
             return
@@ -654,7 +665,8 @@ class Daemon:
         elif was_up:
             status, text = ExitStatus.LINK_LOST, f"the link was lost: {reason}"
         else:
-            status, text = ExitStatus.PPP, f"PPP negotiation failed: {reason}"
+            protocol = getattr(event, "protocol", None)
+            status, text = ExitStatus.PPP, f"PPP negotiation failed{f' ({protocol})' if protocol else ''}: {reason}"
         self.last_failure = text
         self.rep.warn(text)
         self._exit_status, self._exit_message = int(status), text
