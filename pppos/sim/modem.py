@@ -135,7 +135,8 @@ class LeftDataMode:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded:
-    """The data call is over (``reason``: ``hangup`` for ATH, ``reset`` for ATZ/reboot, ``peer``)."""
+    """The data call is over (``reason``: ``hangup`` for ATH, ``reset`` for ATZ/reboot, ``peer`` when the
+    network side ended it, ``dtr`` for :meth:`SimModem.drop_dtr`)."""
 
     reason: str
 
@@ -657,6 +658,15 @@ class SimModem:
         if self._call is not None:
             self._net.clear_pending()
             self._end_call("peer", now)
+            self._result("NO CARRIER", now)
+        self._update(now)
+
+    def drop_dtr(self, now: float) -> None:
+        """The host dropped DTR (V.250 ``&D2`` behaviour): end any call with ``NO CARRIER``."""
+        self._run_due(now)
+        if self._call is not None:
+            self._net.clear_pending()
+            self._end_call("dtr", now)
             self._result("NO CARRIER", now)
         self._update(now)
 
