@@ -45,6 +45,8 @@ class UpOptions:
     pin: str | None = field(default=None, repr=False)
     profile: str | None = None
     ifname: str = "ppp0"
+    #: The address we give the peer if it asks us for one (its Configure-Request carries 0.0.0.0).
+    peer_ip: str = "10.64.64.64"
     default_route: bool = False
     route_metric: int = 0
     usepeerdns: bool = False
@@ -90,6 +92,7 @@ def build_up_parser() -> ArgumentParser:
     p.add_argument("--pin", help="the SIM PIN on the command line (insecure: shows in ps)")
     p.add_argument("--profile", help="modem profile (a7, sim800, sim7600, quectel, generic); default: detect")
     p.add_argument("--ifname", help="interface name (default ppp0)")
+    p.add_argument("--peer-ip", help="address to give a peer that asks for one (default 10.64.64.64)")
     p.add_argument("--default-route", action="store_true", help="add a default route via the link")
     p.add_argument("--route-metric", type=int, help="metric of that default route (default 0)")
     p.add_argument("--usepeerdns", action="store_true", help="use the name servers the peer announces")
@@ -129,6 +132,7 @@ _INI_KEYS: dict[str, str] = {
     "pin-file": "str",
     "profile": "str",
     "ifname": "str",
+    "peer-ip": "str",
     "default-route": "bool",
     "route-metric": "int",
     "usepeerdns": "bool",
@@ -275,6 +279,10 @@ def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) ->
     from pppos.net.tun import validate_ifname
 
     validate_ifname(opts.ifname)
+    try:
+        opts.peer_ip = str(ipaddress.IPv4Address(opts.peer_ip))
+    except ValueError:
+        raise ConfigError(f"--peer-ip {opts.peer_ip!r} is not an IPv4 address") from None
     if opts.baud <= 0 or opts.baud > 4_000_000:
         raise ConfigError(f"--baud {opts.baud} is not a serial speed")
     if opts.apn is not None and not _APN_RE.match(opts.apn):

@@ -164,6 +164,7 @@ class Daemon:
         self._t0 = self.loop.time()
         try:
             await self._prepare()
+            self._t0 = self.loop.time()  # "up in N s" counts from the first byte to the modem
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.add_signal_handler(sig, self._on_signal, sig)
             self._start_protocol()
@@ -243,6 +244,9 @@ class Daemon:
             "password": self.opts.password,
             "mru": self.opts.mtu,
             "request_dns": True,
+            # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject,
+            # after which pppd-derived peers would close IPCP ("Could not determine local IP address").
+            "peer_ip": self.opts.peer_ip,
         }
         if self.opts.lcp_echo is not None:
             values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
