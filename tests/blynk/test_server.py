@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from blynk_client import protocol as proto
-from blynk_client.cli import parse_redirect
+from blynk_client.cli import parse_redirect, server_main
 from blynk_client.errors import UsageError
 from blynk_client.protocol import BlynkConnection, Command, Message, Role, Status
 from blynk_client.server import BlynkServer, ServerLimits, load_tokens
@@ -477,12 +477,6 @@ def test_parse_redirect() -> None:
             parse_redirect(bad)
 
 
-def cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "blynk_client.cli", *args], capture_output=True, text=True, timeout=timeout
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -495,12 +489,31 @@ def cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         (("--port", "x"), "invalid int value"),
     ],
 )
-def test_cli_usage_errors(args: tuple[str, ...], needle: str) -> None:
-    proc = cli(*args)
-    assert proc.returncode == 2, proc.stderr
-    assert needle in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("blynk-server: error:")
+def test_cli_usage_errors(args: tuple[str, ...], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process (the same code path as the console script, without a Python start-up per case)."""
+    try:
+        code = server_main(list(args))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code  # type: ignore[assignment]
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert needle in err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("blynk-server: error:")
+
+
+def test_cli_usage_error_as_a_process() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "blynk_client.cli", "--token-file", "/nonexistent/t"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        == "blynk-server: error: cannot read the token file /nonexistent/t: No such file or directory"
+    )
 
 
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
