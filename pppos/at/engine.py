@@ -499,6 +499,10 @@ class AtEngine:
         if cmd is not None and upper == (cmd.lead.decode("ascii", "replace") + cmd.text).strip().upper():
             self.stats.echo_lines += 1
             return
+        if cmd is not None and cmd.label != cmd.text and cmd.text.split("=", 1)[1].upper() in upper:
+            # a mangled echo of a secret command: drop it rather than let the secret reach an event
+            self.stats.echo_lines += 1
+            return
         final = self._final(line, upper, cmd)
         if final is not None:
             if cmd is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pppos.at.engine import (
     AtEngine,
@@ -213,6 +215,15 @@ def test_secret_command_is_redacted_everywhere() -> None:
     assert engine.stats.echo_lines == 1
 
 
+def test_mangled_echo_of_a_secret_is_dropped() -> None:
+    lines: list[str] = []
+    engine = AtEngine(trace=lines.append)
+    engine.send_command('AT+CPIN="4321"', T0, secret=True)
+    events = feed(engine, b'xxAT+CPIN="4321"\r\r\nOK\r\n', "whole")
+    assert events == [CommandDone(command="AT+CPIN=***")]
+    assert "4321" not in "\n".join(lines)
+
+
 def test_trace_redacts_imei() -> None:
     lines: list[str] = []
     engine = sent(AtEngine(trace=lines.append), "AT+CGSN")
@@ -292,3 +303,44 @@ def test_expected_prefix() -> None:
 def test_max_line_floor() -> None:
     with pytest.raises(ValueError, match="max_line"):
         AtEngine(max_line=4)
+
+
+REPLY = (
+    b"AT+CSQ\r\r\n+CTZV:17/12/04,02:37:58,+04\r\n+CSQ: 31,99\r\n\r\nOK\r\n\r\n"
+    b"\x00junk\xff\r\n+CME ERROR:58\r\n\r\nCONNECT\r\n\x7e\xff\x03\x7e"
+)
+
+
+def _run_split(cuts: list[int]) -> tuple[list[object], bytes]:
+    engine = AtEngine()
+    engine.send_command("AT+CSQ", T0)
+    engine.send_command("ATH", T0)
+    engine.send_command("ATD*99#", T0)
+    last = 0
+    for cut in [*sorted(set(cuts)), len(REPLY)]:
+        engine.receive_data(REPLY[last:cut], T0)
+        last = cut
+    events = drain(engine)
+    trailing = b"".join(e.trailing for e in events if isinstance(e, Connected)) + engine.take_data()
+    return [e for e in events if not isinstance(e, Connected)] + [
+        (e.command, e.text) for e in events if isinstance(e, Connected)
+    ], trailing
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(REPLY)), max_size=12))
+def test_any_chunking_gives_the_same_events(cuts: list[int]) -> None:
+    assert _run_split(cuts) == _run_split([])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=20))
+def test_any_bytes_never_raise_and_memory_stays_bounded(chunks: list[bytes]) -> None:
+    engine = AtEngine(max_line=64)
+    engine.send_command("AT", T0, timeout=1.0)
+    for chunk in chunks:
+        engine.receive_data(chunk, T0)
+        assert len(engine._buf) < 64
+    engine.handle_timer(T0 + 2.0)
+    drain(engine)
+    assert engine.stats.rx_bytes == sum(len(c) for c in chunks)  # no dial: every byte was parsed as text
