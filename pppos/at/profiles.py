@@ -55,7 +55,7 @@ class ModemProfile:
 PROFILES: dict[str, ModemProfile] = {
     "a7": ModemProfile(
         name="a7",
-        description="AI-Thinker A6/A7/A6C/A20 (and the A9/A9G)",
+        description="AI-Thinker A6/A7/A6C/A20",
         dial="ATD*99***1#",
         init_extras=("AT+GPSRD=0",),
         registration=("AT+CREG?", "AT+CGREG?"),
@@ -119,8 +119,8 @@ def detect_profile(ati_text: str, cgmm_text: str = "") -> ModemProfile:
     """Pick a profile from the ``ATI`` and ``AT+CGMM`` answers (``--profile auto``); ``generic`` if unknown.
 
     The model text is tried first (it is the most specific), then the ``ATI`` banner. Short model
-    names (``a6``, ``a7``) must match a whole word so that ``SIM7600`` is not taken for an A7 family
-    part... and more specific families are tried before the A7.
+    names (``a6``, ``a7``) must match a whole word, and the more specific families are tried before
+    the A7, so that an ``A7670`` (SIMCom) is not taken for an AI-Thinker A7.
     """
     texts = [cgmm_text.lower(), ati_text.lower()]
     order = ("sim7600", "sim800", "quectel", "a7")

@@ -165,6 +165,8 @@ def _probe(argv: list[str]) -> int:
         print(_text_report(args.port, info))
         if verdict.ok:
             print(f"{'verdict:':<14}ok: {verdict.message}")
+            if not any(c.apn for c in info.contexts):
+                print(f"{'note:':<14}no PDP context has an APN yet: give pppos-up --apn APN (or probe with --apn)")
     if not verdict.ok:
         print(f"{PROG}: {verdict.message}", file=sys.stderr)
     return int(verdict.exit_status)
