@@ -1,0 +1,266 @@
+"""The real ``pppos-sim`` on a pty: start-up line, echo and the A7 blank line, reconnects, signals,
+bad input, and a PPP LCP exchange with slirp through the simulated modem (RFC 1661 section 5.1)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.sim_helpers import (
+    LCP_CONFREQ,
+    chat,
+    hdlc_frame,
+    hdlc_frames,
+    need_slirp,
+    open_link,
+    read_until,
+    run_sim,
+    start_sim,
+    stop_sim,
+)
+
+
+def write_all(fd: int, data: bytes, timeout: float = 10.0) -> None:
+    """Write everything to a non-blocking fd, reading (and dropping) what comes back meanwhile."""
+    deadline = time.monotonic() + timeout
+    view = memoryview(data)
+    while view:
+        assert time.monotonic() < deadline, "the simulator stopped reading"
+        _, writable, _ = select.select([], [fd], [], 0.2)
+        if writable:
+            with contextlib.suppress(BlockingIOError):
+                view = view[os.write(fd, view) :]
+        read_until(fd, lambda b: True, 0)  # drain the echo
+
+
+def wait_registered(fd: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(r"\+CREG: \d,[15]\r\n", chat(fd, "AT+CREG?")):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the simulated modem never registered")
+
+
+def lcp_frames(stream: bytes) -> list[bytes]:
+    return [f for f in hdlc_frames(stream) if f[:4] == b"\xff\x03\xc0\x21"]
+
+
+def escape(fd: int) -> str:
+    """The guarded ``+++``: 1 s of silence, the three characters alone, 1 s of silence, then OK."""
+    read_until(fd, lambda b: False, 1.2)  # guard time (reading whatever the peer still sends)
+    os.write(fd, b"+++")
+    return read_until(fd, lambda b: b"\r\nOK\r\n" in b, 8.0).decode("latin-1")
+
+
+def test_start_line_symlink_and_sigterm_cleanup(tmp_path: Path) -> None:
+    proc, link, line = start_sim(tmp_path, "--network", "none")
+    try:
+        expected = rf"pppos-sim: a7 modem on {re.escape(str(link))} \(pty /dev/pts/\d+\), network none\n"
+        assert re.fullmatch(expected, line)
+        assert link.is_symlink()
+        assert os.readlink(link) in line
+    finally:
+        status = stop_sim(proc, signal.SIGTERM)
+    assert status == 0
+    assert not link.exists() and not link.is_symlink()
+    assert b"Traceback" not in proc.stderr.read()
+
+
+def test_sigint_also_cleans_up_and_replaces_a_stale_link(tmp_path: Path) -> None:
+    stale = tmp_path / "modem"
+    stale.symlink_to("/dev/pts/does-not-exist")
+    proc, link, _ = start_sim(tmp_path, "--network", "none", "--profile", "sim800")
+    try:
+        assert link == stale and os.readlink(link).startswith("/dev/pts/")
+        assert os.readlink(link) != "/dev/pts/does-not-exist"
+    finally:
+        status = stop_sim(proc, signal.SIGINT)
+    assert status == 0
+    assert not link.is_symlink()
+
+
+def test_boot_echo_ate0_and_the_extra_blank_line(tmp_path: Path) -> None:
+    with run_sim(tmp_path, "--network", "none") as link:
+        fd = open_link(link)
+        try:
+            reply = chat(fd, "AT")
+            assert "AT\r\r\nOK\r\n\r\n" in reply  # echo on at boot, blank line after OK
+            assert chat(fd, "ATE0").endswith("ATE0\r\r\nOK\r\n\r\n")
+            reply = chat(fd, "AT+CGMM")
+            assert "AT+CGMM" not in reply
+            assert reply.endswith("\r\nA7\r\n\r\nOK\r\n\r\n")
+            assert "+SCID: SIM Card ID:" in chat(fd, "AT+CCID")
+            assert chat(fd, "ATH").endswith("\r\n+CME ERROR:58\r\n\r\n")
+        finally:
+            os.close(fd)
+
+
+def test_the_port_can_be_reopened_and_pacing_delivers_everything(tmp_path: Path) -> None:
+    with run_sim(tmp_path, "--network", "none", "--baud", "9600") as link:
+        for _ in range(2):
+            fd = open_link(link)
+            try:
+                reply = chat(fd, "ATI", timeout=5)
+                # (a boot URC may follow the reply: it is due 50 ms after start-up)
+                assert "ATI\r\r\nAi-Thinker Co.,Ltd.\r\n\r\nA7\r\n\r\nV03.03.20170721R\r\n\r\nOK\r\n\r\n" in reply
+            finally:
+                os.close(fd)
+            time.sleep(0.3)  # let the simulator see the close
+
+
+def test_pin_and_denied_registration_over_the_pty(tmp_path: Path) -> None:
+    proc, link, line = start_sim(tmp_path, "-v", "--network", "none", "--pin", "1234", "--registration", "denied")
+    try:
+        fd = open_link(link)
+        try:
+            chat(fd, "ATE0")
+            assert "+CPIN: SIM PIN" in chat(fd, "AT+CPIN?")
+            assert chat(fd, 'AT+CPIN="1234"').endswith("\r\nOK\r\n\r\n")
+            time.sleep(0.7)
+            assert "+CREG: 1,3" in chat(fd, "AT+CREG?")
+        finally:
+            os.close(fd)
+    finally:
+        assert stop_sim(proc) == 0
+    printed = line.encode() + proc.stdout.read() + proc.stderr.read()
+    assert b"host opened the port" in printed  # the log was on, and still no PIN in it
+    assert b"1234" not in printed
+
+
+def test_bad_input_does_not_break_the_simulator(tmp_path: Path) -> None:
+    proc, link, _ = start_sim(tmp_path, "--network", "none")
+    try:
+        fd = open_link(link)
+        try:
+            noise = bytes((i * 7919) % 256 for i in range(4096)).replace(b"\r", b"")
+            write_all(fd, noise)
+            write_all(fd, b"\x00" * 4096)
+            write_all(fd, b"B" * 65536)  # a 64 KB line with no end
+            reply = chat(fd, b"\rATE0", timeout=10)
+            assert "OK" in reply or "ERROR" in reply
+            assert chat(fd, "AT+CSQ").endswith("\r\n+CSQ: 24,99\r\n\r\nOK\r\n\r\n")
+        finally:
+            os.close(fd)
+        assert proc.poll() is None
+        rss_kb = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text()).group(1))
+        assert rss_kb < 200_000
+    finally:
+        assert stop_sim(proc) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--registration", "bogus"], "bad registration mode"),
+        (["--registration", "slow:x"], "bad registration mode"),
+        (["--baud", "0"], "bad --baud"),
+        (["--signal", "40"], "bad --signal"),
+        (["--pin", "12"], "PIN"),
+        (["--profile", "nokia"], "invalid choice"),
+        (["--link", "/nonexistent-dir/modem"], "does not exist"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_status_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pppos.cli.sim import main
+
+    with pytest.raises(SystemExit) if args[0] == "--profile" else contextlib.nullcontext() as raised:
+        status = main(["--network", "none", *args])
+    if raised is not None:
+        status = raised.value.code  # argparse's own choice check exits
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1
+
+
+def test_existing_file_at_the_link_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pppos.cli.sim import main
+
+    target = tmp_path / "modem"
+    target.write_text("not a link")
+    assert main(["--network", "none", "--link", str(target)]) == 2
+    assert "is not a symlink" in capsys.readouterr().err
+    assert target.read_text() == "not a link"
+
+
+def test_one_bad_argument_through_the_real_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "pppos.cli.sim", "--registration", "sometimes"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("use home, roaming, denied, searching or slow:SECONDS (e.g. slow:5)")
+    assert "Traceback" not in proc.stderr
+
+
+# -- with slirp as the network side ------------------------------------------------------------------
+
+
+@pytest.mark.slirp
+def test_dial_lcp_with_slirp_escape_resume_and_hang_up(tmp_path: Path) -> None:
+    need_slirp()
+    proc, link, _ = start_sim(tmp_path, "-v")
+    try:
+        fd = open_link(link)
+        try:
+            chat(fd, "ATE0")
+            wait_registered(fd)
+            assert chat(fd, "ATD*99***1#").endswith("\r\nERROR\r\n\r\n")  # no APN yet
+            assert chat(fd, 'AT+CGDCONT=1,"IP","internet"').endswith("\r\nOK\r\n\r\n")
+            assert chat(fd, "ATD*99***1#", timeout=10).endswith("\r\nCONNECT\r\n")
+            os.write(fd, hdlc_frame(LCP_CONFREQ))
+
+            def got_both(buf: bytes) -> bool:
+                return {1, 2} <= {f[4] for f in lcp_frames(buf)}
+
+            stream = read_until(fd, got_both, 15.0)
+            frames = lcp_frames(stream)
+            assert any(f[4] == 2 and f[5:] == LCP_CONFREQ[5:] for f in frames)  # slirp's Configure-Ack
+            assert any(f[4] == 1 for f in frames)  # slirp's own Configure-Request
+            assert "OK" in escape(fd)
+            assert "CONNECT OK" in chat(fd, "AT+CIPSTATUS?")
+            assert chat(fd, "ATO").endswith("\r\nCONNECT\r\n")
+            # Still the same slirp: an LCP Echo-Request is not answered before LCP opens, but the
+            # peer keeps sending its Configure-Requests, so data flows again.
+            assert lcp_frames(read_until(fd, lcp_frames, 10.0))
+            assert "OK" in escape(fd)
+            assert chat(fd, "ATH").endswith("\r\nOK\r\n\r\n")
+        finally:
+            os.close(fd)
+    finally:
+        assert stop_sim(proc) == 0
+    log = proc.stderr.read().decode()
+    assert "slirp started" in log and "call ended (hangup)" in log and "slirp stopped" in log
+    assert not link.is_symlink()
+
+
+@pytest.mark.slirp
+def test_no_carrier_when_slirp_goes_away(tmp_path: Path) -> None:
+    need_slirp()
+    proc, link, _ = start_sim(tmp_path, "-v", "--apn", "internet")
+    try:
+        fd = open_link(link)
+        try:
+            chat(fd, "ATE0")
+            wait_registered(fd)
+            assert chat(fd, "ATD*99#", timeout=10).endswith("\r\nCONNECT\r\n")
+            log = read_until(proc.stderr.fileno(), lambda b: re.search(rb"slirp started \(pid \d+\)", b), 10)
+            pid = int(re.search(rb"slirp started \(pid (\d+)\)", log).group(1))
+            os.kill(pid, signal.SIGKILL)
+            assert b"\r\nNO CARRIER\r\n" in read_until(fd, lambda b: b"NO CARRIER" in b, 10)
+            assert chat(fd, "AT").endswith("\r\nOK\r\n\r\n")  # back in command mode
+        finally:
+            os.close(fd)
+    finally:
+        assert stop_sim(proc) == 0
