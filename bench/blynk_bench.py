@@ -23,21 +23,21 @@ negotiates on loopback; 40 when ``tcpi_options`` says no timestamps).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
+# Only what a child needs is imported here, so a child's peak RSS is its client's (plus this
+# harness, the same for everyone); the parent imports the rest lazily.
 import json
 import os
-import platform
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results" / "blynk.txt"
+if TYPE_CHECKING:
+    import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "bench", "results", "blynk.txt")
 TOKEN = "BenchToken0123456789abcdefghijkl"  # a throwaway token for the local server
 PIN = 1
 RATE_WRITES = 20_000
@@ -80,7 +80,9 @@ def ip_bytes(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 def peak_rss_kib() -> int:
     """This process's peak resident set size in KiB (VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+    with open("/proc/self/status") as fh:
+        text = fh.read()
+    for line in text.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return -1
@@ -89,8 +91,10 @@ def peak_rss_kib() -> int:
 # -- children: one client each ------------------------------------------------------------------------
 
 
-def child_ours(args: argparse.Namespace) -> dict[str, object]:
+def child_ours(args: Args) -> dict[str, object]:
     """Our asyncio client."""
+    import asyncio
+
     from blynk_client.client import BlynkClient
 
     async def body() -> dict[str, object]:
@@ -137,7 +141,7 @@ def child_ours(args: argparse.Namespace) -> dict[str, object]:
     return asyncio.run(body())
 
 
-def child_blynklib_python(args: argparse.Namespace) -> dict[str, object]:
+def child_blynklib_python(args: Args) -> dict[str, object]:
     """BlynkLib 0.2.0 (``blynk-library-python``)."""
     import contextlib
     import io
@@ -152,7 +156,7 @@ def child_blynklib_python(args: argparse.Namespace) -> dict[str, object]:
     return _drive_sync_client(args, blynk, state, blynk.conn, blynk.run, blynk.sync_virtual)
 
 
-def child_blynklib(args: argparse.Namespace) -> dict[str, object]:
+def child_blynklib(args: Args) -> dict[str, object]:
     """blynklib 0.2.6 (legacy LOGIN 2)."""
     import blynklib  # type: ignore[import-untyped]
 
@@ -215,16 +219,22 @@ def _drive_sync_client(args, blynk, state, sock, run, sync) -> dict[str, object]
 CHILDREN = {"ours": child_ours, "BlynkLib": child_blynklib_python, "blynklib": child_blynklib}
 
 
+class Args:
+    """A child's options (``--key value`` pairs; no argparse, to keep the child small)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        pairs = dict(zip(argv[::2], argv[1::2], strict=True))
+        self.child = pairs["--child"]
+        self.port = int(pairs["--port"])
+        self.mode = pairs["--mode"]
+        self.count = int(pairs.get("--count", RATE_WRITES))
+        self.rate = float(pairs.get("--rate", 10.0))
+        self.seconds = float(pairs.get("--seconds", BYTES_SECONDS))
+        self.window = float(pairs.get("--window", 0.005))
+
+
 def child_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--child", required=True, choices=sorted(CHILDREN))
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["rate", "bytes"], required=True)
-    parser.add_argument("--count", type=int, default=RATE_WRITES)
-    parser.add_argument("--rate", type=float, default=10.0)
-    parser.add_argument("--seconds", type=float, default=BYTES_SECONDS)
-    parser.add_argument("--window", type=float, default=0.005)
-    args = parser.parse_args(argv)
+    args = Args(argv)
     result = CHILDREN[args.child](args)
     result["rss_kib"] = peak_rss_kib()
     print(json.dumps(result))
@@ -234,41 +244,38 @@ def child_main(argv: list[str]) -> int:
 # -- parent ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_server(tmp: str) -> tuple[subprocess.Popen[str], int]:
+    """Start ``blynk-server`` on ephemeral ports; return the process and its device port."""
+    import re
+    import subprocess
 
-
-def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int, int]:
-    token_file = tmp / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
-    port, http_port = free_port(), free_port()
-    code = "import sys; from blynk_client.cli import server_main; sys.exit(server_main())"
+    token_file = os.path.join(tmp, "token")
+    with open(token_file, "w") as fh:
+        fh.write(TOKEN + "\n")
+    os.chmod(token_file, 0o600)
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "--host", "127.0.0.1", "--port", str(port), "--http-port", str(http_port),
+        [sys.executable, "-m", "blynk_client.cli", "--host", "127.0.0.1", "--port", "0", "--heartbeat", "60",
          "--token-file", str(token_file)],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit("blynk-server exited at start") from None
-            time.sleep(0.1)
-    return proc, port, http_port
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    match = re.search(r"127\.0\.0\.1:(\d+)", banner)
+    if match is None:
+        proc.kill()
+        raise SystemExit(f"blynk-server did not start: {banner!r}")
+    return proc, int(match.group(1))
 
 
 def run_child(name: str, port: int, **options: object) -> subprocess.Popen[str]:
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--port", str(port)]
+    import subprocess
+
+    argv = [sys.executable, os.path.abspath(__file__), "--child", name, "--port", str(port)]
     for key, value in options.items():
         argv += [f"--{key}", str(value)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -280,9 +287,12 @@ def collect(proc: subprocess.Popen[str], what: str) -> dict[str, float]:
 
 
 def main() -> int:
+    import platform
+    import tempfile
+
     lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmpdir:
-        server, port, _http_port = start_server(Path(tmpdir))
+        server, port = start_server(tmpdir)
         try:
             rate: dict[str, dict[str, float]] = {}
             for name, window in (("ours", 0.005), ("ours", 0.0), ("BlynkLib", None), ("blynklib", None)):
@@ -350,8 +360,9 @@ def main() -> int:
                 lines.append(f"bytes at 10/s: {label} {per_write[(label, 10)]:.1f} B vs BlynkLib {base:.1f} B "
                              f"= {share * 100:.0f} % (target <= 50 %): {'MET' if share <= 0.5 else 'NOT MET'}")
     text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as fh:
+        fh.write(text)
     print(text, end="")
     return 0
 

@@ -141,6 +141,7 @@ class BlynkClient:
     :param connect_timeout: bound of DNS + TCP connect + TLS handshake (seconds).
     :param login_timeout: bound of the wait for the login answer (seconds).
     :param coalesce: operations made within this window leave in one socket write; 0 disables.
+    :param coalesce_bytes: send at once when this much is waiting (about one TCP segment).
     :param backoff: the reconnect :class:`BackoffPolicy`; ``rng`` seeds its jitter.
     :param offline_mode: :class:`OfflineMode` of the offline queue; ``offline_max`` bounds it.
     :param on_drop: called for every offline item let go (superseded or overflowed).
@@ -163,6 +164,7 @@ class BlynkClient:
         connect_timeout: float = 15.0,
         login_timeout: float = 10.0,
         coalesce: float = 0.005,
+        coalesce_bytes: int = 1400,
         backoff: BackoffPolicy | None = None,
         rng: random.Random | None = None,
         offline_mode: OfflineMode = OfflineMode.LATEST,
@@ -196,6 +198,8 @@ class BlynkClient:
         self.connect_timeout = connect_timeout
         self.login_timeout = login_timeout
         self.coalesce = coalesce
+        self.coalesce_bytes = coalesce_bytes
+        self._sent_mark = 0  # the core's bytes_out at the last transmit
         self.max_redirects = max_redirects
         self.log = logger or LOG
         self._backoff = Backoff(backoff, rng)
@@ -272,10 +276,22 @@ class BlynkClient:
 
     def virtual_write(self, pin: str | int, *values: object) -> None:
         """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
+        if not values:
+            raise UsageError("virtual_write needs at least one value")
+        for value in values:
+            if isinstance(value, str) and "\0" in value:
+                raise UsageError("a value must not contain NUL characters")
+        conn = self._conn
+        if self._logged_in and conn is not None and self._loop is not None:
+            # The hot path: straight into the core (it checks the pin and formats), then coalesce.
+            try:
+                conn.virtual_write(pin, *values, now=self._loop.time())
+            except LocalProtocolError as exc:
+                raise UsageError(str(exc)) from None
+            self._kick()
+            return
         number = self._pin(pin)
         texts = tuple(self._text(v) for v in values)
-        if not texts:
-            raise UsageError("virtual_write needs at least one value")
         self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
 
     def sync(self, *pins: str | int) -> None:
@@ -619,6 +635,7 @@ class BlynkClient:
             self._writer.transport.abort()
 
     def _end_session(self, writer: asyncio.StreamWriter) -> None:
+        conn_left = self._conn
         self._logged_in = False
         self._connected.clear()
         for handle in (self._timer, self._flush_handle):
@@ -629,8 +646,12 @@ class BlynkClient:
             if not future.done():
                 future.set_exception(ConnectError("the connection ended before the PING answer"))
         self._pings.clear()
-        # Anything the core still holds was never written: keep it for the next session is not
-        # possible at the byte level, so it was already accounted as sent to the core.
+        # Bytes still waiting for the coalescing timer cannot be replayed as operations: say so.
+        if conn_left is not None:
+            unsent = conn_left.stats.bytes_out - self._sent_mark
+            if unsent > 0:
+                self.log.warning("%d byte(s) of operations were not sent before the connection ended", unsent)
+        self._sent_mark = 0
         self._conn = None
         self._writer = None
         if not writer.is_closing():
@@ -664,8 +685,16 @@ class BlynkClient:
             raise LocalProtocolError(f"unknown queued operation {item.kind}")
 
     def _kick(self) -> None:
-        """Transmit now, or within the coalescing window so close writes share one segment."""
-        if self.coalesce <= 0 or self._loop is None:
+        """Transmit now, or within the coalescing window so close writes share one segment.
+
+        A window's worth of writes never waits for the timer once it fills ``coalesce_bytes``
+        (about one TCP segment): big bursts are pipelined instead of held back.
+        """
+        conn = self._conn
+        if self.coalesce <= 0 or self._loop is None or conn is None:
+            self._transmit()
+            return
+        if conn.stats.bytes_out - self._sent_mark >= self.coalesce_bytes:
             self._transmit()
         elif self._flush_handle is None:
             self._flush_handle = self._loop.call_later(self.coalesce, self._transmit)
@@ -679,6 +708,7 @@ class BlynkClient:
         if conn is None or writer is None:
             return
         data = conn.data_to_send()
+        self._sent_mark = conn.stats.bytes_out
         if data and not writer.is_closing():
             self._write(writer, data)
         self._arm_timer()
@@ -758,7 +788,7 @@ class BlynkClient:
 
     @staticmethod
     def _text(value: object) -> str:
-        text = value if isinstance(value, str) else str(value)
+        text = proto.format_value(value)
         if "\0" in text:
             raise UsageError("a value must not contain NUL characters")
         return text

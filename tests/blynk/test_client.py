@@ -480,21 +480,21 @@ class ThreadedServer:
 def test_blocking_facade() -> None:
     threaded = ThreadedServer()
     with threaded as server, Blynk(TOKEN, server="127.0.0.1", port=server.port, insecure=True, backoff=FAST) as blynk:
-            got: list[int] = []
-            blynk.on_write("V5")(lambda values: got.append(values.int()))
-            blynk.virtual_write("V1", "early")  # queued: not connected yet
-            blynk.connect(timeout=5)
-            assert blynk.connected
-            blynk.virtual_write("V2", 2)
-            threaded.call(lambda: server.push(5, "17"))
-            for _ in range(50):
-                blynk.run(0.02)
-                if got and len(server.writes) == 2:
-                    break
-            assert got == [17]
-            assert server.writes == [(1, ("early",)), (2, ("2",))]
-            assert blynk.ping() >= 0
-            assert "Tok3" in repr(blynk) and TOKEN not in repr(blynk)
+        got: list[int] = []
+        blynk.on_write("V5")(lambda values: got.append(values.int()))
+        blynk.virtual_write("V1", "early")  # queued: not connected yet
+        blynk.connect(timeout=5)
+        assert blynk.connected
+        blynk.virtual_write("V2", 2)
+        threaded.call(lambda: server.push(5, "17"))
+        for _ in range(50):
+            blynk.run(0.02)
+            if got and len(server.writes) == 2:
+                break
+        assert got == [17]
+        assert server.writes == [(1, ("early",)), (2, ("2",))]
+        assert blynk.ping() >= 0
+        assert "Tok3" in repr(blynk) and TOKEN not in repr(blynk)
 
 
 def test_facade_raises_invalid_token() -> None:
@@ -504,3 +504,23 @@ def test_facade_raises_invalid_token() -> None:
         with pytest.raises(InvalidTokenError):
             blynk.connect(timeout=5)
         blynk.close()
+
+
+def test_a_full_segment_does_not_wait_for_the_window() -> None:
+    async def body() -> None:
+        async with serving() as server:
+            client = CountingClient(
+                TOKEN, server="127.0.0.1", port=server.port, insecure=True, coalesce=30.0, coalesce_bytes=100
+            )
+            await client.connect()
+            await client.ping()
+            client.sends.clear()
+            for i in range(30):  # 30 frames of 13-14 bytes: several 100-byte batches, no timer needed
+                client.virtual_write("V1", i)
+            await server.wait_for(lambda: len(server.writes) >= 28)
+            assert 3 <= len(client.sends) <= 5
+            assert all(len(chunk) >= 100 for chunk in client.sends)
+            await client.close()  # flushes the remainder
+            await server.wait_for(lambda: len(server.writes) == 30)
+
+    run(body())
