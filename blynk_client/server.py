@@ -754,8 +754,13 @@ async def _read_request(reader: asyncio.StreamReader, limits: ServerLimits) -> _
         return None
     except _HttpError as exc:
         return exc
-    while line in (b"\r\n", b"\n"):  # RFC 9112 section 2.2: ignore empty lines before a request
-        line = await reader.readuntil(b"\n")
+    for _ in range(8):  # RFC 9112 section 2.2: ignore (a few) empty lines before a request
+        if line not in (b"\r\n", b"\n"):
+            break
+        try:
+            line = await _read_line(reader, "Request line", 414)
+        except _HttpError as exc:
+            return exc
     try:
         text = line.decode("ascii").rstrip("\r\n")
     except UnicodeDecodeError:

@@ -153,6 +153,21 @@ def test_tls_login_with_a_throwaway_ca(tmp_path: Path) -> None:
     run(main)
 
 
+def test_tls_files_made_with_the_openssl_cli(tmp_path: Path) -> None:
+    """The fallback used when the ``cryptography`` package is not installed."""
+    from tests.blynk.tls_helpers import _with_openssl
+
+    files = _with_openssl(tmp_path, "localhost")
+
+    async def main() -> None:
+        async with BlynkServer(tokens=[TOKEN], ssl_context=files.server_context(), http_port=None) as server:
+            assert server.http_port is None
+            dev = await Device.open(server.port, tls=files.client_context())
+            assert isinstance(await dev.login(), proto.LoginSucceeded)
+
+    run(main)
+
+
 def test_invalid_token_gets_9_and_the_socket_closes() -> None:
     async def main() -> None:
         async with BlynkServer(tokens=[TOKEN]) as server:
@@ -397,6 +412,8 @@ def test_http_errors() -> None:
             status, _, _ = await http(port, b"POST /external/api/update HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
             assert status == 405
             assert (await http(port, b"GARBAGE\r\n\r\n"))[0] == 400
+            assert (await http(port, b"\r\n" * 3 + b"GET / HTTP/1.1\r\n\r\n"))[0] == 404  # leading CRLFs ok
+            assert (await http(port, b"\r\n" * 20))[0] == 400  # but not forever
             assert (await http(port, b"GET / HTTP/2.0\r\n\r\n"))[0] == 505
             assert (await http(port, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n"))[0] == 431
             assert (await http(port, b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n"))[0] == 414

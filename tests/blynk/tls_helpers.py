@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import shutil
 import ssl
 import subprocess
 from dataclasses import dataclass
@@ -110,9 +111,10 @@ def _with_cryptography(directory: Path, common_name: str) -> TlsFiles:
 
 
 def _with_openssl(directory: Path, common_name: str) -> TlsFiles:
-    from tests.helpers import need_tool
+    if shutil.which("openssl") is None:
+        from tests.helpers import need_tool
 
-    need_tool("openssl")
+        need_tool("openssl")
     files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
     ca_key = directory / "ca.key"
     csr = directory / "server.csr"
