@@ -134,6 +134,7 @@ URC_PREFIXES: tuple[str, ...] = (
 
 _DIAL_COMMANDS = ("ATD", "ATO", "ATA", "AT+CGDATA")
 _PREFIX_RE = re.compile(r"^AT([+^$%*#&][A-Z0-9]+)", re.IGNORECASE)
+_SPECIAL = re.compile(rb"[\r\n\x00]")
 _LONG_DIGITS = re.compile(r"\d{14,17}")
 
 
@@ -382,36 +383,25 @@ class AtEngine:
             if self._data_mode:
                 self._keep_data(data[i:])
                 break
+            match = _SPECIAL.search(data, i)
+            j = match.start() if match is not None else n
+            if j > i:  # a run of ordinary text: handled in bulk
+                self._prev_cr = False
+                self._add_text(data[i:j])
+                i = j
+                continue
             byte = data[i]
             i += 1
+            if byte == 0x00:
+                self.stats.nul_bytes += 1
+                continue
             if byte == 0x0A and self._prev_cr:
                 self._prev_cr = False  # the LF of a CR LF pair
                 continue
             self._prev_cr = byte == 0x0D
-            if byte in (0x0D, 0x0A):
-                self._end_line(now)
-                if self._data_mode:
-                    self._skip_lf = True
-                continue
-            if byte == 0x00:
-                self.stats.nul_bytes += 1
-                continue
-            if byte == 0x7E:
-                self.stats.flag_bytes += 1
-            if self._discarding:
-                self.stats.noise_bytes += 1
-                continue
-            self._buf.append(byte)
-            if len(self._buf) >= self.max_line:
-                self.stats.overlong_lines += 1
-                self.stats.noise_bytes += len(self._buf)
-                self._buf.clear()
-                self._discarding = True
-                continue
-            if byte == 0x20 and self._buf == b"> " and self._current is not None:
-                self._buf.clear()
-                self._events.append(Prompt(command=self._current.label))
-                self._log(f"<< > (prompt for {self._current.label})")
+            self._end_line(now)
+            if self._data_mode:
+                self._skip_lf = True
         self.stats.rx_bytes += i
         if self._connect is not None:
             # h11-style handover: the bytes after the CONNECT line are the first PPP bytes
@@ -442,6 +432,26 @@ class AtEngine:
         self._finish(CommandTimeout(command=cmd.label, lines=tuple(cmd.lines)), now)
 
     # ------------------------------------------------------------------ internals
+
+    def _add_text(self, chunk: bytes) -> None:
+        self.stats.flag_bytes += chunk.count(0x7E)
+        if self._discarding:
+            self.stats.noise_bytes += len(chunk)
+            return
+        if len(self._buf) + len(chunk) >= self.max_line:
+            # bounded memory: the partial line is dropped and the rest of it discarded up to its end
+            self.stats.overlong_lines += 1
+            self.stats.noise_bytes += len(self._buf) + len(chunk)
+            self._buf.clear()
+            self._discarding = True
+            return
+        short = len(self._buf) < 2
+        self._buf += chunk
+        if short and self._buf.startswith(b"> ") and self._current is not None:
+            # the prompt has no line end (27.005 3.5.1); whatever follows it starts a new line
+            del self._buf[:2]
+            self._events.append(Prompt(command=self._current.label))
+            self._log(f"<< > (prompt for {self._current.label})")
 
     def _keep_data(self, data: bytes) -> None:
         if self._skip_lf:
