@@ -391,6 +391,32 @@ def test_connection_cap_and_login_timeout() -> None:
     run(main)
 
 
+def test_a_device_that_does_not_read_is_dropped_at_max_pending() -> None:
+    import socket
+
+    async def main() -> None:
+        async with BlynkServer(tokens=[TOKEN], limits=ServerLimits(max_pending=4096)) as server:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills fast
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+            _reader, writer = await asyncio.open_connection(sock=sock)
+            info = Message(Command.INTERNAL, 2, ("ver", "x", "buff-in", "8192")).encode()
+            writer.write(login_bytes() + info)
+            await server.wait_for(lambda: "buff-in" in server.record(TOKEN).info)
+            value = "v" * 4000
+            pushes = 0
+            while await server.push_write(TOKEN, 1, value) == 1:  # the device never reads
+                pushes += 1
+                assert pushes < 20000, "the unread backlog was never bounded"
+            assert server.stats.slow_readers_dropped == 1
+            await server.wait_for(lambda: not server.is_connected(TOKEN))
+            await assert_still_serving(server, 5)
+            writer.close()
+
+    run(main)
+
+
 # ---------------------------------------------------------------------------------------------
 # HTTP API
 
