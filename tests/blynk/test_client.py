@@ -524,3 +524,24 @@ def test_a_full_segment_does_not_wait_for_the_window() -> None:
             await server.wait_for(lambda: len(server.writes) == 30)
 
     run(body())
+
+
+def test_facade_run_forever_until_a_handler_closes() -> None:
+    threaded = ThreadedServer()
+    with threaded as server:
+        blynk = Blynk(TOKEN, server="127.0.0.1", port=server.port, insecure=True, backoff=FAST)
+        seen: list[str] = []
+
+        @blynk.on_connect
+        def ready() -> None:
+            threaded.call(lambda: server.push(9, "stop"))
+
+        @blynk.on_write("V9")
+        def stop(values: Values) -> None:
+            seen.append(values.str())
+            blynk.close()
+
+        blynk.run_forever()  # returns once the handler closed the client
+        assert seen == ["stop"]
+        assert not blynk.connected
+        blynk.close()
