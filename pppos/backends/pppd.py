@@ -1,0 +1,604 @@
+"""The pppd backend: run Debian's (or any distribution's) pppd on the modem port, safely.
+
+For hosts whose kernel has PPP (``/dev/ppp``): our AT engine does the bring-up (same verdicts and
+messages as the Python backend), then pppd(8) runs on the same, still open port (handed to it as its
+standard input, so DTR never drops between the two) with a generated options file. Alternatively
+pppd's own ``chat`` can dial (:attr:`PppdOptions.use_chat`), with a generated chat script.
+
+Safety rules (see pppd(8) "OPTIONS FILES" and chat(8) "CHAT SCRIPT"):
+
+* no shell is involved in starting pppd (argument vector, ``close_fds``), and nothing the user typed
+  is ever part of a shell command: pppd runs its ``connect`` program through ``/bin/sh -c``, so that
+  string holds only the chat path and the generated script's path (both shell-quoted);
+* the chat script is a file of quoted expect/send pairs, never a command-line string; the APN and
+  dial string are checked against strict character sets first (TS 23.003 section 9.1: an APN is
+  dot-separated labels of letters, digits and hyphens), so no chat escape (``\\``, ``^``) or quote can
+  reach it;
+* the user name and password go to a 0600 file in a private ``mkdtemp`` directory (0700) that is
+  removed when pppd exits. pppd reads ``pap-secrets``/``chap-secrets`` only from ``/etc/ppp``, so
+  the private file is an options file holding ``user``/``password`` (pppd uses ``password`` as the
+  secret for both PAP and CHAP-MD5 when it authenticates itself, RFC 1334 section 2 / RFC 1994
+  section 4), included with ``file`` and marked ``hide-password``;
+* option values are double-quoted with pppd's escapes (backslash, double quote) and control
+  characters are refused.
+
+pppd's log goes to a pipe (``logfd 3``); :class:`PppdOutput` reads the addresses and DNS from it
+(``local  IP address``, ``remote IP address``, ``primary   DNS address``), and :data:`EXIT_STATUSES`
+maps pppd(8)'s "EXIT STATUS" list to our messages and :class:`~pppos.errors.ExitStatus`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from pppos.errors import ConfigError, ExitStatus, MissingTool, PpposError
+
+__all__ = [
+    "EXIT_STATUSES",
+    "PppdOptions",
+    "PppdOutput",
+    "PppdResult",
+    "PppdUp",
+    "backend_available",
+    "find_pppd",
+    "map_exit_status",
+    "options_from_up",
+    "print_config",
+    "render_config",
+    "run_pppd",
+    "run_up",
+    "validate_apn",
+]
+
+#: TS 23.003 section 9.1 APN network identifier: labels of letters, digits and hyphens joined by
+#: dots (we also allow ``_``, which some operators use). At most 100 characters.
+_APN_RE = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")
+#: V.250 / TS 27.007 10.2.1.1 dial strings: ``ATD*99#``, ``ATD*99***1#``, ``ATDT*99#``.
+_DIAL_RE = re.compile(r"^AT[DdTt]{1,2}[0-9*#+]{1,40}$")
+#: PAP/CHAP names: printable, no quotes or backslashes needed but allowed (escaped).
+_CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_IFNAME_RE = re.compile(r"^ppp[0-9]{1,3}$")
+_MASK = "********"
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PppdOptions:
+    """What the pppd backend needs. The password is kept out of ``repr``.
+
+    ``port`` is the device pppd opens; when :func:`run_pppd` is given ``port_fd`` (the port our AT
+    engine already has open), the device name is left out and pppd uses its standard input.
+    """
+
+    port: str
+    baud: int = 115200
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    usepeerdns: bool = True
+    default_route: bool = False
+    #: Metric of the default route (``defaultroute-metric``, Debian's pppd 2.4.9 and pppd >= 2.5).
+    route_metric: int | None = None
+    #: (interval seconds, failures) for ``lcp-echo-interval``/``lcp-echo-failure``; None = off.
+    lcp_echo: tuple[int, int] | None = (30, 4)
+    persist: bool = False
+    #: ``maxfail`` (pppd's default is 10; 0 = unlimited), only written when persist is on.
+    maxfail: int | None = None
+    #: ``holdoff`` seconds between redials when persist is on.
+    holdoff: int | None = None
+    mtu: int | None = None
+    mru: int | None = None
+    crtscts: bool = False
+    #: ``unit N`` (the kernel interface becomes ``pppN``).
+    unit: int | None = None
+    #: Ask pppd for packet-level debug lines (``debug``).
+    debug: bool = False
+    #: Let pppd's ``chat`` do the AT dialogue (instead of our AT engine).
+    use_chat: bool = False
+    apn: str | None = None
+    cid: int = 1
+    dial: str = "ATD*99#"
+    #: Seconds chat waits for each expected reply (``TIMEOUT``) and for ``CONNECT``.
+    chat_timeout: int = 12
+    connect_timeout: int = 30
+    #: Paths of the programs (the VM tests use the guest's).
+    chat_path: str = "/usr/sbin/chat"
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for any value that could not be written safely."""
+        if not self.port or _CTRL_RE.search(self.port) or not self.port.startswith("/"):
+            raise ConfigError(f"the pppd backend needs a device path for the port, not {self.port!r}")
+        if not 50 <= self.baud <= 4_000_000:
+            raise ConfigError(f"baud rate {self.baud} is out of range")
+        if self.user is not None and (not self.user or _CTRL_RE.search(self.user) or len(self.user) > 255):
+            raise ConfigError("the PPP user name must be 1-255 printable characters")
+        if self.password is not None and (_CTRL_RE.search(self.password) or len(self.password) > 255):
+            raise ConfigError("the PPP password must be at most 255 printable characters")
+        if self.route_metric is not None and not 0 <= self.route_metric <= 0xFFFFFFFF:
+            raise ConfigError(f"route metric {self.route_metric} is out of range")
+        if self.lcp_echo is not None:
+            interval, failures = self.lcp_echo
+            if not (1 <= interval <= 3600 and 1 <= failures <= 100):
+                raise ConfigError("lcp echo needs an interval of 1-3600 s and 1-100 failures")
+        for name in ("mtu", "mru"):
+            value = getattr(self, name)
+            if value is not None and not 128 <= value <= 16384:
+                raise ConfigError(f"{name} {value} is out of range (128-16384)")
+        if self.unit is not None and not 0 <= self.unit <= 999:
+            raise ConfigError(f"unit {self.unit} is out of range")
+        for name in ("maxfail", "holdoff"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 86400:
+                raise ConfigError(f"{name} {value} is out of range")
+        if self.use_chat:
+            if self.apn is not None:
+                validate_apn(self.apn)
+            if not _DIAL_RE.match(self.dial):
+                raise ConfigError(f"dial command {self.dial!r} is not of the form ATD*99# (digits, *, #, +)")
+            if not 1 <= self.cid <= 24:
+                raise ConfigError(f"PDP context id {self.cid} is out of range (1-24)")
+            if not (1 <= self.chat_timeout <= 600 and 1 <= self.connect_timeout <= 600):
+                raise ConfigError("chat timeouts must be 1-600 s")
+            if _CTRL_RE.search(self.chat_path) or not self.chat_path.startswith("/"):
+                raise ConfigError("the chat path must be absolute")
+
+
+def validate_apn(apn: str) -> str:
+    """Return ``apn`` if it is a valid APN (TS 23.003 section 9.1), else raise :class:`ConfigError`."""
+    if len(apn) > 100 or not _APN_RE.match(apn):
+        raise ConfigError(
+            "the APN may only hold letters, digits, '-', '_' and dots between labels (TS 23.003 9.1); "
+            f"got {apn!r}"
+        )
+    return apn
+
+
+def _quote(value: str) -> str:
+    """A pppd options-file word: double-quoted, with ``\\`` and ``"`` escaped (pppd(8) OPTIONS FILES)."""
+    if _CTRL_RE.search(value):
+        raise ConfigError("option values may not contain control characters")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _chat_quote(value: str) -> str:
+    """A chat(8) script string in single quotes. Only called with validated text (no quote, no ``\\``)."""
+    if "'" in value or "\\" in value or "^" in value or _CTRL_RE.search(value):
+        raise ConfigError(f"unsafe characters in chat string {value!r}")
+    return f"'{value}'"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _options_text(opts: PppdOptions, directory: str, *, device: bool) -> str:
+    lines = ["# generated by pppos: pppd(8) options"]
+    if device:
+        lines.append(_quote(opts.port))
+    lines.append(str(opts.baud))
+    lines += ["nodetach", "noauth", "noipdefault", "ipcp-accept-local", "ipcp-accept-remote",
+              "novj", "novjccomp", "noccp", "nobsdcomp", "nodeflate", "local"]
+    lines.append("crtscts" if opts.crtscts else "nocrtscts")
+    if opts.usepeerdns:
+        lines.append("usepeerdns")
+    if opts.default_route:
+        lines.append("defaultroute")
+        if opts.route_metric is not None:
+            lines.append(f"defaultroute-metric {opts.route_metric}")
+    else:
+        lines.append("nodefaultroute")
+    if opts.lcp_echo is not None:
+        lines.append(f"lcp-echo-interval {opts.lcp_echo[0]}")
+        lines.append(f"lcp-echo-failure {opts.lcp_echo[1]}")
+    if opts.persist:
+        lines.append("persist")
+        if opts.maxfail is not None:
+            lines.append(f"maxfail {opts.maxfail}")
+        if opts.holdoff is not None:
+            lines.append(f"holdoff {opts.holdoff}")
+    if opts.mtu is not None:
+        lines.append(f"mtu {opts.mtu}")
+    if opts.mru is not None:
+        lines.append(f"mru {opts.mru}")
+    if opts.unit is not None:
+        lines.append(f"unit {opts.unit}")
+    if opts.debug:
+        lines.append("debug")
+    if opts.use_chat:
+        script = os.path.join(directory, "chat")
+        command = f"{shlex.quote(opts.chat_path)} -v -s -f {shlex.quote(script)}"
+        lines.append(f"connect {_quote(command)}")
+    if opts.user is not None or opts.password is not None:
+        lines.append(f"file {_quote(os.path.join(directory, 'secrets'))}")
+    return "\n".join(lines) + "\n"
+
+
+def _chat_text(opts: PppdOptions) -> str:
+    pairs: list[tuple[str, str]] = [
+        ("ABORT", "BUSY"), ("ABORT", "NO CARRIER"), ("ABORT", "NO DIALTONE"), ("ABORT", "NO DIAL TONE"),
+        ("ABORT", "NO ANSWER"), ("ABORT", "DELAYED"), ("ABORT", "ERROR"), ("ABORT", "+CGATT: 0"),
+        ("TIMEOUT", str(opts.chat_timeout)),
+        ("", "AT"), ("OK", "ATE0"), ("OK", "AT+CMEE=0"),
+    ]
+    if opts.apn is not None:
+        pairs.append(("OK", f'AT+CGDCONT={opts.cid},"IP","{validate_apn(opts.apn)}"'))
+    pairs += [("OK", opts.dial), ("TIMEOUT", str(opts.connect_timeout)), ("CONNECT", "")]
+    lines = ["# generated by pppos: chat(8) script, one expect/send pair per line"]
+    for expect, send in pairs:
+        keyword = expect in {"ABORT", "TIMEOUT"} and send != ""
+        lines.append(f"{expect if keyword else _chat_quote(expect)} {_chat_quote(send)}")
+    return "\n".join(lines) + "\n"
+
+
+def _secrets_text(opts: PppdOptions, *, mask: bool) -> str:
+    lines = ["# generated by pppos: pppd options holding the PPP credentials (mode 0600)"]
+    if opts.user is not None:
+        lines.append(f"user {_quote(opts.user)}")
+    if opts.password is not None:
+        lines.append(f"password {_MASK if mask else _quote(opts.password)}")
+        lines.append("hide-password")
+    return "\n".join(lines) + "\n"
+
+
+def render_config(opts: PppdOptions, directory: str = "/run/pppos/pppd", *, device: bool = True,
+                  mask: bool = False) -> dict[str, str]:
+    """The generated files, ``{path: text}``, for files placed in ``directory``.
+
+    ``options`` (pppd's ``file``), ``chat`` when :attr:`PppdOptions.use_chat`, ``secrets`` when a user
+    or password is set (masked when ``mask``). ``device=False`` leaves the port name out (pppd then
+    uses its standard input). Raises :class:`ConfigError` for unsafe values.
+    """
+    opts.validate()
+    files = {os.path.join(directory, "options"): _options_text(opts, directory, device=device)}
+    if opts.use_chat:
+        files[os.path.join(directory, "chat")] = _chat_text(opts)
+    if opts.user is not None or opts.password is not None:
+        files[os.path.join(directory, "secrets")] = _secrets_text(opts, mask=mask)
+    return files
+
+
+def print_config(opts: PppdOptions, out: TextIO | None = None, directory: str = "<private dir>") -> None:
+    """Show the generated files (secrets masked), for ``pppos-up --backend pppd --print-config``."""
+    stream = out if out is not None else sys.stdout
+    for path, text in render_config(opts, directory, mask=True).items():
+        print(f"# ---- {path}", file=stream)
+        stream.write(text)
+
+
+@contextlib.contextmanager
+def private_config(opts: PppdOptions, *, device: bool = True) -> Iterator[str]:
+    """Write the files into a fresh 0700 ``mkdtemp`` directory (secrets 0600); remove it on exit."""
+    directory = tempfile.mkdtemp(prefix="pppos-pppd-")
+    try:
+        os.chmod(directory, 0o700)
+        for path, text in render_config(opts, directory, device=device).items():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- exit statuses
+
+#: pppd(8) "EXIT STATUS" -> (our exit status, message).
+EXIT_STATUSES: dict[int, tuple[ExitStatus, str]] = {
+    0: (ExitStatus.LINK_LOST, "the peer terminated the link"),
+    1: (ExitStatus.ERROR, "pppd hit a fatal error (see its log above)"),
+    2: (ExitStatus.USAGE, "pppd rejected its options (is this pppd too old for them?)"),
+    3: (ExitStatus.PERMISSION, "pppd must run as root"),
+    4: (ExitStatus.MISSING_TOOL, "the kernel has no PPP support (no /dev/ppp or ppp_async); use --backend python"),
+    5: (ExitStatus.INTERRUPTED, "pppd was stopped by a signal"),
+    6: (ExitStatus.NO_MODEM, "the serial port is locked by another program"),
+    7: (ExitStatus.NO_MODEM, "pppd could not open the serial port"),
+    8: (ExitStatus.DIAL, "the chat script failed: the modem did not connect"),
+    9: (ExitStatus.ERROR, "the pty command could not be run"),
+    10: (ExitStatus.PPP, "PPP negotiation failed (LCP or IPCP did not open)"),
+    11: (ExitStatus.AUTH, "the peer failed to authenticate itself"),
+    12: (ExitStatus.LINK_LOST, "the link was idle and pppd closed it"),
+    13: (ExitStatus.LINK_LOST, "the connect time limit was reached"),
+    14: (ExitStatus.ERROR, "callback was negotiated (not supported)"),
+    15: (ExitStatus.LINK_LOST, "the peer stopped answering LCP echo requests"),
+    16: (ExitStatus.LINK_LOST, "the modem hung up (carrier lost)"),
+    17: (ExitStatus.PPP, "serial loopback detected: the modem echoes our frames (is it in command mode?)"),
+    18: (ExitStatus.NO_MODEM, "the init script failed"),
+    19: (ExitStatus.AUTH, "authentication failed: the peer refused our user name or password"),
+}
+
+
+def map_exit_status(code: int, *, stopped_by_us: bool = False) -> tuple[ExitStatus, str]:
+    """Our exit status and message for pppd's exit ``code`` (negative: killed by that signal)."""
+    if stopped_by_us and code in (0, 5, -signal.SIGTERM):
+        return ExitStatus.SUCCESS, "pppd stopped on request"
+    if code < 0:
+        return ExitStatus.ERROR, f"pppd was killed by signal {signal.Signals(-code).name}"
+    return EXIT_STATUSES.get(code, (ExitStatus.ERROR, f"pppd exited with unknown status {code}"))
+
+
+# --------------------------------------------------------------------------- output parsing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PppdUp:
+    """IPCP opened: the addresses and name servers pppd logged."""
+
+    local_ip: str
+    peer_ip: str
+    dns: tuple[str, ...]
+    ifname: str | None
+
+
+_LOCAL_RE = re.compile(r"local\s+IP address (\S+)")
+_REMOTE_RE = re.compile(r"remote IP address (\S+)")
+_DNS_RE = re.compile(r"(?:primary|secondary)\s+DNS address (\S+)")
+_IFACE_RE = re.compile(r"Using interface (\S+)")
+
+
+class PppdOutput:
+    """Reads pppd's log lines and notices when the link is up (sans-I/O: lines in, events out).
+
+    pppd (ipcp.c ``ipcp_up``) logs ``local  IP address``, ``remote IP address`` then ``primary   DNS
+    address``/``secondary DNS address``; the link counts as up at the first line after the remote
+    address that is not a DNS line, or when :meth:`flush` is called (the log went quiet).
+    """
+
+    def __init__(self) -> None:
+        self.local_ip: str | None = None
+        self.peer_ip: str | None = None
+        self.dns: list[str] = []
+        self.ifname: str | None = None
+        self.auth_failed = False
+        self.last_error: str | None = None
+        self._up_sent = False
+        self._events: list[PppdUp] = []
+
+    def feed(self, line: str) -> None:
+        """Take one log line (without the newline)."""
+        if (m := _IFACE_RE.search(line)) is not None:
+            self.ifname = m.group(1)
+        if (m := _LOCAL_RE.search(line)) is not None:
+            self.local_ip, self.peer_ip, self.dns, self._up_sent = m.group(1), None, [], False
+            return
+        if (m := _REMOTE_RE.search(line)) is not None:
+            self.peer_ip = m.group(1)
+            return
+        if (m := _DNS_RE.search(line)) is not None:
+            self.dns.append(m.group(1))
+            return
+        if "authentication failed" in line.lower() or "Failed to authenticate ourselves" in line:
+            self.auth_failed = True
+            self.last_error = line.strip()
+        self.flush()
+
+    def flush(self) -> None:
+        """The log went quiet: if the addresses are known, the link is up."""
+        if self.local_ip and self.peer_ip and not self._up_sent:
+            self._up_sent = True
+            self._events.append(PppdUp(local_ip=self.local_ip, peer_ip=self.peer_ip, dns=tuple(self.dns),
+                                       ifname=self.ifname))
+
+    def next_event(self) -> PppdUp | None:
+        """The next :class:`PppdUp`, or None."""
+        return self._events.pop(0) if self._events else None
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PppdResult:
+    """How a pppd run ended."""
+
+    returncode: int
+    exit_status: ExitStatus
+    message: str
+    up: PppdUp | None
+
+    def error(self) -> PpposError | None:
+        """The error to raise for a failed run (None for success)."""
+        if self.exit_status == ExitStatus.SUCCESS:
+            return None
+        return PpposError(self.message, exit_status=self.exit_status)
+
+
+def find_pppd() -> str | None:
+    """The pppd executable (PATH, then /usr/sbin and /sbin), or None."""
+    found = shutil.which("pppd")
+    if found:
+        return found
+    for cand in ("/usr/sbin/pppd", "/sbin/pppd"):
+        if os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def backend_available() -> bool:
+    """True only where the kernel has PPP (``/dev/ppp``) and pppd is installed (``--backend auto``)."""
+    return os.path.exists("/dev/ppp") and find_pppd() is not None
+
+
+def run_pppd(
+    opts: PppdOptions,
+    *,
+    port_fd: int | None = None,
+    pppd: str | None = None,
+    on_line: Callable[[str], None] | None = None,
+    on_up: Callable[[PppdUp], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> PppdResult:
+    """Run pppd until it exits; return how it ended (see :data:`EXIT_STATUSES`).
+
+    ``port_fd``: the already-open port (after our AT bring-up); it becomes pppd's standard input and
+    the options name no device. ``on_line`` gets each log line, ``on_up`` the addresses once IPCP is
+    up. ``should_stop`` is polled about every 0.2 s; when it returns True (or on Ctrl-C) pppd gets
+    SIGTERM, which makes it terminate the link cleanly (LCP Terminate-Request), and the run counts as
+    a success.
+    """
+    exe = pppd or find_pppd()
+    if exe is None:
+        raise MissingTool("pppd is not installed (Debian: apt-get install ppp); use --backend python")
+    opts.validate()
+    parser = PppdOutput()
+    stopped = False
+    with private_config(opts, device=port_fd is None) as directory:
+        rfd, wfd = os.pipe()
+        argv = [exe, "file", os.path.join(directory, "options"), "logfd", "3", *extra_args]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=port_fd if port_fd is not None else subprocess.DEVNULL,
+                stdout=wfd,
+                stderr=wfd,
+                pass_fds=(wfd,),
+                close_fds=True,
+                preexec_fn=lambda: os.dup2(wfd, 3),  # noqa: PLW1509 - only dup2 before exec
+            )
+        except OSError as exc:
+            os.close(rfd)
+            os.close(wfd)
+            raise MissingTool(f"cannot run {exe}: {exc.strerror}") from None
+        os.close(wfd)
+        buf = b""
+        term_sent_at: float | None = None
+        try:
+            while True:
+                try:
+                    readable, _, _ = select.select([rfd], [], [], 0.2)
+                except KeyboardInterrupt:
+                    readable = []
+                    stopped = True
+                chunk = os.read(rfd, 4096) if readable else b""
+                if readable and not chunk:
+                    break  # pppd (and anything it started) closed the log pipe
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r")
+                    if on_line is not None:
+                        on_line(line)
+                    parser.feed(line)
+                if not readable:
+                    parser.flush()
+                while (ev := parser.next_event()) is not None:
+                    if on_up is not None:
+                        on_up(ev)
+                if should_stop is not None and should_stop():
+                    stopped = True
+                if stopped and term_sent_at is None:
+                    term_sent_at = time.monotonic()
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)
+                if term_sent_at is not None and time.monotonic() - term_sent_at > 10 and proc.poll() is None:
+                    proc.kill()
+                if not readable and proc.poll() is not None:
+                    break
+        finally:
+            os.close(rfd)
+            if proc.poll() is None:
+                proc.kill()
+            code = proc.wait()
+    status, message = map_exit_status(code, stopped_by_us=stopped)
+    if code == 0 and parser.local_ip is None and not stopped:
+        status, message = ExitStatus.PPP, "pppd ended before the link came up"
+    up = None
+    if parser.local_ip and parser.peer_ip:
+        up = PppdUp(local_ip=parser.local_ip, peer_ip=parser.peer_ip, dns=tuple(parser.dns), ifname=parser.ifname)
+    return PppdResult(returncode=code, exit_status=status, message=message, up=up)
+
+
+def options_from_up(up: Any) -> PppdOptions:
+    """Translate ``pppos-up``'s :class:`pppos.config.UpOptions` into :class:`PppdOptions`."""
+    echo = None
+    if up.lcp_echo is not None:
+        echo = (max(1, round(up.lcp_echo[0])), int(up.lcp_echo[1]))
+    unit = None
+    if up.ifname and up.ifname != "ppp0":
+        if not _IFNAME_RE.match(up.ifname):
+            raise ConfigError(f"with --backend pppd the interface must be named pppN, not {up.ifname!r}")
+        unit = int(up.ifname[3:])
+    return PppdOptions(
+        port=up.port,
+        baud=up.baud,
+        user=up.user,
+        password=up.password,
+        usepeerdns=bool(up.usepeerdns) or not up.dns,
+        default_route=up.default_route,
+        route_metric=up.route_metric if up.default_route and up.route_metric else None,
+        lcp_echo=echo,
+        persist=up.persist,
+        mtu=up.mtu,
+        mru=up.mtu,
+        unit=unit,
+        debug=bool(up.trace),
+    )
+
+
+def run_up(up: Any, reporter: Any) -> int:
+    """``pppos-up --backend pppd``: AT bring-up with our engine, then pppd on the same open port.
+
+    Returns the exit status; failures raise :class:`PpposError` children with their exit status.
+    """
+    opts = options_from_up(up)
+    opts.validate()
+    if not os.path.exists("/dev/ppp"):
+        raise MissingTool("the kernel has no PPP support (/dev/ppp is missing); use --backend python")
+    if find_pppd() is None:
+        raise MissingTool("pppd is not installed (Debian: apt-get install ppp); use --backend python")
+    from pppos.serial_port import open_port, run_blocking
+
+    port = open_port(up.port, up.baud)
+    try:
+        if not up.direct:
+            from pppos.at.bringup import Bringup, BringupConfig, DataMode, Progress, Verdict
+
+            values = {"profile": up.profile or "auto", "baud": up.baud, "pin": up.pin, "apn": up.apn,
+                      "user": up.user, "password": up.password}
+            import dataclasses
+
+            names = {f.name for f in dataclasses.fields(BringupConfig)}
+            bringup = Bringup(BringupConfig(**{k: v for k, v in values.items() if k in names and v is not None}))
+            bringup.start(time.monotonic())
+
+            def on_event(ev: object) -> None:
+                if isinstance(ev, Progress):
+                    reporter.step(ev.step, ev.message)
+
+            ev = run_blocking(port, bringup, until=lambda e: isinstance(e, DataMode | Verdict), on_event=on_event)
+            if isinstance(ev, Verdict) and not ev.ok:
+                raise PpposError(ev.message, exit_status=ev.exit_status)
+        reporter.step("pppd", f"starting pppd on {up.port}")
+
+        def on_up(ev: PppdUp) -> None:
+            dns = ", ".join(ev.dns) or "none"
+            reporter.step("up", f"link up: local {ev.local_ip}, peer {ev.peer_ip}, DNS {dns}",
+                          local_ip=ev.local_ip, peer_ip=ev.peer_ip, dns=list(ev.dns))
+
+        result = run_pppd(opts, port_fd=port.fileno(), on_line=reporter.trace if up.trace else None, on_up=on_up)
+    finally:
+        with contextlib.suppress(Exception):
+            port.close()
+    err = result.error()
+    if err is not None:
+        raise err
+    reporter.step("down", result.message)
+    return int(ExitStatus.SUCCESS)
+
+
+def describe(files: Mapping[str, str]) -> str:
+    """The rendered files as one text (for logs and tests)."""
+    return "".join(f"# ---- {p}\n{t}" for p, t in files.items())
