@@ -8,7 +8,8 @@ Client role (the host behind a modem):
 - never offer IP-Compression-Protocol (VJ, RFC 1332 section 3.2), reject it and every other option
   we do not run (IP-Addresses (1), NBNS 130/132, unknown);
 - accept any non-zero address the peer gives for itself; a peer that gives none gets the pppd
-  convention 10.64.64.64 (:data:`DEFAULT_PEER_IP`).
+  convention 10.64.64.64 (:data:`DEFAULT_PEER_IP`), and a peer that asks for one with 0.0.0.0 is
+  Nak'ed to ``peer_ip`` or 10.64.64.64 (slirp asks so, and closes IPCP if we reject it).
 
 Server role (the simulator and the tests): ask for our own address, Nak the peer's request to the
 address we assign, and Nak its DNS requests to the configured servers (or reject them when none).
@@ -139,11 +140,9 @@ class IpcpPolicy(OptionPolicy):
                         his_addr = v
                         acks.append(opt)
                 elif v == _ZERO:
-                    # The peer wants us to name its address; we have none to offer (pppd: reject).
-                    if self.peer_ip:
-                        naks.append(Option(opt.type, _packed(self.peer_ip)))
-                    else:
-                        rejects.append(opt)
+                    # The peer wants us to name its address (slirp does; it closes IPCP on a reject):
+                    # offer the configured peer address or the 10.64.64.64 convention.
+                    naks.append(Option(opt.type, _packed(self.peer_ip or DEFAULT_PEER_IP)))
                 else:
                     his_addr = v
                     acks.append(opt)
