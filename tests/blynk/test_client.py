@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -167,6 +168,30 @@ def test_redirect_to_a_second_server() -> None:
             await client.close()
 
     run(body())
+
+
+def test_redirect_over_tls_verifies_and_sends_sni_for_the_new_name(tls: TlsFiles) -> None:
+    names: list[str | None] = []
+
+    def context_recording_sni() -> ssl.SSLContext:
+        context = tls.server_context()
+        context.sni_callback = lambda sslobj, name, ctx: names.append(name)  # type: ignore[assignment]
+        return context
+
+    async def body() -> None:
+        async with serving(ssl_context=context_recording_sni()) as target, serving(
+            ssl_context=context_recording_sni()
+        ) as first:
+            first.redirect = ("localhost", target.port)
+            client = BlynkClient(TOKEN, server="127.0.0.1", port=first.port, ca_file=str(tls.ca_cert))
+            await client.connect()
+            assert target.logins == 1
+            assert client.stats.redirects == 1
+            await client.close()
+
+    run(body())
+    # no SNI for an IP address (RFC 6066 section 3), then the redirect target's name
+    assert names == [None, "localhost"]
 
 
 def test_redirect_loop_gives_up() -> None:
