@@ -278,10 +278,13 @@ class Daemon:
                 await task
         if self._timer is not None:
             self._timer.cancel()
+        if self._pending and self.serial_fd >= 0:
+            with contextlib.suppress(OSError):  # best effort: a last Terminate-Request or -Ack
+                os.write(self.serial_fd, self._pending)
+            self._pending = b""
+        # Our signal handlers stay installed until host state is restored: a late Ctrl-C must not
+        # interrupt the restore with a KeyboardInterrupt.
         if loop is not None:
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(sig)
             if self.serial_fd >= 0:
                 with contextlib.suppress(Exception):
                     loop.remove_reader(self.serial_fd)
@@ -306,6 +309,10 @@ class Daemon:
                 self.pcap_file.close()
         if self.status is not None:
             self.status.remove()
+        if loop is not None:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
 
     def _finish(self, status: int, message: str | None = None) -> None:
         if self._done is not None and not self._done.done():
@@ -542,8 +549,9 @@ class Daemon:
             phase = str(getattr(event.phase, "name", event.phase)).lower()
             if phase in ("authenticate", "network") and self.phase == "establish":
                 self.rep.step("lcp", "LCP up")
-            if phase == "network" and self.opts.user:
-                pass
+            if phase == "dead" and self._stopping:
+                self._after_link_closed()
+                return
             if self.up_since is None or phase != "network":
                 self._set_phase(phase)
         elif name == "AuthResult":
@@ -660,8 +668,7 @@ class Daemon:
         reason = str(getattr(event, "reason", "") or cause)
         self._set_tun_reading(False)
         if self._stopping:
-            self._terminate_deadline = None
-            self._after_link_closed()
+            self._wait_for_dead()
             return
         was_up = self.up_since is not None
         if "auth" in cause:
@@ -675,10 +682,23 @@ class Daemon:
         self.rep.warn(text)
         self._exit_status, self._exit_message = int(status), text
         self._stopping = True
-        self._after_link_closed()
+        self._wait_for_dead()
+
+    def _wait_for_dead(self) -> None:
+        """LinkDown comes when LCP leaves Opened; let it finish its Terminate exchange (bounded)."""
+        if self.link is None:
+            return
+        if str(getattr(self.link.phase, "name", self.link.phase)).lower() == "dead":
+            self._after_link_closed()
+        elif self._terminate_deadline is None:
+            self._terminate_deadline = self._now() + TERMINATE_WAIT
 
     def _after_link_closed(self) -> None:
         """The LCP part is over: hang the modem up (not with --direct), then finish."""
+        self._terminate_deadline = None
+        if self.link is not None:
+            # The link's last words (Terminate-Ack/Request) still go out, before any +++ guard time.
+            self._pending += self.link.data_to_send()
         self.link = None
         self._set_phase("hangup")
         if self.opts.direct or not self._dialed or not self._serial_reading:
@@ -709,6 +729,8 @@ class Daemon:
     # ------------------------------------------------------------------ stop
 
     def _on_signal(self, sig: int) -> None:
+        if self._done is None or self._done.done():
+            return  # already restoring host state; it is quick and must not be interrupted
         self._interrupts += 1
         if sig == signal.SIGINT and self._exit_status == 0:
             self._exit_status = int(ExitStatus.INTERRUPTED)

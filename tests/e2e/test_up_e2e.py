@@ -56,7 +56,7 @@ def test_sim_a7_slirp_curl_socket_status_pcap_down(netns, tmp_path: Path) -> Non
             assert status.returncode == 0, status.stderr
             state = json.loads(status.stdout)
             assert state["phase"] == "running" and state["running"] is True
-            assert state["local_ip"] == "10.0.2.15" and state["peer_ip"] == "10.0.2.2"
+            assert state["local_ip"] == "10.0.2.15" and state["peer_ip"] == "10.64.64.64"  # offered: slirp asked
             assert state["bytes_in"] > 20000 and state["bytes_out"] > 20000
             assert state["packets_in"] > 0 and state["packets_out"] > 0
 
@@ -70,13 +70,17 @@ def test_sim_a7_slirp_curl_socket_status_pcap_down(netns, tmp_path: Path) -> Non
             up.close()
 
     from scapy.layers.inet import TCP
-    from scapy.layers.ppp import PPP_IPCP, PPP_LCP
+    from scapy.layers.ppp import DIR_PPP, PPP, PPP_IPCP, PPP_LCP_Configure
     from scapy.utils import rdpcap
 
     packets = rdpcap(str(pcap))
-    assert any(p.haslayer(PPP_LCP) for p in packets)
-    assert any(p.haslayer(PPP_IPCP) for p in packets)
-    assert any(p.haslayer(TCP) and servers.echo_port in (p[TCP].sport, p[TCP].dport) for p in packets)
+    assert packets and all(p.haslayer(DIR_PPP) for p in packets)
+    lcp = [p for p in packets if p[PPP].proto == 0xC021]
+    assert any(p.haslayer(PPP_LCP_Configure) and p[PPP_LCP_Configure].code == 2 for p in lcp)  # Configure-Ack
+    ipcp = [p for p in packets if p.haslayer(PPP_IPCP)]
+    assert {p[DIR_PPP].getfieldval("direction") for p in ipcp} == {0, 1}  # both directions
+    tcp = [p for p in packets if p.haslayer(TCP) and servers.echo_port in (p[TCP].sport, p[TCP].dport)]
+    assert any(p[TCP].flags.S for p in tcp) and any(len(p[TCP].payload) for p in tcp)
 
 
 def test_default_route_and_usepeerdns_restored_after_sigterm(netns, tmp_path: Path) -> None:
