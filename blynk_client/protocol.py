@@ -76,8 +76,10 @@ the buffer until ``accept_login``. Server idle rule (legacy server and Blynk 2.0
 ends (:class:`HeartbeatTimeout`) after ``ceil(2.3 * h)`` seconds without receiving anything, where
 ``h`` is the device's ``h-beat`` from its info message, or our ``heartbeat`` before that.
 
-Events are frozen dataclasses; see :data:`__all__`. Every session-ending event is followed by no
-further events; :attr:`BlynkConnection.state` is then ``State.CLOSED``.
+Use one :class:`BlynkConnection` per TCP connection (a reconnect makes a new one; the device's id
+counter restarts at 1 with the login). Events are frozen dataclasses; see :data:`__all__`. Every
+session-ending event is followed by no further events; :attr:`BlynkConnection.state` is then
+``State.CLOSED``.
 """
 
 from __future__ import annotations

@@ -693,3 +693,42 @@ def test_stats_count_bytes() -> None:
     p.to_server()
     assert p.device.stats.bytes_out == p.server.stats.bytes_in
     assert p.device.stats.messages_out == 3  # login, info, write
+
+
+_CLOSING = (ProtocolViolation, ConnectionClosed, LoginFailed, Redirected, HeartbeatTimeout, LoginTimeout)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(["server-fresh", "server-ready", "device-waiting", "device-ready"]),
+    st.lists(st.binary(max_size=40), max_size=8),
+    st.booleans(),
+)
+def test_any_bytes_in_any_state_never_raise(start: str, chunks: list[bytes], valid_prefix: bool) -> None:
+    """Peer input never raises out of receive_data: it becomes events, counters or a violation."""
+    p = Pair()
+    if start.endswith("ready"):
+        p.login()
+    elif start == "device-waiting":
+        p.device.login(TOKEN, p.now)
+    conn = p.server if start.startswith("server") else p.device
+    if valid_prefix:
+        chunks = [Message(Command.HARDWARE, 40, ("vw", "1", "x")).encode(), *chunks]
+    seen: list[object] = []
+    rejected = False
+    for chunk in chunks:
+        if not chunk:
+            continue
+        conn.receive_data(chunk, p.now)
+        seen += events(conn)
+        conn.data_to_send()
+        if conn.state is State.AUTHORIZING:
+            conn.reject_login(now=p.now)
+            rejected = True
+    assert isinstance(conn.state, State)
+    closing = [e for e in seen if isinstance(e, _CLOSING)]
+    assert len(closing) <= 1  # nothing after the end
+    if closing:
+        assert seen[-1] is closing[0] and conn.closed
+    elif conn.closed:
+        assert rejected  # the only way to close without a closing event is our own decision
