@@ -401,6 +401,8 @@ class BlynkClient:
                     await asyncio.wait({runner})
             except TimeoutError:
                 runner.cancel()
+        if runner is not None and runner.done() and not runner.cancelled():
+            runner.exception()  # retrieved here; run()/connect() callers saw it already
         for task in list(self._tasks):
             task.cancel()
 
@@ -444,6 +446,10 @@ class BlynkClient:
             except (ConnectError, ProtocolError) as exc:
                 failure = exc
             redirects = 0
+            if self._target != (self.server, self.port):
+                # A redirect target that failed: ask the original server again next time (it
+                # redirects again if the device still belongs elsewhere).
+                self._target = (self.server, self.port)
             if self._stopping:
                 return
             if not retry:
