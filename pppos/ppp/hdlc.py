@@ -215,18 +215,45 @@ def _unescape_exact(data: bytes) -> bytes:
     return bytes(out)
 
 
+#: Above this many escapes per frame, :func:`unescape` switches to whole-frame integer arithmetic.
+_MANY_ESCAPES = 40
+#: Translate tables marking Control Escape octets with 0x01 (position) and 0x20 (bit to flip).
+_MARK_ESCAPE = bytes(0x01 if i == ESCAPE else 0 for i in range(256))
+_MARK_FLIP = bytes(0x20 if i == ESCAPE else 0 for i in range(256))
+
+
+def _unescape_many(data: bytes) -> bytes:
+    """Unescape with a constant number of C-level whole-frame operations (for many escapes).
+
+    Every 0x7D is an escape (0x7D 0x7D excluded by the caller), so: mark escapes with 0x01 and the
+    octet after each escape with 0x20 (a second mark shifted by one octet through a big-integer
+    shift), delete escapes from both the data and the mark string, and XOR the two as integers.
+    """
+    size = len(data)
+    from_bytes = int.from_bytes
+    marks = from_bytes(data.translate(_MARK_ESCAPE), "big") ^ (from_bytes(data.translate(_MARK_FLIP), "big") >> 8)
+    flips = marks.to_bytes(size, "big").translate(None, b"\x01")
+    kept = data.translate(None, _ESCAPE_BYTE)
+    return (from_bytes(kept, "big") ^ from_bytes(flips, "big")).to_bytes(len(kept), "big")
+
+
 def unescape(data: bytes) -> bytes:
     """Undo RFC 1662 section 4.2 transparency: each ``7D x`` becomes ``x ^ 0x20``.
 
     Any octet may have been escaped, whatever the ACCM. A trailing lone 0x7D is dropped (the
-    deframer treats it as an abort before calling this).
+    deframer treats it as an abort before calling this). Few escapes (ACCM 0 traffic): split on
+    0x7D and map the first octet of each piece through a table; many (all-ones ACCM): whole-frame
+    integer arithmetic. Neither loops over octets in Python.
     """
+    data = bytes(data)
     if _ESCAPE_BYTE not in data:
-        return bytes(data)
-    if b"\x7d\x7d" in data:
-        return _unescape_exact(data)
+        return data
     parts = data.split(_ESCAPE_BYTE)
     tails = parts[1:]
+    if b"" in tails[:-1]:
+        return _unescape_exact(data)  # 7D 7D: an escaped 0x5D, which only an extended ACCM asks for
+    if len(tails) > _MANY_ESCAPES:
+        return _unescape_many(data)
     out: list[bytes] = [b""] * (2 * len(tails) + 1)
     out[0] = parts[0]
     out[1::2] = map(_XOR_ONE.__getitem__, map(_HEAD, tails))

@@ -146,6 +146,23 @@ def test_unescape_any_escaped_octet_including_escaped_0x5d() -> None:
     assert unescape(b"plain") == b"plain"
 
 
+def test_unescape_many_escapes_matches_the_exact_reference() -> None:
+    data = bytes(range(256)) * 6
+    escaped = escape(data, ALL_ONES)
+    assert escaped.count(0x7D) > hdlc._MANY_ESCAPES  # the whole-frame integer path
+    assert unescape(escaped) == hdlc._unescape_exact(escaped) == data
+    assert unescape(escaped + b"\x7d") == data  # a lone trailing escape is dropped
+    assert unescape(b"\x00\x00" + escaped) == b"\x00\x00" + data  # leading zero octets survive
+
+
+def test_stdlib_fcs16_fallback_frames_and_deframes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without anycrc, binascii.crc_hqx carries FCS-16 and the wire format is unchanged."""
+    wire = hx(GOLDEN_LCP[1][0])
+    monkeypatch.setattr(hdlc, "fcs16_impl", hdlc._fcs16_binascii)
+    assert encode_frame(0xC021, hx(GOLDEN_LCP[1][1]), accm=0) == wire
+    assert Deframer().feed(wire) == [(0xC021, hx(GOLDEN_LCP[1][1]))]
+
+
 # -- encode_frame ---------------------------------------------------------------------------------
 
 
