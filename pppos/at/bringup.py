@@ -10,8 +10,12 @@ back to ``ATO``, V.250 6.3.7) and CONNECT, which hands over the bytes after it (
 
 Before the sync the plan checks for a modem left in data mode, as esp_modem does: it sends an LCP
 Echo-Request (RFC 1661 section 5.8) in an RFC 1662 HDLC-like frame (FCS-16, section C.2; every
-control character escaped, section 7.1). If PPP flag bytes (0x7E) come back, it runs the
-:class:`Hangup` procedure (DTR drop, 1 s guard, ``+++`` alone, 1 s guard, ``ATH``) and continues.
+control character escaped, section 7.1), followed by an LCP Terminate-Request (section 5.5), which
+a peer still negotiating answers too (an Echo-Request is answered only in the Opened state). If
+PPP flag bytes (0x7E) other than an echo of our own frames come back, it runs the :class:`Hangup`
+procedure (DTR drop, 1 s guard, ``+++`` alone, 1 s guard, ``ATH``) and continues. A modem whose
+data call has a silent peer answers nothing at all: when the first rate gets no answer to ``AT``,
+the plan tries the guarded ``+++`` once before moving on to other rates.
 
 Theory of operation
 -------------------
@@ -65,6 +69,8 @@ __all__ = [
     "VerdictCode",
     "fcs16",
     "lcp_echo_request_frame",
+    "lcp_frame",
+    "lcp_terminate_request_frame",
     "parse_registration",
     "redact_imei",
     "signal_quality",
@@ -314,9 +320,13 @@ def fcs16(data: bytes, fcs: int = 0xFFFF) -> int:
     return fcs
 
 
-def lcp_echo_request_frame(identifier: int = 1, magic: int = 0) -> bytes:
-    """An LCP Echo-Request (RFC 1661 5.8) in an RFC 1662 frame: ff 03 c0 21, FCS-16, all control chars escaped."""
-    lcp = bytes([0x09, identifier & 0xFF, 0x00, 0x08]) + magic.to_bytes(4, "big")
+def lcp_frame(code: int, identifier: int, data: bytes = b"") -> bytes:
+    """An LCP packet (RFC 1661 5) in an RFC 1662 frame: ff 03 c0 21, FCS-16, every control char escaped.
+
+    LCP codes 1-7 always go out with the default ACCM and the full header (RFC 1661 5 / RFC 1662 7),
+    which is what a peer in any state can read.
+    """
+    lcp = bytes([code & 0xFF, identifier & 0xFF]) + (4 + len(data)).to_bytes(2, "big") + data
     body = b"\xff\x03\xc0\x21" + lcp
     fcs = fcs16(body) ^ 0xFFFF
     body += bytes([fcs & 0xFF, fcs >> 8])  # least significant octet first (RFC 1662 C.2)
@@ -328,6 +338,21 @@ def lcp_echo_request_frame(identifier: int = 1, magic: int = 0) -> bytes:
             out.append(byte)
     out.append(0x7E)
     return bytes(out)
+
+
+def lcp_echo_request_frame(identifier: int = 1, magic: int = 0) -> bytes:
+    """An LCP Echo-Request (RFC 1661 5.8, code 9) with ``magic``: what esp_modem probes with."""
+    return lcp_frame(9, identifier, magic.to_bytes(4, "big"))
+
+
+def lcp_terminate_request_frame(identifier: int = 2) -> bytes:
+    """An LCP Terminate-Request (RFC 1661 5.5, code 5).
+
+    A peer in any state from Closed to Opened answers it with a Terminate-Ack (RFC 1661 4.1, event
+    RTR, action sta), whereas an Echo-Request is only answered in the Opened state. The bring-up
+    sends it after the Echo-Request so that a peer stuck in negotiation also shows itself.
+    """
+    return lcp_frame(5, identifier)
 
 
 def redact_imei(text: str) -> str:
@@ -639,7 +664,7 @@ class Bringup(_Plan):
         else:
             self.profile = PROFILES["generic"]
         self._info: dict[str, object] = {"profile": self.profile.name}
-        self._detect_frame = lcp_echo_request_frame()
+        self._detect_frame = lcp_echo_request_frame() + lcp_terminate_request_frame()
         self._detect_buf: bytearray | None = None
 
     # -- data-mode detection tap

@@ -20,6 +20,7 @@ from pppos.at.bringup import (
     VerdictCode,
     fcs16,
     lcp_echo_request_frame,
+    lcp_terminate_request_frame,
     parse_registration,
     redact_imei,
     signal_quality,
@@ -351,7 +352,7 @@ def test_recovers_a_modem_left_in_data_mode() -> None:
     assert dtr == [False, True]
     assert any(isinstance(e, Progress) and e.step == "detect" for e in events)
     assert modem.commands[:2] == ["ATH", "AT"]
-    assert lcp_echo_request_frame() + b"+++" in bytes(modem.raw)
+    assert lcp_echo_request_frame() + lcp_terminate_request_frame() + b"+++" in bytes(modem.raw)
 
 
 def test_silent_data_call_is_escaped_blindly() -> None:
@@ -450,15 +451,11 @@ def test_fcs16_rfc1662_check_value() -> None:
     assert fcs16(body + bytes([fcs & 0xFF, fcs >> 8])) == 0xF0B8
 
 
-def test_lcp_echo_frame_dissects_in_scapy() -> None:
-    from scapy.layers.ppp import HDLC, PPP, PPP_LCP_Echo
-
-    frame = lcp_echo_request_frame(identifier=7, magic=0x01020304)
-    assert frame[0] == frame[-1] == 0x7E
-    assert all(b >= 0x20 for b in frame[1:-1] if b not in (0x7D,))
+def unstuff(stuffed: bytes) -> bytes:
+    """RFC 1662 4.2 byte de-stuffing (0x7D then the octet XOR 0x20)."""
     raw = bytearray()
     escaped = False
-    for byte in frame[1:-1]:
+    for byte in stuffed:
         if escaped:
             raw.append(byte ^ 0x20)
             escaped = False
@@ -466,11 +463,31 @@ def test_lcp_echo_frame_dissects_in_scapy() -> None:
             escaped = True
         else:
             raw.append(byte)
-    assert fcs16(bytes(raw)) == 0xF0B8
+    return bytes(raw)
+
+
+def test_lcp_echo_frame_dissects_in_scapy() -> None:
+    from scapy.layers.ppp import HDLC, PPP, PPP_LCP_Echo
+
+    frame = lcp_echo_request_frame(identifier=7, magic=0x01020304)
+    assert frame[0] == frame[-1] == 0x7E
+    assert all(b >= 0x20 for b in frame[1:-1] if b not in (0x7D,))
+    raw = unstuff(frame[1:-1])
+    assert fcs16(raw) == 0xF0B8
     packet = HDLC(bytes(raw[:-2]))
     assert packet[PPP].proto == 0xC021
     echo = packet[PPP_LCP_Echo]
     assert (echo.code, echo.id, echo.len, echo.magic_number) == (9, 7, 8, 0x01020304)
+
+
+def test_lcp_terminate_request_dissects_in_scapy() -> None:
+    from scapy.layers.ppp import HDLC, PPP_LCP_Terminate
+
+    frame = lcp_terminate_request_frame(identifier=2)
+    raw = unstuff(frame[1:-1])
+    assert fcs16(raw) == 0xF0B8
+    term = HDLC(raw[:-2])[PPP_LCP_Terminate]
+    assert (term.code, term.id, term.len) == (5, 2, 4)
 
 
 def test_every_verdict_has_a_message_and_status() -> None:
