@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import ssl
 import time
 from collections import deque
@@ -125,9 +126,15 @@ class ServerStats:
 def load_tokens(path: str) -> list[str]:
     """Read tokens from a file, one per line (blank lines and ``#`` comments skipped).
 
-    Raises :class:`UsageError` with a one-line message (never a token) when the file is unusable.
+    Refuses a file that others can read (mode bits 0o077), as pppd does for its secrets. Raises
+    :class:`UsageError` with a one-line message (never a token) when the file is unusable.
     """
     try:
+        mode = os.stat(path).st_mode
+        if mode & 0o077:
+            raise UsageError(
+                f"the token file {path} is readable by others (mode {mode & 0o777:o}); run: chmod 600 {path}"
+            )
         with open(path, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:

@@ -504,6 +504,11 @@ def test_threaded_helper_and_blocking_http() -> None:
 def test_load_tokens(tmp_path: Path) -> None:
     f = tmp_path / "tokens"
     f.write_text(f"# devices\n{TOKEN}\n\n  {OTHER}  \n")
+    f.chmod(0o644)
+    with pytest.raises(UsageError, match="readable by others") as info:
+        load_tokens(str(f))
+    assert TOKEN[:4] not in str(info.value)
+    f.chmod(0o600)
     assert load_tokens(str(f)) == [TOKEN, OTHER]
     f.write_text("# nothing\n")
     with pytest.raises(UsageError, match="holds no token"):
@@ -562,6 +567,7 @@ def test_cli_usage_error_as_a_process() -> None:
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     token_file = tmp_path / "tokens"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
     proc = subprocess.Popen(
         [
             sys.executable,
