@@ -14,6 +14,14 @@ client to the host. Facts this module relies on (checked on Debian 12):
   temporary directory, so nothing from the real home leaks in, and tests can write secrets there.
 - Addresses: the client gets 10.0.2.15, DNS 10.0.2.3 (forwarded to the host's resolver: never send DNS
   through it from a test), and 10.0.2.2 is the host's loopback.
+- Negotiation facts seen on the wire (LCP/IPCP, RFC 1661 and RFC 1332): slirp's LCP Configure-Request
+  carries MRU 1500, ACCM 0, a magic number, PFC and ACFC, and it acks a request with only a magic
+  number. Its IPCP Configure-Request asks for IP-Address **0.0.0.0** plus VJ compression (0x002d, 15
+  slots, slot-id compression). The client must **Nak** that address with one for slirp (10.0.2.2
+  works); slirp then re-requests with it and the client acks. If the client acks 0.0.0.0 or rejects
+  the address option (what pppd does by default), slirp sends an IPCP Terminate-Request and no IP
+  flows. It Naks a client's 0.0.0.0 with 10.0.2.15. It also sends a CCP Configure-Request (answer
+  it with an LCP Protocol-Reject).
 
 Typical use::
 
