@@ -389,6 +389,8 @@ class Deframer:
         """Consume octets from the line; return the complete good frames they finish, in order."""
         if not data:
             return []
+        if type(data) is not bytes:
+            data = bytes(data)  # bytearray / memoryview from a driver: frames must hold bytes
         self.stats.octets += len(data)
         if self._discarding:
             start = data.find(_FLAG_BYTE)

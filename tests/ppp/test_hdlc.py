@@ -44,8 +44,22 @@ def hx(text: str) -> bytes:
     return bytes.fromhex(text.replace(" ", ""))
 
 
+# Captured from Debian's slirp 1.0.17 on a pty (pppos.sim.slirp.SlirpProcess, 2026-11-23): its
+# Configure-Request (MRU 1500, magic 0xf0488eae, PFC, ACFC) and its Configure-Ack of our request.
+SLIRP_CONF_REQ = (
+    "7e ff 7d 23 c0 21 7d 21 7d 21 7d 20 7d 32 7d 21 7d 24 7d 25 dc 7d 25 7d 26 f0 48 8e ae 7d 27 7d 22"
+    " 7d 28 7d 22 7d 3f 7d 3a 7e",
+    "01 01 00 12 01 04 05 dc 05 06 f0 48 8e ae 07 02 08 02",
+)
+SLIRP_CONF_ACK = (
+    "7e ff 7d 23 c0 21 7d 22 7d 21 7d 20 7d 2a 7d 25 7d 26 7d 32 34 56 78 7d 30 74 7e",
+    "02 01 00 0a 05 06 12 34 56 78",
+)
+
 # Real frames (all-ones ACCM, as LCP codes 1-7 must be sent), with the de-stuffed LCP packet.
 GOLDEN_LCP = [
+    SLIRP_CONF_REQ,
+    SLIRP_CONF_ACK,
     # pppd ConfReq: ACCM 0, magic 0x0e791a59, PFC, ACFC (a modem log, read in two chunks).
     (
         "7E FF 7D 23 C0 21 7D 21 7D 21 7D 20 7D 34 7D 22 7D 26 7D 20 7D 20 7D 20 7D 20 7D 25 7D 26 7D 2E"
@@ -157,10 +171,10 @@ def test_unescape_many_escapes_matches_the_exact_reference() -> None:
 
 def test_stdlib_fcs16_fallback_frames_and_deframes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without anycrc, binascii.crc_hqx carries FCS-16 and the wire format is unchanged."""
-    wire = hx(GOLDEN_LCP[1][0])
+    wire = hx(GOLDEN_LCP[3][0])
     monkeypatch.setattr(hdlc, "fcs16_impl", hdlc._fcs16_binascii)
-    assert encode_frame(0xC021, hx(GOLDEN_LCP[1][1]), accm=0) == wire
-    assert Deframer().feed(wire) == [(0xC021, hx(GOLDEN_LCP[1][1]))]
+    assert encode_frame(0xC021, hx(GOLDEN_LCP[3][1]), accm=0) == wire
+    assert Deframer().feed(wire) == [(0xC021, hx(GOLDEN_LCP[3][1]))]
 
 
 # -- encode_frame ---------------------------------------------------------------------------------
@@ -215,7 +229,13 @@ def test_scapy_dissects_our_lcp_and_ip_frames() -> None:
     from scapy.layers.inet import IP, UDP
     from scapy.layers.ppp import HDLC, PPP, PPP_LCP_Configure
 
-    frame = encode_frame(0xC021, hx(GOLDEN_LCP[0][1]), accm=0)
+    decoded = unescape(hx(SLIRP_CONF_REQ[0])[1:-1])  # slirp's own frame, dissected by scapy
+    assert fcs16(decoded) == FCS16_GOOD
+    slirp = HDLC(decoded[:-2])[PPP_LCP_Configure]
+    assert [o.type for o in slirp.options] == [1, 5, 7, 8]
+    assert (slirp.options[0].max_recv_unit, slirp.options[1].magic_number) == (1500, 0xF0488EAE)
+
+    frame = encode_frame(0xC021, hx(GOLDEN_LCP[2][1]), accm=0)
     decoded = unescape(frame[1:-1])
     assert fcs16(decoded) == FCS16_GOOD
     pkt = HDLC(decoded[:-2])
@@ -280,6 +300,15 @@ def test_deframer_split_at_every_position() -> None:
     for cut in range(len(data) + 1):
         deframer = Deframer(0)
         assert deframer.feed(data[:cut]) + deframer.feed(data[cut:]) == STREAM_FRAMES, cut
+
+
+def test_deframer_accepts_bytearray_and_memoryview() -> None:
+    data = stream()
+    assert Deframer().feed(bytearray(data)) == STREAM_FRAMES
+    frames = Deframer().feed(memoryview(data))
+    assert frames == STREAM_FRAMES
+    assert all(type(info) is bytes for _, info in frames)
+    assert encode_frame(0x21, memoryview(b"abc"), accm=0) == encode_frame(0x21, b"abc", accm=0)
 
 
 def test_deframer_trailing_bytes_wait_for_the_next_flag() -> None:
