@@ -132,6 +132,7 @@ URC_PREFIXES: tuple[str, ...] = (
     "NORMAL POWER DOWN",
 )
 
+_URC_UPPER = tuple(p.upper() for p in URC_PREFIXES)
 _DIAL_COMMANDS = ("ATD", "ATO", "ATA", "AT+CGDATA")
 _PREFIX_RE = re.compile(r"^AT([+^$%*#&][A-Z0-9]+)", re.IGNORECASE)
 _SPECIAL = re.compile(rb"[\r\n\x00]")
@@ -251,6 +252,8 @@ class AtStats:
     timeouts: int = 0
     #: final results that arrived while no command was in flight (late answers)
     orphan_results: int = 0
+    #: data-mode bytes dropped because nobody called take_data() (bounded at ``max_data``)
+    data_overflow: int = 0
 
 
 @dataclass(slots=True)
@@ -262,6 +265,8 @@ class _Command:
     dial: bool
     lead: bytes
     terminator: bytes
+    #: the secret argument ("" when the command holds none)
+    secret: str = ""
     lines: list[str] = field(default_factory=list)
     deadline: float = 0.0
 
@@ -270,13 +275,17 @@ class AtEngine:
     """Sans-I/O AT command engine (see the module docstring for the rules).
 
     :param max_line: the longest line kept, in bytes; longer lines are discarded and counted.
+    :param max_data: the most data-mode bytes kept for :meth:`take_data` (the rest is counted).
     :param trace: optional callable receiving one human-readable line per command and response.
     """
 
-    def __init__(self, *, max_line: int = 1024, trace: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, *, max_line: int = 1024, max_data: int = 65536, trace: Callable[[str], None] | None = None
+    ) -> None:
         if max_line < 16:
             raise ValueError("max_line must be at least 16")
         self.max_line = max_line
+        self.max_data = max_data
         self.stats = AtStats()
         self._trace = trace
         self._queue: deque[_Command] = deque()
@@ -315,7 +324,8 @@ class AtEngine:
         :param lead: bytes written before the command (``b"\\r"`` for the sync ``\\rAT``).
         :param terminator: the command-line end; ``b""`` for ``+++`` which must stand alone.
         """
-        label = command.split("=", 1)[0] + "=***" if secret else command
+        name, sep, argument = command.partition("=")
+        label = (name + "=***" if sep else "***") if secret else command
         upper = command.strip().upper()
         dial = upper.startswith(_DIAL_COMMANDS) and not upper.startswith("ATDS")
         self._queue.append(
@@ -327,6 +337,7 @@ class AtEngine:
                 dial=dial,
                 lead=lead,
                 terminator=terminator,
+                secret=(argument or command) if secret else "",
             )
         )
         self._start_next(now)
@@ -459,6 +470,11 @@ class AtEngine:
             data = data.lstrip(b"\r\n")
             if data:
                 self._skip_lf = False
+        room = self.max_data - len(self._data)
+        if len(data) > room:
+            # a driver that keeps feeding us after Connected: keep the start, count the rest
+            self.stats.data_overflow += len(data) - max(room, 0)
+            data = data[: max(room, 0)]
         self._data += data
 
     def _log(self, text: str) -> None:
@@ -509,7 +525,7 @@ class AtEngine:
         if cmd is not None and upper == (cmd.lead.decode("ascii", "replace") + cmd.text).strip().upper():
             self.stats.echo_lines += 1
             return
-        if cmd is not None and cmd.label != cmd.text and cmd.text.split("=", 1)[1].upper() in upper:
+        if cmd is not None and cmd.secret and cmd.secret.upper() in upper:
             # a mangled echo of a secret command: drop it rather than let the secret reach an event
             self.stats.echo_lines += 1
             return
@@ -540,7 +556,7 @@ class AtEngine:
             cmd.lines.append(line)
             self._log(f"<< {line}")
             return
-        if upper.startswith(tuple(p.upper() for p in URC_PREFIXES)):
+        if upper.startswith(_URC_UPPER):
             self._urc(line)
             return
         if cmd is None:

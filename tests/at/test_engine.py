@@ -224,6 +224,24 @@ def test_mangled_echo_of_a_secret_is_dropped() -> None:
     assert "4321" not in "\n".join(lines)
 
 
+def test_data_mode_buffer_is_bounded() -> None:
+    engine = sent(AtEngine(max_data=100), "ATD*99#")
+    feed(engine, b"\r\nCONNECT\r\n", "whole")
+    engine.receive_data(b"x" * 70, T0)
+    engine.receive_data(b"y" * 70, T0)
+    assert engine.take_data() == b"x" * 70 + b"y" * 30
+    assert engine.stats.data_overflow == 40
+
+
+def test_secret_without_argument_is_redacted() -> None:
+    lines: list[str] = []
+    engine = AtEngine(trace=lines.append)
+    engine.send_command("1234", T0, secret=True)
+    events = feed(engine, b"\r\n1234\r\nERROR\r\n", "whole")
+    assert events == [CommandFailed(command="***", result="ERROR", text="ERROR")]
+    assert "1234" not in "\n".join(lines) + repr(events)
+
+
 def test_trace_redacts_imei() -> None:
     lines: list[str] = []
     engine = sent(AtEngine(trace=lines.append), "AT+CGSN")
