@@ -34,6 +34,7 @@ import os
 import platform
 import socket
 import struct
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,6 +173,25 @@ class TunDevice:
         self.mtu: int | None = None
         self.ipv6_local: str | None = None
         self.ipv6_peer: str | None = None
+        self._nl: Any = None
+        self._nl_loop: Any = None
+
+    @contextlib.asynccontextmanager
+    async def _netlink(self) -> AsyncIterator[Any]:
+        """This device's netlink socket (one per event loop, kept until :meth:`close`)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._nl is None or self._nl_loop is not loop:
+            self._close_netlink()
+            self._nl, self._nl_loop = _ipr(), loop
+        yield self._nl
+
+    def _close_netlink(self) -> None:
+        nl, self._nl, self._nl_loop = self._nl, None, None
+        if nl is not None:
+            with contextlib.suppress(Exception):
+                nl.close()
 
     def __repr__(self) -> str:
         return f"<TunDevice {self.name} index={self.index} fd={self.fd}>"
@@ -228,7 +248,7 @@ class TunDevice:
         IPv6 refuses the attribute: that is fine, there is then no IPv6 at all.
         """
         spec = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", ADDR_GEN_MODE_NONE]]}]]}
-        async with _ipr() as ipr:
+        async with self._netlink() as ipr:
             try:
                 await ipr.link("set", index=self.index, af_spec=spec)
             except Exception as exc:  # IPv6 disabled here: fine unless it is a permission problem
@@ -244,7 +264,7 @@ class TunDevice:
         peer = str(ipaddress.IPv4Address(peer_ip))
         if not 68 <= mtu <= 65535:
             raise LinkError(f"MTU {mtu} is outside 68..65535")
-        async with _ipr() as ipr:
+        async with self._netlink() as ipr:
             try:
                 await ipr.link("set", index=self.index, mtu=mtu)
                 await ipr.link("set", index=self.index, state="up")
@@ -263,7 +283,7 @@ class TunDevice:
         (see :func:`ipv6_link_local`).
         """
         local_addr, peer_addr = ipv6_link_local(local), ipv6_link_local(peer)
-        async with _ipr() as ipr:
+        async with self._netlink() as ipr:
             try:
                 await ipr.addr("add", index=self.index, address=peer_addr, local=local_addr, prefixlen=128)
             except Exception as exc:
@@ -280,7 +300,7 @@ class TunDevice:
         if not 0 <= metric <= 0xFFFFFFFF:
             raise ConfigError(f"route metric {metric} is outside 0..4294967295")
         route = AddedRoute(dst="0.0.0.0/0", oif=self.index, metric=metric)
-        async with _ipr() as ipr:
+        async with self._netlink() as ipr:
             try:
                 await ipr.route("add", dst=route.dst, oif=self.index, priority=metric, table=route.table)
             except Exception as exc:
@@ -296,7 +316,7 @@ class TunDevice:
         if not routes:
             return
         with contextlib.suppress(Exception):
-            async with _ipr() as ipr:
+            async with self._netlink() as ipr:
                 for route in routes:
                     with contextlib.suppress(Exception):
                         await ipr.route("del", dst=route.dst, oif=route.oif, priority=route.metric, table=route.table)
@@ -312,6 +332,7 @@ class TunDevice:
         if self.fd < 0:
             return
         self.added_routes = []
+        self._close_netlink()
         fd, self.fd = self.fd, -1
         with contextlib.suppress(OSError):
             os.close(fd)

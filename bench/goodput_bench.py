@@ -1,0 +1,272 @@
+"""TCP bulk goodput through the whole pppos path, daemon CPU per MB, and bring-up time.
+
+Path: a socket in a throwaway network namespace -> ppp0 (TUN) -> pppos-up's PPP stack -> pty ->
+``pppos-sim --baud B`` (paced at the line rate, 8N1: B/10 octets per second) -> slirp -> a TCP server
+on the host's 127.0.0.1 (reached as 10.0.2.2). Both directions are measured at 115200 and 921600
+baud, each for a few seconds after a warm-up, as TCP payload octets per second at the receiver and
+as a fraction of the line rate. The daemon's CPU time comes from ``/proc/<pid>/stat`` (utime +
+stime) over the same window. Bring-up time is the daemon's own ``up in N s`` (first modem byte to
+ppp0 configured) on an unpaced simulator, with the CPU time the daemon spent in it.
+
+Run as root: ``python bench/goodput_bench.py`` (writes bench/results/goodput.txt). Needs slirp, gcc
+and iproute2. Never touches the host's routes or resolver; traffic stays on loopback and slirp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "goodput.txt"
+WARMUP = 1.5
+WINDOW = 4.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+SENDER = """
+import socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+block = bytes(range(256)) * 64
+with socket.create_connection((host, port), timeout=30) as s:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.sendall(block)
+"""
+
+RECEIVER = """
+import json, socket, sys, time
+host, port, warmup, window = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+with socket.create_connection((host, port), timeout=30) as s:
+    first = None
+    counted = 0
+    while True:
+        data = s.recv(65536)
+        if not data:
+            break
+        now = time.monotonic()
+        if first is None:
+            first = now
+        if first + warmup <= now:
+            counted += len(data)
+            if now >= first + warmup + window:
+                break
+    print(json.dumps({"bytes": counted, "seconds": now - first - warmup}))
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` in seconds (``/proc/<pid>/stat`` fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Netns:
+    def __init__(self) -> None:
+        self.name = f"pppos-bench-{secrets.token_hex(3)}"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+
+    def argv(self, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def close(self) -> None:
+        out = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True).stdout
+        for pid in out.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.2)
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+class Session:
+    """pppos-sim on the host + pppos-up in a namespace, until close()."""
+
+    def __init__(self, workdir: Path, baud: int | None) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        link = workdir / "modem"
+        args = [sys.executable, "-m", "pppos.cli.sim", "--profile", "a7", "--network", "slirp", "--link", str(link)]
+        if baud:
+            args += ["--baud", str(baud)]
+        self.sim = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        assert self.sim.stdout is not None
+        line = self.sim.stdout.readline()
+        if str(link).encode() not in line:
+            raise SystemExit(f"pppos-sim did not start: {line!r}")
+        self.ns = Netns()
+        env = {**os.environ, "PPPOS_RUN_DIR": str(workdir / "run"), "PPPOS_RESOLV_CONF": str(workdir / "resolv")}
+        self.log = workdir / "up.log"
+        with open(self.log, "wb") as fh:
+            up_args = [str(link), "--apn", "internet", "--default-route", "--log-format", "json", "--lcp-echo", "off"]
+            if baud:
+                up_args += ["--baud", str(baud)]
+            self.up = subprocess.Popen(self.ns.argv(sys.executable, "-m", "pppos.cli.up", *up_args),
+                                       stdout=fh, stderr=subprocess.STDOUT, env=env)
+        self.up_record = self._wait_up()
+
+    def _wait_up(self, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_text(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("step") == "up":
+                    return record
+            if self.up.poll() is not None:
+                raise SystemExit(f"pppos-up exited {self.up.returncode}: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        raise SystemExit("pppos-up did not come up")
+
+    def close(self) -> None:
+        if self.up.poll() is None:
+            self.up.send_signal(signal.SIGTERM)
+            try:
+                self.up.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.up.kill()
+                self.up.wait()
+        self.ns.close()
+        if self.sim.poll() is None:
+            self.sim.send_signal(signal.SIGTERM)
+            try:
+                self.sim.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.sim.kill()
+                self.sim.wait()
+
+
+def upload(session: Session) -> dict:
+    """Namespace -> host: the host server counts payload octets after the warm-up."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            first, counted, cpu0 = None, 0, 0.0
+            start = end = 0.0
+            while True:
+                data = conn.recv(65536)
+                now = time.monotonic()
+                if not data:
+                    break
+                if first is None:
+                    first = now
+                if now >= first + WARMUP:
+                    if not counted:
+                        start, cpu0 = now, cpu_seconds(session.up.pid)
+                    counted += len(data)
+                    end = now
+                    if now >= first + WARMUP + WINDOW:
+                        result["cpu"] = cpu_seconds(session.up.pid) - cpu0
+                        break
+            result.update(bytes=counted, seconds=end - start)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    sender = subprocess.Popen(session.ns.argv(sys.executable, "-c", SENDER, "10.0.2.2", str(port),
+                                              str(WARMUP + WINDOW + 3)), stderr=subprocess.DEVNULL)
+    t.join(timeout=WARMUP + WINDOW + 60)
+    sender.kill()
+    sender.wait()
+    srv.close()
+    return result
+
+
+def download(session: Session) -> dict:
+    """Host -> namespace: the receiver in the namespace counts payload octets after the warm-up."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        block = bytes(range(256)) * 64
+        with conn:
+            conn.settimeout(1.0)
+            while not stop.is_set():
+                try:
+                    conn.sendall(block)
+                except (TimeoutError, OSError):
+                    if stop.is_set():
+                        break
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    receiver = subprocess.Popen(session.ns.argv(sys.executable, "-c", RECEIVER, "10.0.2.2", str(port), str(WARMUP),
+                                                str(WINDOW)), stdout=subprocess.PIPE, text=True)
+    # CPU over (roughly) the receiver's counting window.
+    time.sleep(WARMUP + 1.0)
+    cpu0, t0 = cpu_seconds(session.up.pid), time.monotonic()
+    out, _ = receiver.communicate(timeout=WARMUP + WINDOW + 60)
+    cpu, wall = cpu_seconds(session.up.pid) - cpu0, time.monotonic() - t0
+    stop.set()
+    t.join(timeout=5)
+    srv.close()
+    result = json.loads(out)
+    result["cpu"] = cpu * result["seconds"] / wall if wall > 0 else cpu
+    return result
+
+
+def describe(direction: str, baud: int, r: dict) -> str:
+    line_rate = baud / 10  # octets per second on an 8N1 line
+    rate = r["bytes"] / r["seconds"] if r["seconds"] > 0 else 0.0
+    mb = r["bytes"] / 1e6
+    cpu_per_mb = r["cpu"] / mb if mb > 0 else float("nan")
+    cpu_share = r["cpu"] / r["seconds"] * 100 if r["seconds"] > 0 else float("nan")
+    return (f"{direction:8} {baud:>7} baud: {rate:9.0f} B/s = {rate / line_rate * 100:5.1f} % of line rate "
+            f"({line_rate:.0f} B/s); daemon CPU {r['cpu']:.2f} s for {mb:.3f} MB = {cpu_per_mb:.2f} s/MB, "
+            f"{cpu_share:.1f} % of one core")
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("goodput_bench: needs root (network namespaces, TUN)", file=sys.stderr)
+        return 10
+    workdir = Path(f"/tmp/pppos-goodput-{os.getpid()}")
+    lines = [
+        f"# pppos goodput benchmark, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}",
+        f"# host: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, "
+        f"Python {platform.python_version()}",
+        f"# path: socket -> ppp0 -> pppos-up -> pty -> pppos-sim --baud B (paced) -> slirp -> 127.0.0.1; "
+        f"warm-up {WARMUP} s, window {WINDOW} s; TCP payload octets at the receiver",
+    ]
+    session = Session(workdir / "unpaced", None)
+    try:
+        up = session.up_record
+        lines.append(f"bring-up on the unpaced simulator (first modem byte -> ppp0 configured): {up['seconds']:.3f} s "
+                     f"wall, {up.get('cpu_seconds', float('nan')):.3f} s daemon CPU")
+    finally:
+        session.close()
+    for baud in (115200, 921600):
+        session = Session(workdir / str(baud), baud)
+        try:
+            lines.append(f"bring-up at {baud} baud (paced): {session.up_record['seconds']:.3f} s wall, "
+                         f"{session.up_record.get('cpu_seconds', float('nan')):.3f} s daemon CPU")
+            lines.append(describe("upload", baud, upload(session)))
+            lines.append(describe("download", baud, download(session)))
+        finally:
+            session.close()
+    text = "\n".join(lines) + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
