@@ -200,3 +200,17 @@ def run_sim(tmp_path: Path, *args: str, timeout: float = 10.0) -> Iterator[Path]
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def ppp_packet(frame: bytes) -> tuple[int, bytes]:
+    """Split a de-framed PPP frame into (protocol, payload), undoing ACFC and PFC (RFC 1661 6.5, 6.6)."""
+    if frame[:2] == b"\xff\x03":
+        frame = frame[2:]
+    if frame[0] & 1:
+        return frame[0], frame[1:]
+    return int.from_bytes(frame[:2], "big"), frame[2:]
+
+
+def ppp_frame(protocol: int, payload: bytes) -> bytes:
+    """An HDLC frame (full address/control and 2-byte protocol) carrying ``payload``."""
+    return hdlc_frame(b"\xff\x03" + protocol.to_bytes(2, "big") + payload)

@@ -22,6 +22,8 @@ from tests.sim_helpers import (
     hdlc_frames,
     need_slirp,
     open_link,
+    ppp_frame,
+    ppp_packet,
     read_until,
     run_sim,
     start_sim,
@@ -264,3 +266,75 @@ def test_no_carrier_when_slirp_goes_away(tmp_path: Path) -> None:
             os.close(fd)
     finally:
         assert stop_sim(proc) == 0
+
+
+@pytest.mark.slirp
+def test_a_ppp_client_gets_an_address_and_reaches_host_loopback_via_10_0_2_2(tmp_path: Path) -> None:
+    """LCP and IPCP by hand (RFC 1661 5.1-5.3, RFC 1332 3.3) through the simulated modem, then a UDP
+    datagram to 10.0.2.2 arrives at 127.0.0.1 and the answer comes back over PPP."""
+    need_slirp()
+    import socket
+
+    from scapy.layers.inet import IP, UDP
+
+    lcp, ipcp, ip4, ccp = 0xC021, 0x8021, 0x0021, 0x80FD
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    with run_sim(tmp_path, "--apn", "internet") as link:
+        fd = open_link(link)
+        try:
+            chat(fd, "ATE0")
+            wait_registered(fd)
+            assert chat(fd, "ATD*99#", timeout=10).endswith("\r\nCONNECT\r\n")
+            os.write(fd, hdlc_frame(LCP_CONFREQ))
+            buffer, address, sent, peer_acked, reply = b"", b"", False, False, None
+            deadline = time.monotonic() + 20
+            while reply is None and time.monotonic() < deadline:
+                buffer += read_until(fd, bool, 0.2)
+                frames: list[bytes] = []
+                if b"\x7e" in buffer[1:]:
+                    end = buffer.rindex(b"\x7e")
+                    frames, buffer = hdlc_frames(buffer[: end + 1]), buffer[end:]
+                for frame in frames:
+                    protocol, payload = ppp_packet(frame)
+                    code = payload[0]
+                    if protocol == lcp and code == 1:  # ack slirp's LCP options
+                        os.write(fd, ppp_frame(lcp, b"\x02" + payload[1:]))
+                    elif protocol == lcp and code == 2:  # LCP is open: ask for an address
+                        os.write(fd, ppp_frame(ipcp, bytes.fromhex("0101000a" "030600000000")))
+                    elif protocol == ipcp and code == 3:  # Nak: take the offered address
+                        assert payload[4:6] == b"\x03\x06"
+                        address = payload[6:10]
+                        os.write(fd, ppp_frame(ipcp, b"\x01\x02\x00\x0a\x03\x06" + address))
+                    elif protocol == ipcp and code == 1 and payload[4:10] == b"\x03\x06\x00\x00\x00\x00":
+                        # slirp asks for 0.0.0.0 itself: Nak it with the host alias.
+                        nak = b"\x03" + payload[1:2] + b"\x00\x0a\x03\x06" + socket.inet_aton("10.0.2.2")
+                        os.write(fd, ppp_frame(ipcp, nak))
+                    elif protocol == ipcp and code == 1:
+                        os.write(fd, ppp_frame(ipcp, b"\x02" + payload[1:]))
+                        peer_acked = True
+                    elif protocol == ccp and code == 1:  # no compression: Protocol-Reject
+                        body = b"\x80\xfd" + payload
+                        os.write(fd, ppp_frame(lcp, b"\x08\x09" + (len(body) + 4).to_bytes(2, "big") + body))
+                    elif protocol == ip4:
+                        reply = IP(payload)
+                if address and peer_acked and not sent:
+                    assert socket.inet_ntoa(address) == "10.0.2.15"
+                    datagram = IP(src="10.0.2.15", dst="10.0.2.2") / UDP(sport=40000, dport=port) / b"hello pppos"
+                    os.write(fd, ppp_frame(ip4, bytes(datagram)))
+                    sent = True
+                if sent:
+                    try:
+                        data, sender = server.recvfrom(2048)
+                    except BlockingIOError:
+                        continue
+                    assert data == b"hello pppos" and sender[0] == "127.0.0.1"
+                    server.sendto(b"hello back", sender)
+            assert reply is not None, "no IP packet came back over PPP"
+            assert reply[IP].src == "10.0.2.2" and reply[IP].dst == "10.0.2.15"
+            assert reply[UDP].dport == 40000 and bytes(reply[UDP].payload) == b"hello back"
+        finally:
+            os.close(fd)
+            server.close()
