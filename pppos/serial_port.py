@@ -75,6 +75,10 @@ def _open_failure(url: str, exc: serial.SerialException) -> str:
         return f"cannot open {url}: permission denied (add yourself to the dialout group or run as root)"
     if errno == 16 or "busy" in text.lower():
         return f"cannot open {url}: the port is busy (another program, ModemManager or pppd, has it open)"
+    if "Inappropriate ioctl" in text or errno == 25:
+        return f"cannot open {url}: it is not a serial port (a tty, pty or by-id link is needed)"
+    if "Is a directory" in text or errno == 21:
+        return f"cannot open {url}: it is a directory, not a serial port"
     if "Connection refused" in text or errno == 111:
         return f"cannot open {url}: connection refused (is the simulator or ser2net running?)"
     return f"cannot open {url}: {text}"

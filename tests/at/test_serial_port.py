@@ -33,6 +33,13 @@ def test_bad_urls_are_config_errors(url: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(("path", "words"), [("/dev/null", "not a serial port"), ("/", "directory")])
+def test_not_a_serial_port(path: str, words: str) -> None:
+    with pytest.raises(ModemError) as info:
+        open_port(path, 115200)
+    assert words in str(info.value)
+
+
 def test_bad_baud_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         open_port("loop://", 0)
