@@ -5,6 +5,8 @@
 - :func:`hdlc_frame` / :func:`hdlc_frames`: a tiny independent RFC 1662 framer/deframer used as a test
   oracle (it does not import ``pppos.ppp`` so the simulator tests stand alone).
 - :func:`need_slirp`: skip (or fail under ``PPPOS_REQUIRE_ALL=1``) when slirp or gcc is missing.
+- :func:`start_sim` / :func:`stop_sim`: the same as :func:`run_sim` when a test needs the process.
+- :func:`ppp_frame` / :func:`ppp_packet`: build and split PPP frames (ACFC/PFC undone).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,30 +21,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.helpers import need_tool
 
 #: Final result lines that end an AT command (the A7 dialect and its cousins).
 FINAL_RESULTS = (b"OK", b"ERROR", b"NO CARRIER", b"BUSY", b"NO ANSWER", b"NO DIALTONE", b"COMMAND NO RESPONSE!")
-
-
-def need_tool(*names: str) -> None:
-    """Skip the test when one of ``names`` is not on PATH (a failure when ``PPPOS_REQUIRE_ALL=1``).
-
-    Uses ``tests.helpers.need_tool`` when the shared helper provides it.
-    """
-    try:
-        from tests.helpers import need_tool as shared  # type: ignore[attr-defined]
-    except ImportError:
-        shared = None
-    if shared is not None:
-        shared(*names)
-        return
-    missing = [name for name in names if shutil.which(name) is None]
-    if missing:
-        message = f"needs {', '.join(missing)} (install with scripts/install.sh)"
-        if os.environ.get("PPPOS_REQUIRE_ALL") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def need_slirp() -> None:
