@@ -856,6 +856,7 @@ class PppLink:
     def _on_lcp_note(self, note: str, now: float) -> None:
         if note == "up":
             self._lcp_was_open = True
+            self._down_reported = False  # a new session (also after the peer renegotiated LCP)
             self._start_auth(now)
         elif note == "down":
             self._stop_upper(now)
@@ -864,9 +865,10 @@ class PppLink:
                 State.STOPPING,
             ):
                 self._set_phase(Phase.TERMINATE)
+                self._report_down(DownCause.PEER_TERMINATED, "peer terminated the link")
             else:
-                self._set_phase(Phase.ESTABLISH)  # the peer restarted LCP negotiation
-            self._report_down(DownCause.PEER_TERMINATED, "peer terminated the link")
+                self._set_phase(Phase.ESTABLISH)
+                self._report_down(DownCause.PEER_TERMINATED, "peer restarted LCP negotiation")
         elif note == "finished":
             self._stop_upper(now)
             self._set_phase(Phase.DEAD)

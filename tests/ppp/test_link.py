@@ -468,3 +468,20 @@ def test_every_control_frame_we_emit_dissects_in_scapy() -> None:
         (Protocol.PAP, 2),
     ]:
         assert wanted in seen, wanted
+
+
+def test_peer_restarting_lcp_takes_the_link_down_and_up_again() -> None:
+    pair = open_pair()
+    # A Configure-Request in Opened restarts negotiation (RFC 1661 section 4.1: tld, scr, sca/scn).
+    request = ControlPacket(Code.CONFIGURE_REQUEST, 0x77, bytes.fromhex("0506cafebabe")).encode()
+    pair.client.link.receive_data(hdlc.encode_frame(Protocol.LCP, request), pair.now)
+    pair.run(pair.now + UP_DEADLINE, lambda: len(pair.client.of(LinkUp)) == 2 and pair.both_up())
+    (down,) = pair.client.of(LinkDown)
+    assert down == LinkDown(cause=DownCause.PEER_TERMINATED, reason="peer restarted LCP negotiation")
+    assert len(pair.client.of(LinkUp)) == 2 and pair.both_up()
+    assert [e.phase for e in pair.client.of(PhaseChanged)] == [
+        Phase.ESTABLISH,
+        Phase.NETWORK,
+        Phase.ESTABLISH,
+        Phase.NETWORK,
+    ]
