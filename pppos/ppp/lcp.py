@@ -78,6 +78,7 @@ class OptionPolicy:
 
 
 def verdict_of(acks: list[Option], naks: list[Option], rejects: list[Option]) -> Verdict:
+    """Reject beats Nak beats Ack (RFC 1661 sections 5.2-5.4): the reply carries only that class."""
     if rejects:
         return Verdict(Code.CONFIGURE_REJECT, rejects)
     if naks:
