@@ -199,6 +199,10 @@ class Status(IntEnum):
     OK = 200
 
 
+#: int -> Command, a dict lookup instead of the (slow) ``Command(n)`` call on the receive path.
+_COMMANDS: dict[int, Command] = {int(c): c for c in Command}
+
+
 def _command_name(command: int) -> str:
     try:
         return Command(command).name
@@ -342,11 +346,7 @@ class MessageDecoder:
         body = bytes(self._buf[self._pos + HEADER.size : end])
         self._pos = end
         args = tuple(body.decode("utf-8", errors="replace").split("\0")) if body else ()
-        try:
-            cmd: int = Command(command)
-        except ValueError:
-            cmd = command
-        return Message(cmd, msg_id, args)
+        return Message(_COMMANDS.get(command, command), msg_id, args)
 
 
 class MessageIds:
@@ -692,6 +692,9 @@ class BlynkConnection:
         #: The peer's receive limit: server role from ``buff-in``, else the legacy default 250.
         self.peer_buffer_in = DEFAULT_PEER_BUFFER if role is Role.SERVER else MAX_BODY
         self._decoder = MessageDecoder(max_body=self.buffer_in)
+        # per-role tables keyed by plain ints: IntEnum hashing is a Python-level call
+        self._handlers = {int(k): v for k, v in _HANDLERS[role].items()}
+        self._sendable = frozenset(int(c) for c in SENDABLE[role])
         self._ids = MessageIds()
         self._events: deque[Event] = deque()
         self._out = bytearray()
@@ -833,15 +836,21 @@ class BlynkConnection:
         )
         if not allowed:
             raise LocalProtocolError(f"cannot send {command.name} in state {self._state.value}")
-        if command not in SENDABLE[self.role]:
+        if command not in self._sendable:
             raise LocalProtocolError(f"a {self.role.value} does not send {command.name}")
-        body_len = len("\0".join(args).encode("utf-8"))
-        if body_len > self.peer_buffer_in:
+        body = "\0".join(args).encode("utf-8")
+        if len(body) > self.peer_buffer_in:
             raise LocalProtocolError(
-                f"a {command.name} body of {body_len} bytes exceeds the peer's receive limit of {self.peer_buffer_in}"
+                f"a {command.name} body of {len(body)} bytes exceeds the peer's receive limit of {self.peer_buffer_in}"
             )
         mid = self._ids.next() if msg_id is None else msg_id
-        self._queue(Message(command, mid, args))
+        if not 1 <= mid <= MAX_MSG_ID:
+            raise LocalProtocolError(f"message id {mid} is outside 1..65535")
+        # the hot path of every write: pack directly (Message.encode would build the body again)
+        data = HEADER.pack(command, mid, len(body)) + body
+        self._out += data
+        self.stats.messages_out += 1
+        self.stats.bytes_out += len(data)
         self._last_tx = now
         return mid
 
@@ -865,6 +874,8 @@ class BlynkConnection:
 
     @staticmethod
     def _pin(pin: str | int) -> int:
+        if type(pin) is int and 0 <= pin <= 255:
+            return pin
         try:
             return parse_pin(pin)
         except ValueError as exc:
@@ -1009,7 +1020,7 @@ class BlynkConnection:
             if message is None:
                 return
             self.stats.messages_in += 1
-            handler = _HANDLERS[self.role].get(message.command)
+            handler = self._handlers.get(message.command)
             if handler is None:
                 self.stats.unknown_commands += 1
                 continue
@@ -1067,10 +1078,16 @@ class BlynkConnection:
             return
         args = message.args
         if args[:1] == ("vw",):
-            try:
-                pin = parse_pin(args[1]) if len(args) >= 2 else -1
-            except ValueError:
-                pin = -1
+            pin = -1
+            if len(args) >= 2:
+                text = args[1]
+                if text.isdigit() and len(text) <= 3 and text.isascii():
+                    pin = int(text) if int(text) <= 255 else -1
+                else:
+                    try:
+                        pin = parse_pin(text)
+                    except ValueError:
+                        pin = -1
             if pin < 0:
                 self._malformed(message, Status.ILLEGAL_COMMAND, now)
                 return
