@@ -307,6 +307,24 @@ class BringupConfig:
     #: seconds to wait for the SIM to become READY after the PIN is accepted
     sim_ready_timeout: float = 10.0
 
+    def __post_init__(self) -> None:
+        """Refuse values that would break (or inject into) an AT command line; secrets are not echoed."""
+        from pppos.errors import ConfigError
+
+        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+            raise ConfigError("a SIM PIN is 4 to 8 digits")
+        for name in ("apn", "user", "password"):
+            value = getattr(self, name)
+            if value is not None and not _at_safe(value):
+                shown = "the APN password" if name == "password" else f"the {name} {value!r}"
+                raise ConfigError(f"{shown} must be printable ASCII without double quotes")
+        if self.profile != "auto" and self.profile not in PROFILES:
+            get_profile(self.profile)  # raises the ConfigError that lists the choices
+        if self.baud <= 0:
+            raise ConfigError(f"invalid baud rate {self.baud}")
+        if not 1 <= self.cid <= 24:
+            raise ConfigError(f"PDP context id {self.cid} is out of range (1-24)")
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -353,6 +371,10 @@ def lcp_terminate_request_frame(identifier: int = 2) -> bytes:
     sends it after the Echo-Request so that a peer stuck in negotiation also shows itself.
     """
     return lcp_frame(5, identifier)
+
+
+def _at_safe(value: str) -> bool:
+    return all(0x20 <= ord(ch) < 0x7F and ch != '"' for ch in value)
 
 
 def redact_imei(text: str) -> str:

@@ -25,7 +25,7 @@ from pppos.at.bringup import (
     redact_imei,
     signal_quality,
 )
-from pppos.errors import ExitStatus, LocalProtocolError
+from pppos.errors import ConfigError, ExitStatus, LocalProtocolError
 from tests.at.scripted import PPP_BYTES, ScriptedModem, run_plan
 
 T0 = 1000.0
@@ -405,6 +405,28 @@ def test_hangup_when_the_modem_is_silent() -> None:
     verdict = verdict_of(events)
     assert verdict.code is VerdictCode.HANGUP_FAILED
     assert end == pytest.approx(T0 + 1.0 + 3.0 + 5.0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"apn": 'x"\r\nATD112;'}, "APN"),
+        ({"apn": "intérnet"}, "APN"),
+        ({"user": "a\rb"}, "user"),
+        ({"password": 'p"w0rd'}, "password"),
+        ({"pin": "12"}, "PIN"),
+        ({"pin": "12ab"}, "PIN"),
+        ({"profile": "nokia"}, "profile"),
+        ({"cid": 0}, "context"),
+        ({"baud": 0}, "baud"),
+    ],
+)
+def test_config_refuses_values_that_would_break_a_command_line(kw: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        BringupConfig(**kw)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert words.lower() in message.lower()
+    assert "p\"w0rd" not in message and "12ab" not in message
 
 
 def test_start_twice_is_a_local_error() -> None:
