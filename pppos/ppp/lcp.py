@@ -120,7 +120,7 @@ class LcpPolicy(OptionPolicy):
         self,
         *,
         mru: int = DEFAULT_MRU,
-        asyncmap: int = 0,
+        asyncmap: int | None = 0,
         pfc: bool = True,
         acfc: bool = True,
         magic: bool = True,

@@ -35,6 +35,7 @@ Theory of operation
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import struct
 from collections import deque
@@ -178,6 +179,15 @@ class LinkConfig:
             raise ConfigError("a server-role link needs local_ip and peer_ip")
         if self.echo_interval < 0 or self.echo_failures < 1:
             raise ConfigError("echo_interval must be >= 0 and echo_failures >= 1")
+        if self.asyncmap is not None and not 0 <= self.asyncmap <= 0xFFFFFFFF:
+            raise ConfigError(f"asyncmap must be a 32-bit map, not {self.asyncmap!r}")
+        for label, value in (("local_ip", self.local_ip), ("peer_ip", self.peer_ip), *(("dns", d) for d in self.dns)):
+            if value is None:
+                continue
+            try:
+                ipaddress.IPv4Address(value)
+            except ValueError:
+                raise ConfigError(f"{label} is not an IPv4 address: {value!r}") from None
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -684,7 +694,7 @@ class PppLink:
         }
         self.lcp_policy = LcpPolicy(
             mru=config.mru,
-            asyncmap=config.asyncmap if config.asyncmap is not None else 0,
+            asyncmap=config.asyncmap,
             pfc=config.pfc,
             acfc=config.acfc,
             magic=config.magic,
@@ -693,8 +703,6 @@ class PppLink:
             loopback_limit=config.loopback_limit,
             rng=rng,
         )
-        if config.asyncmap is None:
-            self.lcp_policy.asyncmap = 0
         self.lcp = Lcp(
             self.lcp_policy,
             echo_interval=config.echo_interval,

@@ -377,6 +377,16 @@ def test_open_twice_is_a_local_error_and_bad_config_is_a_config_error() -> None:
         LinkConfig(require_auth="mschap")
     with pytest.raises(ConfigError):
         LinkConfig(mru=10)
+    with pytest.raises(ConfigError, match="peer_ip is not an IPv4 address"):
+        LinkConfig(peer_ip="10.64.64")
+    with pytest.raises(ConfigError, match="dns"):
+        LinkConfig(role=Role.SERVER, local_ip="10.0.0.1", peer_ip="10.0.0.2", dns=("x",))
+
+
+def test_asyncmap_none_does_not_ask_for_accm() -> None:
+    pair = open_pair(client=cfg(CLIENT, asyncmap=None))
+    assert "<asyncmap" not in pair.client.trace[0]
+    assert pair.server.link.lcp_policy.result.his_accm == 0xFFFFFFFF  # server keeps escaping everything
 
 
 def test_garbage_on_the_line_is_counted_not_raised() -> None:
