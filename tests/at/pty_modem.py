@@ -10,11 +10,19 @@ import contextlib
 import os
 import pty
 import select
+import termios
 import threading
 import tty
 from collections.abc import Iterator
 
 from tests.at.scripted import ScriptedModem
+
+_RATES = {getattr(termios, f"B{rate}"): rate for rate in (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)}
+
+
+def line_rate(fd: int) -> int:
+    """The rate the DTE set on the pty (Linux shares termios between the two sides), or 0."""
+    return _RATES.get(termios.tcgetattr(fd)[5], 0)
 
 
 @contextlib.contextmanager
@@ -34,6 +42,7 @@ def pty_modem(modem: ScriptedModem) -> Iterator[str]:
                 data = os.read(master, 4096)
             except OSError:
                 return
+            modem.current_baud = line_rate(master)
             answer = modem.feed(data)
             if answer:
                 os.write(master, answer)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pppos.at.bringup import Bringup, BringupConfig, Hangup, SetDtr, Verdict, VerdictCode
+from pppos.at.bringup import Bringup, BringupConfig, Hangup, SetBaud, SetDtr, Verdict, VerdictCode
 from pppos.at.engine import AtEngine, CommandDone, CommandTimeout
 from pppos.errors import ConfigError, ExitStatus, LinkError, ModemError
 from pppos.serial_port import open_port, run_blocking
@@ -96,6 +96,15 @@ def test_bringup_over_a_real_pty() -> None:
     with pty_modem(ScriptedModem()) as path:
         verdict, _ = _run(path, Bringup(BringupConfig(dial=False)))
     assert verdict.code is VerdictCode.READY
+
+
+def test_autobaud_over_a_real_pty_applies_set_baud() -> None:
+    modem = ScriptedModem(baud=57600)
+    with pty_modem(modem) as path:
+        verdict, seen = _run(path, Bringup(BringupConfig(dial=False, detect_data_mode=False, sync_tries=1)))
+    assert verdict.code is VerdictCode.READY, verdict.message
+    assert [e.rate for e in seen if isinstance(e, SetBaud)] == [9600, 57600]
+    assert modem.current_baud == 57600
 
 
 def test_hangup_over_a_real_pty_where_dtr_cannot_be_set() -> None:
