@@ -153,3 +153,21 @@ def test_blynklib_0_2_6_legacy_login_both_directions(tls: bool, tmp_path: Path) 
             blynklib.Blynk._events.pop("write v7", None)
             if blynk._socket is not None:
                 blynk._socket.close()
+
+
+def test_blynklib_0_2_6_follows_our_redirect() -> None:
+    blynklib = quietly_import("blynklib")
+    with (
+        running_server(tokens=[TOKEN], http=False) as target,
+        running_server(redirects={TOKEN: ("127.0.0.1", target.port)}, http=False) as first,
+    ):
+        with contextlib.redirect_stdout(io.StringIO()):
+            blynk = blynklib.Blynk(TOKEN, server="127.0.0.1", port=first.port, heartbeat=10)
+        try:
+            assert blynk.connect(timeout=DEADLINE) is True  # REDIRECT, then a login at the target
+            assert (blynk.server, int(blynk.port)) == ("127.0.0.1", target.port)
+            assert first.server.stats.redirects == 1
+            assert target.is_connected(TOKEN)
+        finally:
+            if blynk._socket is not None:
+                blynk._socket.close()
