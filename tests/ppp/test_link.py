@@ -409,6 +409,9 @@ def test_every_control_frame_we_emit_dissects_in_scapy() -> None:
     server = cfg(SERVER, require_auth="chap", auth_secrets={"u": "p"})
     pair = open_pair(client=cfg(CLIENT, username="u", password="p", echo_interval=3.0), server=server)
     pair.run_for(4.0)
+    ccp = hdlc.encode_frame(Protocol.CCP, ControlPacket(1, 1, b"\x12\x06\x00\x00\x00\x01").encode())
+    pair.client.link.receive_data(ccp, pair.now)  # -> Protocol-Reject
+    pair.client.link.receive_data(hdlc.encode_frame(Protocol.LCP, ControlPacket(42, 9, b"xyz").encode()), pair.now)
     pair.client.link.close(pair.now)
     pair.run_for(10.0)
     pap_pair = open_pair(
@@ -444,6 +447,13 @@ def test_every_control_frame_we_emit_dissects_in_scapy() -> None:
                         assert opt.magic_number == struct.unpack("!I", mine.value)[0]
                     if mine.type == 3:
                         assert opt.auth_protocol == struct.unpack("!H", mine.value[:2])[0]
+            if pkt.code == Code.PROTOCOL_REJECT:
+                assert lcp.rejected_protocol == Protocol.CCP
+                assert bytes(lcp.rejected_information) == b"\x01\x01\x00\x0a\x12\x06\x00\x00\x00\x01"
+            if pkt.code == Code.CODE_REJECT:
+                assert bytes(lcp.rejected_packet) == b"\x2a\x09\x00\x07xyz"
+            if pkt.code in (5, 6):
+                assert bytes(lcp.data) == pkt.data
             if pkt.code in (9, 10):
                 assert lcp.magic_number == struct.unpack("!I", pkt.data[:4])[0]
         elif protocol == Protocol.IPCP:
@@ -467,7 +477,7 @@ def test_every_control_frame_we_emit_dissects_in_scapy() -> None:
             if pkt.code in (1, 2):
                 assert chap.value == pkt.data[1 : 1 + pkt.data[0]]
                 assert chap.optional_name == pkt.data[1 + pkt.data[0] :]
-    for wanted in [(Protocol.LCP, c) for c in (1, 2, 5, 6, 9, 10)] + [
+    for wanted in [(Protocol.LCP, c) for c in (1, 2, 5, 6, 7, 8, 9, 10)] + [
         (Protocol.IPCP, 1),
         (Protocol.IPCP, 2),
         (Protocol.IPCP, 3),
