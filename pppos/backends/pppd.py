@@ -22,7 +22,7 @@ Safety rules (see pppd(8) "OPTIONS FILES" and chat(8) "CHAT SCRIPT"):
 * option values are double-quoted with pppd's escapes (backslash, double quote) and control
   characters are refused.
 
-pppd's log goes to a pipe (``logfd 3``); :class:`PppdOutput` reads the addresses and DNS from it
+pppd's log goes to a pipe (``logfd N``); :class:`PppdOutput` reads the addresses and DNS from it
 (``local  IP address``, ``remote IP address``, ``primary   DNS address``), and :data:`EXIT_STATUSES`
 maps pppd(8)'s "EXIT STATUS" list to our messages and :class:`~pppos.errors.ExitStatus`.
 """
@@ -457,7 +457,7 @@ def run_pppd(
     stopped = False
     with private_config(opts, device=port_fd is None) as directory:
         rfd, wfd = os.pipe()
-        argv = [exe, "file", os.path.join(directory, "options"), "logfd", "3", *extra_args]
+        argv = [exe, "file", os.path.join(directory, "options"), "logfd", str(wfd), *extra_args]
         try:
             proc = subprocess.Popen(
                 argv,
@@ -466,7 +466,6 @@ def run_pppd(
                 stderr=wfd,
                 pass_fds=(wfd,),
                 close_fds=True,
-                preexec_fn=lambda: os.dup2(wfd, 3),  # noqa: PLW1509 - only dup2 before exec
             )
         except OSError as exc:
             os.close(rfd)

@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 #: Bump when the recipe (file layout, /init) changes so old caches are not reused.
-RECIPE_VERSION = "4"
+RECIPE_VERSION = "6"
 
 #: Packages whose files go into the image, besides the kernel. The library packages are those pppd
 #: (Debian 12, ppp 2.4.9) links against, directly or not; :func:`_resolve_libs` checks the list is
@@ -73,7 +73,7 @@ WANTED_MODULES = ("ppp_async",)
 #: Kernel arguments for a fast boot (real-peers.md section 2): console on ttyS1, no ACPI, no crypto
 #: self-tests, two slow initcalls skipped, reboot (= QEMU exits with -no-reboot) on panic.
 KERNEL_ARGS = (
-    "console=ttyS1 quiet acpi=off cryptomgr.notests "
+    "console=ttyS1 quiet acpi=off no_timer_check cryptomgr.notests "
     "initcall_blacklist=crypto_kdf108_init,init_kprobe_trace panic=-1 rdinit=/init"
 )
 
@@ -86,9 +86,11 @@ HTTP_PORT = 80
 
 #: The guest's /init. Serial wiring: ttyS0 = the PPP line, ttyS1 = kernel console and pppd's log
 #: (``console.log`` on the host), ttyS2 = a control channel (one command per line, see ``ctl``).
-#: pppd's arguments come from ``/etc/pppos/pppd.args`` (one argument per line, no shell parsing),
-#: written by the per-boot fragment. pppd is restarted after it exits (``pppd start N`` / ``pppd exit
-#: N status S`` markers), so one boot serves several tests; ``/etc/pppos/once`` stops that.
+#: pppd's arguments come from ``/etc/pppos/<name>.args`` (one argument per line, no shell parsing),
+#: written by the per-boot fragment; ``default`` unless the control command ``use <name>`` chose
+#: another set. pppd is restarted after it exits (``pppd start N <name>`` / ``pppd exit N status S``
+#: markers), so one boot serves several configurations; ``/etc/pppos/once`` stops that. ttyS3 is a
+#: spare line (pppd as a client dials out on it).
 INIT_SCRIPT = r"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /var /etc/ppp /www
 /bin/busybox ln -s /run /var/run 2>/dev/null
@@ -107,18 +109,27 @@ ip link set lo up
 httpd -p 80 -h /www
 nc -ll -p 7 -e /bin/cat &
 ctl() {
-    stty -F /dev/ttyS2 raw -echo 2>/dev/null
     while true; do
-        while IFS= read -r cmd; do
-            pid=$(cat /run/pppd.pid 2>/dev/null)
-            case "$cmd" in
-                "kill TERM"|"kill HUP"|"kill INT"|"kill STOP"|"kill CONT"|"kill KILL"|"kill USR1")
-                    if kill -"${cmd#kill }" "$pid" 2>/dev/null; then echo "ok $cmd"; else echo "fail $cmd"; fi ;;
-                "ping") echo "pong" ;;
-                "ps") ps | tr '\n' '|'; echo ;;
-                *) echo "unknown command" ;;
-            esac
-        done < /dev/ttyS2 > /dev/ttyS2
+        {
+            stty raw -echo 2>/dev/null
+            while IFS= read -r cmd; do
+                pid=$(cat /run/pppd.pid 2>/dev/null)
+                case "$cmd" in
+                    "kill TERM"|"kill HUP"|"kill INT"|"kill STOP"|"kill CONT"|"kill KILL"|"kill USR1")
+                        if kill -"${cmd#kill }" "$pid" 2>/dev/null; then echo "@@ ok $cmd";
+                        else echo "@@ fail $cmd"; fi ;;
+                    "ping") echo "@@ pong" ;;
+                    "use "*)
+                        name=${cmd#use }
+                        case "$name" in
+                            *[!a-z0-9_]*|"") echo "@@ fail $cmd" ;;
+                            *) if [ -e "/etc/pppos/$name.args" ]; then echo "$name" > /run/args.name; echo "@@ ok $cmd";
+                               else echo "@@ fail $cmd"; fi ;;
+                        esac ;;
+                    *) ;;
+                esac
+            done
+        } < /dev/ttyS2 > /dev/ttyS2
         sleep 1
     done
 }
@@ -128,9 +139,11 @@ log "ready"
 n=0
 while true; do
     n=$((n + 1))
+    name=$(cat /run/args.name 2>/dev/null)
+    [ -n "$name" ] || name=default
     set --
-    while IFS= read -r a; do set -- "$@" "$a"; done < /etc/pppos/pppd.args
-    log "pppd start $n"
+    while IFS= read -r a; do set -- "$@" "$a"; done < "/etc/pppos/$name.args"
+    log "pppd start $n $name"
     pppd "$@" &
     echo $! > /run/pppd.pid
     wait $!
@@ -424,21 +437,26 @@ def newc_archive(files: Mapping[str, tuple[bytes, int]]) -> bytes:
 
 
 def config_fragment(
-    pppd_args: list[str],
+    arg_sets: Mapping[str, list[str] | tuple[str, ...]],
     *,
     files: Mapping[str, bytes] | None = None,
     once: bool = False,
 ) -> bytes:
-    """The per-boot archive: pppd's arguments (one per line) plus extra files (secrets, chat scripts).
+    """The per-boot archive: named pppd argument sets (``/etc/pppos/<name>.args``, one argument per
+    line) plus extra files (secrets, chat scripts, options). ``default`` is run first.
 
     Arguments must not contain newlines (each line is one argument, no shell quoting is involved).
     """
-    for a in pppd_args:
-        if "\n" in a or "\x00" in a:
-            raise ValueError(f"pppd argument with a newline or NUL: {a!r}")
-    entries: dict[str, tuple[bytes, int]] = {
-        "etc/pppos/pppd.args": (("\n".join(pppd_args) + "\n").encode(), 0o644),
-    }
+    entries: dict[str, tuple[bytes, int]] = {}
+    for name, args in arg_sets.items():
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            raise ValueError(f"bad argument-set name {name!r}")
+        for a in args:
+            if "\n" in a or "\x00" in a:
+                raise ValueError(f"pppd argument with a newline or NUL: {a!r}")
+        entries[f"etc/pppos/{name}.args"] = (("\n".join(args) + "\n").encode(), 0o644)
+    if "default" not in arg_sets:
+        raise ValueError("config_fragment needs a 'default' argument set")
     for path, data in (files or {}).items():
         mode = 0o600 if "secrets" in path else 0o755 if path.endswith("setup") else 0o644
         entries[path.strip("/")] = (data, mode)

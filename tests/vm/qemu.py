@@ -3,10 +3,11 @@
 Wiring (see :data:`tests.vm.build.INIT_SCRIPT`):
 
 * ttyS0 = the PPP line: a unix-socket chardev (``server=on,wait=off``) the host connects to
-  (:attr:`PppdVm.serial` is that connected socket), or ``-chardev serial,path=<tty>`` (:class:`VmSpec`
-  ``serial_tty``) so that pppd dials a pty such as the modem simulator's;
+  (:attr:`PppdVm.serial` is that connected socket);
 * ttyS1 = kernel console and pppd's ``logfile``: ``console.log`` (:meth:`PppdVm.wait_log`);
-* ttyS2 = the control channel (``kill TERM``/``kill STOP``/... of the running pppd, ``ping``);
+* ttyS2 = the control channel (``use <set>``, ``kill TERM``/``kill STOP``/... of pppd, ``ping``);
+* ttyS3 = a second line on a unix socket (:attr:`PppdVm.dial_line`): pppd dials out on it, and the
+  test bridges it to the modem simulator's pty;
 * the HMP monitor on a unix socket (``stop``/``cont`` freeze the whole VM).
 
 QEMU is started with ``-accel tcg -cpu qemu64 -m 128M -nodefaults -display none -no-reboot`` and no
@@ -37,14 +38,12 @@ class VmError(RuntimeError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VmSpec:
-    """What one boot runs: pppd's arguments and extra files for the guest."""
+    """What one boot runs: named pppd argument sets (``default`` first) and extra guest files."""
 
-    pppd_args: tuple[str, ...]
+    arg_sets: Mapping[str, tuple[str, ...]]
     files: Mapping[str, bytes] = field(default_factory=dict)
     #: Do not restart pppd after it exits.
     once: bool = False
-    #: Use this host tty (a pty path) as ttyS0 instead of a unix socket.
-    serial_tty: str | None = None
 
 
 #: The pppd server line from real-peers.md section 2, with ``passive`` (QEMU drops output while no
@@ -70,6 +69,8 @@ class PppdVm:
         self.console_path = self.dir / "console.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.serial: socket.socket | None = None
+        #: The host end of ttyS3 (pppd dials out on it in the client tests).
+        self.dial_line: socket.socket | None = None
         self._ctl: socket.socket | None = None
         self._ctl_buf = b""
         self.boot_seconds: float | None = None
@@ -84,21 +85,19 @@ class PppdVm:
         initrd = self.dir / "initrd.cpio"
         with open(initrd, "wb") as out, open(self.image.initramfs, "rb") as base:
             shutil.copyfileobj(base, out, 1 << 20)
-            out.write(config_fragment(list(self.spec.pppd_args), files=self.spec.files, once=self.spec.once))
+            out.write(config_fragment(self.spec.arg_sets, files=self.spec.files, once=self.spec.once))
         serial_sock = self.dir / "ttyS0.sock"
         ctl_sock = self.dir / "ttyS2.sock"
         mon_sock = self.dir / "monitor.sock"
-        if self.spec.serial_tty is not None:
-            ttys0 = ["-chardev", f"serial,id=ppp,path={self.spec.serial_tty}", "-serial", "chardev:ppp"]
-        else:
-            ttys0 = ["-chardev", f"socket,id=ppp,path={serial_sock},server=on,wait=off", "-serial", "chardev:ppp"]
+        ttys3_sock = self.dir / "ttyS3.sock"
         argv = [
             qemu, "-accel", "tcg", "-cpu", "qemu64", "-m", "128M", "-smp", "1",
             "-nodefaults", "-display", "none", "-no-reboot", "-nic", "none",
             "-kernel", str(self.image.kernel), "-initrd", str(initrd), "-append", KERNEL_ARGS,
-            *ttys0,
+            "-chardev", f"socket,id=ppp,path={serial_sock},server=on,wait=off", "-serial", "chardev:ppp",
             "-serial", f"file:{self.console_path}",
             "-chardev", f"socket,id=ctl,path={ctl_sock},server=on,wait=off", "-serial", "chardev:ctl",
+            "-chardev", f"socket,id=dial,path={ttys3_sock},server=on,wait=off", "-serial", "chardev:dial",
             "-monitor", f"unix:{mon_sock},server=on,wait=off",
         ]
         t0 = time.monotonic()
@@ -106,9 +105,9 @@ class PppdVm:
                                      stderr=open(self.dir / "qemu.stderr", "wb"))  # noqa: SIM115
         try:
             deadline = t0 + timeout
-            if self.spec.serial_tty is None:
-                self.serial = self._connect(serial_sock, deadline)
+            self.serial = self._connect(serial_sock, deadline)
             self._ctl = self._connect(ctl_sock, deadline)
+            self.dial_line = self._connect(ttys3_sock, deadline)
             self.wait_log(r"pppos-vm: ready", timeout=max(deadline - time.monotonic(), 1.0))
             self.boot_seconds = time.monotonic() - t0
         except BaseException:
@@ -138,11 +137,11 @@ class PppdVm:
 
     def close(self) -> None:
         """Kill QEMU and remove the work directory."""
-        for s in (self.serial, self._ctl):
+        for s in (self.serial, self._ctl, self.dial_line):
             if s is not None:
                 with contextlib.suppress(OSError):
                     s.close()
-        self.serial = self._ctl = None
+        self.serial = self._ctl = self.dial_line = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
@@ -183,14 +182,26 @@ class PppdVm:
                 raise VmError(f"timed out waiting for {pattern!r}; console:\n{text[-1500:]}")
             time.sleep(0.05)
 
-    def wait_pppd(self, generation: int | None = None, *, since: int = 0, timeout: float = 30.0) -> int:
-        """Wait until a pppd generation has its tty set up (``Using interface``/``Connect:`` or
-        the start marker plus pppd's first line); return the generation number."""
-        m = self.wait_log(r"pppos-vm: pppd start (\d+)" if generation is None
-                          else rf"pppos-vm: pppd start ({generation})", since=since, timeout=timeout)
+    def wait_pppd(self, name: str = r"\w+", *, since: int = 0, timeout: float = 60.0) -> int:
+        """Wait until pppd (argument set ``name``) started after ``since`` has its tty in the PPP line
+        discipline; return the console offset of its start marker (use it as ``since`` later)."""
+        m = self.wait_log(rf"pppos-vm: pppd start \d+ {name}\n", since=since, timeout=timeout)
         # pppd logs "Connect: ppp0 <--> /dev/ttyS0" once the tty is in the PPP line discipline.
         self.wait_log(r"Connect: ppp\d+ <-->", since=m.start(), timeout=timeout)
-        return int(m.group(1))
+        return m.start()
+
+    def switch(self, name: str, timeout: float = 60.0) -> int:
+        """Run argument set ``name`` next: select it, kill the running pppd, wait for the new one.
+
+        Returns the console offset of the new pppd's start marker.
+        """
+        reply = self.control(f"use {name}")
+        if not reply.startswith("ok"):
+            raise VmError(f"the VM has no argument set {name!r} ({reply})")
+        mark = self.log_mark()
+        self.control("kill CONT")
+        self.control("kill KILL")
+        return self.wait_pppd(name, since=mark, timeout=timeout)
 
     # ----------------------------------------------------------------- control
 
@@ -199,7 +210,14 @@ class PppdVm:
         assert self._ctl is not None
         self._ctl.sendall(command.encode() + b"\n")
         deadline = time.monotonic() + timeout
-        while b"\n" not in self._ctl_buf:
+        while True:
+            line, sep, rest = self._ctl_buf.partition(b"\n")
+            if sep:
+                self._ctl_buf = rest
+                text = line.decode(errors="replace").strip()
+                if text.startswith("@@ "):  # replies are marked; anything else is tty echo
+                    return text[3:]
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 raise VmError(f"no reply to control command {command!r}")
@@ -211,8 +229,6 @@ class PppdVm:
             if not chunk:
                 raise VmError("the control channel closed")
             self._ctl_buf += chunk
-        line, _, self._ctl_buf = self._ctl_buf.partition(b"\n")
-        return line.decode(errors="replace").strip()
 
     def monitor(self, command: str) -> None:
         """Send one HMP command (``stop``, ``cont``) to QEMU's monitor."""
