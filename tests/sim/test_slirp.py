@@ -11,7 +11,7 @@ from scapy.layers.ppp import HDLC, PPP, PPP_LCP_Configure, PPP_LCP_Magic_Number_
 
 from pppos.errors import MissingTool
 from pppos.sim import slirp as slirp_mod
-from pppos.sim.slirp import SlirpProcess, build_shim
+from pppos.sim.slirp import SlirpProcess, build_shim, cache_root
 from tests.sim_helpers import LCP_CONFREQ, fcs16, hdlc_frame, hdlc_frames, need_slirp, need_tool, read_until
 
 pytestmark = pytest.mark.slirp
@@ -50,10 +50,11 @@ def test_build_shim_is_cached_by_source_hash(tmp_path: Path) -> None:
         assert " T select" in nm.stdout
 
 
-def test_build_shim_honours_pppos_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    need_tool("gcc")
+def test_cache_root_honours_pppos_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PPPOS_CACHE", str(tmp_path / "c"))
-    assert build_shim().parent == tmp_path / "c"
+    assert cache_root() == tmp_path / "c"
+    monkeypatch.delenv("PPPOS_CACHE")
+    assert cache_root() == Path.home() / ".cache" / "pppos"
 
 
 def test_build_shim_without_gcc_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +70,7 @@ def test_missing_slirp_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_slirp_answers_lcp_configure_request(tmp_path: Path) -> None:
     need_slirp()
-    with SlirpProcess(cache_dir=tmp_path) as peer:
+    with SlirpProcess() as peer:  # the shim from the default cache: compiled once per machine
         assert peer.alive
         assert peer.home != Path.home()
         os.write(peer.fd, hdlc_frame(LCP_CONFREQ))
@@ -101,7 +102,7 @@ def test_slirp_answers_lcp_configure_request(tmp_path: Path) -> None:
 
 def test_slirp_home_is_private_and_holds_secrets(tmp_path: Path) -> None:
     need_slirp()
-    with SlirpProcess(cache_dir=tmp_path, pap_secrets="user * pass *\n") as peer:
+    with SlirpProcess(pap_secrets="user * pass *\n") as peer:
         secrets = peer.home / ".pap-secrets"
         assert secrets.read_text() == "user * pass *\n"
         assert secrets.stat().st_mode & 0o077 == 0
