@@ -10,6 +10,8 @@ import random
 import struct
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.ppp import (
@@ -505,3 +507,22 @@ def test_peer_restarting_lcp_takes_the_link_down_and_up_again() -> None:
         Phase.ESTABLISH,
         Phase.NETWORK,
     ]
+
+
+_UP_PAIR: list[LinkPair] = []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(min_size=0, max_size=60), max_size=6))
+def test_line_noise_never_raises_and_keeps_the_link_up(chunks: list[bytes]) -> None:
+    if not _UP_PAIR:
+        _UP_PAIR.append(open_pair())
+    pair = _UP_PAIR[0]
+    link = pair.client.link
+    for chunk in chunks:
+        # Random octets, some wrapped in flags so they reach the frame decoder as (bad) frames.
+        link.receive_data(b"\x7e" + chunk + b"\x7e" + chunk, pair.now)
+    assert link.is_up
+    while link.next_event() is not None:
+        pass
+    link.data_to_send()

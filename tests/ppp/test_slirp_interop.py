@@ -32,7 +32,7 @@ from pppos.ppp.link import (
     Phase,
     PppLink,
 )
-from tests.sim_helpers import need_tool
+from tests.helpers import need_tool
 
 pytestmark = pytest.mark.slirp
 
