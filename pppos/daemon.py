@@ -41,7 +41,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from pppos.config import UpOptions
-from pppos.errors import ExitStatus, LinkError, ModemError, PpposError
+from pppos.errors import ConfigError, ExitStatus, LinkError, ModemError, PpposError
 
 __all__ = ["Daemon", "Reporter", "run_daemon"]
 
@@ -181,6 +181,8 @@ class Daemon:
         from pppos.net import status as statusmod
         from pppos.net.tun import TunDevice
 
+        if self.opts.persist:
+            raise ConfigError("--persist (redial after a lost link) is only supported with --backend pppd so far")
         ifname = self.opts.ifname
         state = statusmod.state_path(ifname, self.opts.run_dir)
         previous = statusmod.read_status(state)

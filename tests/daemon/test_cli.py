@@ -122,31 +122,38 @@ def test_already_running_is_refused(netns, tmp_path: Path) -> None:
 
 @pytest.mark.root
 @pytest.mark.slirp
-def test_sim_pin_needed_is_a_sim_verdict(netns, tmp_path: Path) -> None:
+def test_sim_verdicts_pin_needed_then_wrong_pin(netns, tmp_path: Path) -> None:
     need_slirp()
     (tmp_path / "resolv.conf").write_bytes(ORIGINAL)
+    pin = tmp_path / "pin"
+    pin.write_text("9999\n")
+    os.chmod(pin, 0o600)
     with run_sim(tmp_path, "--profile", "a7", "--pin", "4321", "--network", "none") as link:
-        result = _up(netns, tmp_path, str(link), "--usepeerdns", "--default-route")
-    assert result.returncode == ExitStatus.SIM, result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("pppos-up: error: the SIM needs its PIN")
-    assert "A7" in result.stderr  # the identity progress line
+        needed = _up(netns, tmp_path, str(link), "--usepeerdns", "--default-route")
+        wrong = _up(netns, tmp_path, str(link), "--pin-file", str(pin), "--log-format", "json")
+    assert needed.returncode == ExitStatus.SIM, needed.stderr
+    assert needed.stderr.strip().splitlines()[-1].startswith("pppos-up: error: the SIM needs its PIN")
+    assert "A7" in needed.stderr  # the identity progress line
+    assert wrong.returncode == ExitStatus.SIM, wrong.stderr
+    assert "9999" not in wrong.stderr
+    lines = wrong.stderr.strip().splitlines()
+    assert lines[-1].startswith("pppos-up: error: the SIM refused the PIN")
+    assert all(json.loads(line)["level"] for line in lines[:-1])
     assert "ppp0" not in netns.ip("link")
     assert (tmp_path / "resolv.conf").read_bytes() == ORIGINAL
     assert not (tmp_path / "run" / "ppp0.json").exists()
 
 
-@pytest.mark.root
-@pytest.mark.slirp
-def test_wrong_pin_from_a_file_is_a_sim_verdict_without_the_pin(netns, tmp_path: Path) -> None:
-    need_slirp()
-    pin = tmp_path / "pin"
-    pin.write_text("9999\n")
-    os.chmod(pin, 0o600)
-    with run_sim(tmp_path, "--profile", "a7", "--pin", "4321", "--network", "none") as link:
-        result = _up(netns, tmp_path, str(link), "--pin-file", str(pin), "--log-format", "json")
-    assert result.returncode == ExitStatus.SIM, result.stderr
-    assert "9999" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("pppos-up: error: the SIM refused the PIN")
-    assert all(json.loads(line)["level"] for line in lines[:-1])
+def test_backend_choice(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pppos.config import parse_up_args
+
+    real_exists = os.path.exists
+    for present, expected in ((False, "python"), (True, "pppd")):
+        monkeypatch.setattr(os.path, "exists", lambda p, v=present: v if p == "/dev/ppp" else real_exists(p))
+        assert parse_up_args(["/dev/null"], environ={}).resolved_backend() == expected
+        assert parse_up_args(["/dev/null", "--backend", "python"], environ={}).resolved_backend() == "python"
+    # --backend pppd without kernel PPP: a clear one-line MISSING_TOOL error, before touching the port.
+    monkeypatch.setattr(os.path, "exists", lambda p: False if p == "/dev/ppp" else real_exists(p))
+    assert up_cli.main(["/dev/null", "--backend", "pppd"]) == ExitStatus.MISSING_TOOL
+    err = capsys.readouterr().err
+    assert err.startswith("pppos-up: error: ") and "/dev/ppp" in err and err.count("\n") == 1

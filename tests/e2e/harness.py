@@ -76,19 +76,20 @@ class HostServers:
             s.server_close()
 
 
-#: A plain Python socket client run inside the namespace: connect, send, read the echo back.
-ECHO_CLIENT = """
-import socket, sys
-host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-payload = bytes(i % 251 for i in range(size))
-with socket.create_connection((host, port), timeout=20) as s:
-    s.sendall(payload)
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while chunk := s.recv(65536):
-        got += chunk
-print("ok" if got == payload else f"mismatch {len(got)}/{len(payload)}")
-"""
+def echo_roundtrip(ns: NetNs, host: str, port: int, size: int) -> bool:
+    """A plain socket client created inside ``ns`` (this thread steps in with setns): send, read back."""
+    payload = bytes(i % 251 for i in range(size))
+    with ns.entered():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(30)
+        sock.connect((host, port))
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+    return got == payload
 
 
 class UpProcess:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
+from pppos.cli import down as down_cli
+from pppos.cli import status as status_cli
 from pppos.errors import ExitStatus
-from tests.e2e.harness import BODY, ECHO_CLIENT, HostServers, PtyBridge, UpProcess, wait_for
+from pppos.net.status import read_status
+from tests.e2e.harness import BODY, HostServers, PtyBridge, UpProcess, echo_roundtrip, wait_for
 from tests.netns import need_tool
 from tests.sim_helpers import run_sim
 
@@ -33,7 +35,8 @@ def _addr(ns, ifname: str = "ppp0") -> list[dict]:
     return json.loads(ns.ip("-j", "addr", "show", "dev", ifname))[0]["addr_info"]
 
 
-def test_sim_a7_slirp_curl_socket_status_pcap_down(netns, tmp_path: Path) -> None:
+def test_sim_a7_slirp_curl_socket_status_pcap_down(netns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     _need()
     pcap = tmp_path / "link.pcap"
     with HostServers() as servers, run_sim(tmp_path, "--profile", "a7", "--network", "slirp") as link:
@@ -49,23 +52,24 @@ def test_sim_a7_slirp_curl_socket_status_pcap_down(netns, tmp_path: Path) -> Non
             # An unmodified curl and a plain socket client, in the namespace, reach the host's loopback.
             curl = netns.run(["curl", "-sS", "--max-time", "20", f"http://10.0.2.2:{servers.http_port}/x"])
             assert curl.returncode == 0 and curl.stdout.encode() == BODY, curl.stderr
-            echo = netns.run([sys.executable, "-c", ECHO_CLIENT, "10.0.2.2", str(servers.echo_port), "20000"])
-            assert echo.stdout.strip() == "ok", echo.stdout + echo.stderr
+            assert echo_roundtrip(netns, "10.0.2.2", servers.echo_port, 20000)
 
-            status = up.run_cli("status", "--json")
-            assert status.returncode == 0, status.stderr
-            state = json.loads(status.stdout)
+            # The daemon rewrites its state file about once a second: wait for the echo to show.
+            wait_for(lambda: (read_status(up.run_dir / "ppp0.json") or {}).get("bytes_in", 0) > 20000, 10,
+                     "the state file to count the echo")
+            monkeypatch.setenv("PPPOS_RUN_DIR", str(up.run_dir))
+            assert status_cli.main(["--json"]) == 0
+            state = json.loads(capsys.readouterr().out)
             assert state["phase"] == "running" and state["running"] is True
             assert state["local_ip"] == "10.0.2.15" and state["peer_ip"] == "10.64.64.64"  # offered: slirp asked
             assert state["bytes_in"] > 20000 and state["bytes_out"] > 20000
             assert state["packets_in"] > 0 and state["packets_out"] > 0
 
-            down = up.run_cli("down")
-            assert down.returncode == 0, down.stderr
+            assert down_cli.main([]) == 0
             assert up.wait() == ExitStatus.SUCCESS, up.log
             assert "ppp0" not in netns.ip("link")
             assert not (up.run_dir / "ppp0.json").exists()
-            assert up.run_cli("status").returncode == ExitStatus.LINK_LOST
+            assert status_cli.main([]) == ExitStatus.LINK_LOST
         finally:
             up.close()
 
@@ -104,8 +108,7 @@ def test_default_route_and_usepeerdns_restored_after_sigterm(netns, tmp_path: Pa
             # 10.0.2.77 is not on ppp0's /32: only the default route can carry it, and ours wins.
             got = json.loads(netns.ip("-j", "route", "get", "10.0.2.77"))[0]
             assert got["dev"] == "ppp0"
-            echo = netns.run([sys.executable, "-c", ECHO_CLIENT, "10.0.2.77", str(servers.echo_port), "3000"])
-            assert echo.stdout.strip() == "ok", echo.stdout + echo.stderr
+            assert echo_roundtrip(netns, "10.0.2.77", servers.echo_port, 3000)
             defaults = json.loads(netns.ip("-j", "route", "show", "default"))
             assert {(r["dev"], r.get("metric", 0)) for r in defaults} == {("up0", 100), ("ppp0", 50)}
             up.signal(signal.SIGTERM)
@@ -129,8 +132,7 @@ def test_direct_link_to_bare_slirp_and_modem_vanishing(netns, tmp_path: Path) ->
             try:
                 log = up.wait_up()
                 assert "--direct" in log and "sending AT" not in log
-                echo = netns.run([sys.executable, "-c", ECHO_CLIENT, "10.0.2.2", str(servers.echo_port), "5000"])
-                assert echo.stdout.strip() == "ok", echo.stdout + echo.stderr
+                assert echo_roundtrip(netns, "10.0.2.2", servers.echo_port, 5000)
                 assert resolv.read_bytes() != ORIGINAL_RESOLV
                 bridge.cut()  # the serial line disappears under the daemon
                 assert up.wait() == ExitStatus.LINK_LOST, up.log
