@@ -96,6 +96,8 @@ MAX_PENDING_INPUT = 4096
 TERMINATE_HANGUP_DELAY = 0.2
 #: How far ahead of real time the pacer may hand bytes to the driver (seconds).
 PACE_WINDOW = 0.02
+#: Line time (seconds) a late wake-up may still use, like a UART FIFO that kept sending meanwhile.
+PACE_CATCH_UP = 0.05
 
 #: 3GPP TS 27.007 section 9.2 verbose texts for the codes the simulator uses.
 CME_TEXT: dict[int, str] = {
@@ -379,7 +381,7 @@ class _Pacer:
     def update(self, now: float) -> None:
         if self._rate is None or not self._pending:
             return
-        base = max(self._busy_until, now)
+        base = max(self._busy_until, now - PACE_CATCH_UP)
         budget = int((now + PACE_WINDOW - base) * self._rate)
         if budget > 0:
             chunk = self._pending[:budget]
