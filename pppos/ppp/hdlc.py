@@ -195,7 +195,7 @@ def escape(data: bytes, accm: int = ALL_ONES) -> bytes:
 
 
 _XOR_ONE = {bytes([i]): bytes([i ^ 0x20]) for i in range(256)}
-_XOR_ONE[b""] = b""
+_XOR_ONE_GET = _XOR_ONE.__getitem__
 _HEAD = operator.itemgetter(slice(0, 1))
 _TAIL = operator.itemgetter(slice(1, None))
 
@@ -248,16 +248,19 @@ def unescape(data: bytes) -> bytes:
     data = bytes(data)
     if _ESCAPE_BYTE not in data:
         return data
+    if data[-1] == ESCAPE:
+        return _unescape_exact(data)  # a lone trailing escape, or an escaped 0x5D at the very end
     parts = data.split(_ESCAPE_BYTE)
-    tails = parts[1:]
-    if b"" in tails[:-1]:
+    if b"" in parts and (parts[0] or parts.count(b"") > 1):
         return _unescape_exact(data)  # 7D 7D: an escaped 0x5D, which only an extended ACCM asks for
-    if len(tails) > _MANY_ESCAPES:
+    if len(parts) > _MANY_ESCAPES:
         return _unescape_many(data)
-    out: list[bytes] = [b""] * (2 * len(tails) + 1)
-    out[0] = parts[0]
-    out[1::2] = map(_XOR_ONE.__getitem__, map(_HEAD, tails))
-    out[2::2] = map(_TAIL, tails)
+    first = parts[0]
+    del parts[0]
+    out: list[bytes] = [b""] * (2 * len(parts) + 1)
+    out[0] = first
+    out[1::2] = map(_XOR_ONE_GET, map(_HEAD, parts))
+    out[2::2] = map(_TAIL, parts)
     return b"".join(out)
 
 
@@ -302,8 +305,7 @@ def encode_frame(
         frame += zlib.crc32(frame).to_bytes(4, "little")
     else:
         frame += (fcs16_impl(frame, FCS16_INIT) ^ 0xFFFF).to_bytes(2, "little")
-    body = escape(frame, accm)
-    return b"\x7e" + body + b"\x7e" if leading_flag else body + b"\x7e"
+    return b"".join((_FLAG_BYTE if leading_flag else b"", escape(frame, accm), _FLAG_BYTE))
 
 
 class Frame(NamedTuple):
@@ -406,15 +408,12 @@ class Deframer:
             data = bytes(self._partial) + data
             self._partial.clear()
         pieces = data.split(_FLAG_BYTE)
-        self._partial += pieces.pop()
-        self._check_partial()
-        frames: list[Frame] = []
-        for piece in pieces:
-            if piece:
-                frame = self._decode(piece)
-                if frame is not None:
-                    frames.append(frame)
-        return frames
+        tail = pieces.pop()
+        if tail:
+            self._partial += tail
+            self._check_partial()
+        decode = self._decode
+        return [frame for frame in map(decode, filter(None, pieces)) if frame is not None]
 
     def _check_partial(self) -> None:
         """Keep memory bounded: a partial frame past the raw bound is dropped up to the next flag."""
