@@ -656,6 +656,7 @@ class Lcp(ControlProtocol):
 
 
 _CONTROL = frozenset({Protocol.LCP, Protocol.PAP, Protocol.CHAP, Protocol.IPCP, Protocol.IPV6CP})
+_DATA = frozenset({Protocol.IP, Protocol.IPV6})
 
 
 class PppLink:
@@ -1041,7 +1042,8 @@ class PppLink:
         self.stats.bytes_in += len(data)
         for protocol, information in self._deframer.feed(data):
             self._handle_frame(protocol, information, now)
-            self._flush(now)  # act on this frame (phase changes) before the next one
+            if protocol not in _DATA:
+                self._flush(now)  # act on a control frame (phase changes) before the next frame
         d = self._deframer.stats
         self.stats.bad_frames = d.bad_fcs + d.runts + d.too_long + d.aborts + d.bad_header
         self._after(now)
