@@ -136,6 +136,8 @@ _URC_UPPER = tuple(p.upper() for p in URC_PREFIXES)
 _DIAL_COMMANDS = ("ATD", "ATO", "ATA", "AT+CGDATA")
 _PREFIX_RE = re.compile(r"^AT([+^$%*#&][A-Z0-9]+)", re.IGNORECASE)
 _SPECIAL = re.compile(rb"[\r\n\x00]")
+#: control characters (tab excepted), DEL, and the PPP flag 0x7E make a line noise
+_NOISE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7e\x7f]")
 _LONG_DIGITS = re.compile(r"\d{14,17}")
 
 
@@ -509,10 +511,10 @@ class AtEngine:
             self.stats.blank_lines += 1
             return
         try:
-            line = raw.decode("utf-8").strip()
+            line = "" if _NOISE.search(raw) else raw.decode("utf-8").strip()
         except UnicodeDecodeError:
             line = ""
-        if not line or "~" in line or any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in line):
+        if not line:
             self.stats.noise_lines += 1
             self.stats.noise_bytes += len(raw)
             return
