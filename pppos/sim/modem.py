@@ -264,12 +264,15 @@ PROFILES: dict[str, SimProfile] = {
         reset_command="+CFUN",
         ok_commands=frozenset({"+QICSGP", "+CMER", "+CNMI", "+CMGF"}),
     ),
+    # A plain 27.007 modem whose firmware writes "+CPIN:READY" without the space (as the A6/A7 manual
+    # does), so hosts meet both spellings.
     "generic": SimProfile(
         name="generic",
         manufacturer="pppos",
         model="generic 27.007 modem",
         revision="pppos-sim 0.1",
         ati=("pppos", "generic 27.007 modem", "pppos-sim 0.1"),
+        cpin_space=False,
     ),
 }
 

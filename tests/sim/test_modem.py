@@ -166,7 +166,7 @@ DIALECT = [
     ("quectel", "AT+QCCID", b"\r\n+QCCID: 89860012345678901234\r\n\r\nOK\r\n"),
     ("quectel", "AT+CGMM", b"\r\nEC25\r\n\r\nOK\r\n"),
     ("generic", "AT+CCID", b"\r\n+CCID: 89860012345678901234\r\n\r\nOK\r\n"),
-    ("generic", "AT+CPIN?", b"\r\n+CPIN: READY\r\n\r\nOK\r\n"),
+    ("generic", "AT+CPIN?", b"\r\n+CPIN:READY\r\n\r\nOK\r\n"),
 ]
 
 
