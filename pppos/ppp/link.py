@@ -364,6 +364,8 @@ class ControlProtocol(BaseLayer):
         self._reply_options = b""
         self._term_reason = b""
         self._naks_received = 0
+        #: The text of the peer's last Terminate-Request (RFC 1661 section 5.5 Data), for LinkDown.
+        self.peer_reason = ""
         #: Why negotiation cannot succeed (set by the policy or by too many Naks), else None.
         self.failure: str | None = None
         #: Packets dropped as malformed or stale.
@@ -458,6 +460,7 @@ class ControlProtocol(BaseLayer):
             self.fsm.event(Event.RCN, now)
         elif code == Code.TERMINATE_REQUEST:
             self._rx = pkt
+            self.peer_reason = pkt.data[:200].decode("utf-8", "replace")
             self.fsm.event(Event.RTR, now)
         elif code == Code.TERMINATE_ACK:
             self.fsm.event(Event.RTA, now)
@@ -874,7 +877,7 @@ class PppLink:
                 State.STOPPING,
             ):
                 self._set_phase(Phase.TERMINATE)
-                self._report_down(DownCause.PEER_TERMINATED, "peer terminated the link")
+                self._report_down(DownCause.PEER_TERMINATED, self._peer_terminated_reason())
             else:
                 self._set_phase(Phase.ESTABLISH)
                 self._report_down(DownCause.PEER_TERMINATED, "peer restarted LCP negotiation")
@@ -882,7 +885,7 @@ class PppLink:
             self._stop_upper(now)
             self._set_phase(Phase.DEAD)
             if self._lcp_was_open:
-                self._report_down(DownCause.PEER_TERMINATED, "peer terminated the link")
+                self._report_down(DownCause.PEER_TERMINATED, self._peer_terminated_reason())
             else:
                 self._report_down(DownCause.NEGOTIATION_FAILED, "LCP negotiation failed", protocol="LCP")
             # Park LCP in Initial: the session is over until open() is called again.
@@ -894,6 +897,10 @@ class PppLink:
             self._report_down(DownCause.ECHO_TIMEOUT, "echo timeout")
         elif note == "looped-back":
             self.lcp_policy.looped_back = True
+
+    def _peer_terminated_reason(self) -> str:
+        text = "".join(c if c.isprintable() else "?" for c in self.lcp.peer_reason)
+        return f"peer terminated the link: {text}" if text else "peer terminated the link"
 
     def _stop_upper(self, now: float) -> None:
         for cp in self._ncps:
@@ -997,6 +1004,7 @@ class PppLink:
         """Start a session: the serial line is connected, begin LCP (Establish phase)."""
         if self.lcp.fsm.state not in (State.INITIAL, State.STARTING, State.CLOSED, State.STOPPED):
             raise LocalProtocolError(f"open() while the link is in the {self.phase.value} phase")
+        self.lcp.peer_reason = ""
         self._cause = None
         self._reason = ""
         self._failed_protocol = None

@@ -267,7 +267,9 @@ def test_server_close_terminates_both_sides() -> None:
     pair.server.link.close(pair.now, "bye")
     pair.run_for(10.0)
     assert pair.server.of(LinkDown)[0].cause is DownCause.LOCAL_CLOSE
-    assert pair.client.of(LinkDown)[0].cause is DownCause.PEER_TERMINATED
+    assert pair.client.of(LinkDown) == [
+        LinkDown(cause=DownCause.PEER_TERMINATED, reason="peer terminated the link: bye")
+    ]
     assert [e.phase for e in pair.client.of(PhaseChanged)][-2:] == [Phase.TERMINATE, Phase.DEAD]
 
 
