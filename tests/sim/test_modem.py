@@ -708,3 +708,16 @@ def test_periodic_urc() -> None:
     modem.handle_timer(T0 + 10)
     assert modem.data_to_send() == b"\r\n+CIEV: service,  1\r\n"
     assert modem.get_timer() == pytest.approx(T0 + 20)
+
+
+@pytest.mark.parametrize("profile", ["a7", "sim800", "sim7600", "quectel", "generic"])
+def test_host_side_detects_each_simulated_identity(profile: str) -> None:
+    """The host's ``--profile auto`` (pppos.at.profiles.detect_profile) recognises every simulated modem."""
+    from pppos.at.profiles import detect_profile
+
+    modem = boot(profile=profile)
+    ati = send(modem, "ATI").decode()
+    cgmm = send(modem, "AT+CGMM").decode()
+    strip = [line for line in ati.split("\r\n") if line and line != "OK"]
+    model = [line for line in cgmm.split("\r\n") if line and line != "OK"]
+    assert detect_profile("\n".join(strip), "\n".join(model)).name == profile
