@@ -260,7 +260,7 @@ def test_run_pppd_stop_request_is_a_clean_success(tmp_path) -> None:
     body = """
 import os, signal, sys, time
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(5))
-os.write(int(sys.argv[4]), b"ready\n")
+os.write(int(sys.argv[4]), b"ready\\n")
 time.sleep(30)
 """
     fake = _fake_pppd(tmp_path, body)
