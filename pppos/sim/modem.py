@@ -480,6 +480,12 @@ class SimModem:
         self._terminating = False
         self._scan_tail = b""
 
+    def __repr__(self) -> str:
+        return (
+            f"<SimModem {self.profile.name} {self.state} sim={self.sim_state} echo={int(self.echo)} "
+            f"call={self._call is not None}>"
+        )
+
     @property
     def sim_state(self) -> str:
         """``READY``, ``SIM PIN``, ``SIM PUK`` or ``NOT INSERTED``."""
