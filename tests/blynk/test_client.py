@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import ssl
 import threading
@@ -22,8 +23,9 @@ import pytest
 from blynk_client import protocol as proto
 from blynk_client.client import Blynk, BlynkClient
 from blynk_client.errors import ConnectError, InvalidTokenError, TlsError, UsageError
-from blynk_client.offline import BackoffPolicy, DropReason, OfflineMode, QueuedOp, Values
+from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, QueuedOp, Values
 from tests.blynk.client_helpers import FaultServer, TlsFiles, make_tls_files
+from tests.helpers import FloatClock
 
 TOKEN = "Tok3nForClientTests0123456789abc"
 FAST = BackoffPolicy(initial=0.05, factor=2.0, maximum=0.2, jitter=0.5)
@@ -268,11 +270,9 @@ def test_heartbeat_loss_on_loopback_reconnects() -> None:
     run(body())
 
 
-def test_heartbeat_rule_on_a_float_clock() -> None:
-    """The core decides liveness from ``now`` alone: pings at h, gives up at h + 3t without input."""
+def _logged_in_pair(now: float) -> tuple[proto.BlynkConnection, proto.BlynkConnection]:
     device = proto.BlynkConnection(proto.Role.DEVICE, heartbeat=10.0, timeout=2.0)
     server = proto.BlynkConnection(proto.Role.SERVER)
-    now = 1000.0
     device.login(TOKEN, now)
     server.receive_data(device.data_to_send(), now)
     assert isinstance(server.next_event(), proto.LoginRequested)
@@ -280,20 +280,34 @@ def test_heartbeat_rule_on_a_float_clock() -> None:
     device.receive_data(server.data_to_send(), now)
     assert isinstance(device.next_event(), proto.LoginSucceeded)
     device.data_to_send()  # the info message
-    assert device.get_timer() == pytest.approx(now + 10.0)
-    now = device.get_timer() or 0.0
-    device.handle_timer(now)
+    return device, server
+
+
+def test_heartbeat_loss_and_reconnect_schedule_on_a_float_clock(clock: FloatClock) -> None:
+    """Liveness comes from ``now`` alone: ping at h, give up at h + 3t; then the seeded backoff."""
+    device, _ = _logged_in_pair(clock.now)
+    assert device.get_timer() == pytest.approx(clock.now + 10.0)
+    clock.now = device.get_timer() or 0.0
+    device.handle_timer(clock.now)
     assert device.data_to_send()[0] == proto.Command.PING  # the server stays silent from here
-    deadlines = []
     while not device.closed:
-        now = device.get_timer() or 0.0
-        deadlines.append(now)
-        device.handle_timer(now)
-    assert now == pytest.approx(1000.0 + 10.0 + 3 * 2.0)
+        clock.now = device.get_timer() or 0.0
+        device.handle_timer(clock.now)
+    assert clock.now == pytest.approx(1000.0 + 10.0 + 3 * 2.0)
     events = []
     while (event := device.next_event()) is not None:
         events.append(event)
     assert isinstance(events[-1], proto.HeartbeatTimeout)
+    # the driver's reconnect pacing is the pure Backoff: with a seeded RNG the schedule is exact
+    backoff = Backoff(BackoffPolicy(initial=1.0, maximum=8.0, jitter=0.5), random.Random(5))
+    attempts = [clock.advance(backoff.next_delay()) for _ in range(5)]
+    gaps = [b - a for a, b in zip([1016.0, *attempts], attempts, strict=False)]
+    assert all(base * 0.5 <= gap <= base for gap, base in zip(gaps, [1.0, 2.0, 4.0, 8.0, 8.0], strict=True))
+    # the attempt that succeeds starts a fresh session whose deadlines count from its own login
+    device, _ = _logged_in_pair(clock.now)
+    assert device.get_timer() == pytest.approx(clock.now + 10.0)
+    backoff.reset()
+    assert backoff.attempts == 0
 
 
 def test_offline_writes_arrive_after_server_restart_latest_per_pin() -> None:
