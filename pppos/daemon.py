@@ -43,7 +43,7 @@ from typing import Any, TextIO
 from pppos.config import UpOptions
 from pppos.errors import ConfigError, ExitStatus, LinkError, ModemError, PpposError
 
-__all__ = ["Daemon", "Reporter", "run_daemon"]
+__all__ = ["Daemon", "Reporter", "link_down_verdict", "run_daemon"]
 
 #: How long the orderly LCP Terminate may take before we go on (RFC 1661: Max-Terminate x Restart).
 TERMINATE_WAIT = 3.0
@@ -87,6 +87,20 @@ class Reporter:
     def trace(self, line: str) -> None:
         """A ``--trace`` line (pppd-style packet decode)."""
         self._emit("trace", "trace", line, {})
+
+
+def link_down_verdict(cause: str, reason: str, protocol: str | None, *, was_up: bool) -> tuple[ExitStatus, str]:
+    """Exit status and one line for a LinkDown that we did not ask for.
+
+    ``cause`` is the :class:`pppos.ppp.link.DownCause` name in lower case: authentication failures
+    are :attr:`~ExitStatus.AUTH`; anything after IPCP opened is a lost link; anything before is a
+    negotiation failure naming the protocol (LCP, IPCP) when the link says which.
+    """
+    if "auth" in cause:
+        return ExitStatus.AUTH, f"PPP authentication failed: {reason}"
+    if was_up:
+        return ExitStatus.LINK_LOST, f"the link was lost: {reason}"
+    return ExitStatus.PPP, f"PPP negotiation failed{f' ({protocol})' if protocol else ''}: {reason}"
 
 
 def _ev(event: object) -> str:
@@ -171,7 +185,11 @@ class Daemon:
                 self.loop.add_signal_handler(sig, self._on_signal, sig)
             self._start_protocol()
             self._after_wakeup()
-            return await self._done
+            status = await self._done
+            if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self._exit_message:
+                # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
+                raise PpposError(self._exit_message, exit_status=ExitStatus(status))
+            return status
         finally:
             await self._shutdown()
 
@@ -317,10 +335,23 @@ class Daemon:
                 self.pcap_file.close()
         if self.status is not None:
             self.status.remove()
+            self._record_last_failure()
         if loop is not None:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
+
+    def _record_last_failure(self) -> None:
+        """Keep the failure reason for ``pppos-status`` after we are gone (removed by a clean run)."""
+        from pppos.net.status import last_failure_path
+
+        path = last_failure_path(self.opts.ifname, self.opts.run_dir)
+        with contextlib.suppress(OSError):
+            if self.last_failure:
+                path.write_text(json.dumps({"ifname": self.opts.ifname, "last_failure": self.last_failure,
+                                            "ended": time.time()}) + "\n")
+            else:
+                path.unlink(missing_ok=True)
 
     def _finish(self, status: int, message: str | None = None) -> None:
         if self._done is not None and not self._done.done():
@@ -378,7 +409,6 @@ class Daemon:
         with contextlib.suppress(Exception):
             self.loop.remove_reader(self.serial_fd)
         self._serial_reading = False
-        self.rep.warn(f"the modem vanished: {why}")
         self._finish(int(ExitStatus.LINK_LOST), f"the modem vanished ({why})")
 
     def _on_tun_readable(self) -> None:
@@ -678,16 +708,9 @@ class Daemon:
         if self._stopping:
             self._wait_for_dead()
             return
-        was_up = self.up_since is not None
-        if "auth" in cause:
-            status, text = ExitStatus.AUTH, f"PPP authentication failed: {reason}"
-        elif was_up:
-            status, text = ExitStatus.LINK_LOST, f"the link was lost: {reason}"
-        else:
-            protocol = getattr(event, "protocol", None)
-            status, text = ExitStatus.PPP, f"PPP negotiation failed{f' ({protocol})' if protocol else ''}: {reason}"
+        status, text = link_down_verdict(cause, reason, getattr(event, "protocol", None),
+                                         was_up=self.up_since is not None)
         self.last_failure = text
-        self.rep.warn(text)
         self._exit_status, self._exit_message = int(status), text
         self._stopping = True
         self._wait_for_dead()

@@ -20,7 +20,7 @@ PROG = "pppos-status"
 
 def _main(argv: list[str]) -> int:
     from pppos.errors import ExitStatus
-    from pppos.net.status import format_status, pid_alive, read_status, state_path
+    from pppos.net.status import format_status, pid_alive, read_last_failure, read_status, state_path
     from pppos.net.tun import validate_ifname
 
     p = ArgumentParser(prog=PROG, description="Show the state of the link run by pppos-up.")
@@ -33,12 +33,19 @@ def _main(argv: list[str]) -> int:
     running = state is not None and pid_alive(int(state.get("pid", 0)))
     if state is None or not running:
         phase = "down" if state is None else "dead"
+        last = read_last_failure(args.ifname, args.run_dir)
         if args.json:
-            print(json.dumps({"ifname": args.ifname, "phase": phase, "running": False}))
-        elif state is None:
-            print(f"{args.ifname}: not running (no pppos-up on this interface)")
+            record = {"ifname": args.ifname, "phase": phase, "running": False}
+            if last:
+                record["last_failure"] = last
+            print(json.dumps(record))
         else:
-            print(f"{args.ifname}: not running (pid {state.get('pid')} died; run pppos-down to clean up)")
+            if state is None:
+                print(f"{args.ifname}: not running (no pppos-up on this interface)")
+            else:
+                print(f"{args.ifname}: not running (pid {state.get('pid')} died; run pppos-down to clean up)")
+            if last:
+                print(f"last failure: {last}")
         return int(ExitStatus.LINK_LOST)
     if args.json:
         print(json.dumps({**state, "running": True}, sort_keys=True))

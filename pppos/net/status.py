@@ -29,7 +29,9 @@ __all__ = [
     "StatusFile",
     "backup_path",
     "format_status",
+    "last_failure_path",
     "pid_alive",
+    "read_last_failure",
     "read_status",
     "run_dir",
     "state_path",
@@ -51,6 +53,21 @@ def state_path(ifname: str, directory: str | Path | None = None) -> Path:
 def backup_path(ifname: str, directory: str | Path | None = None) -> Path:
     """``<run dir>/<ifname>.resolv-backup``: the resolver backup of :mod:`pppos.net.dns`."""
     return run_dir(str(directory) if directory else None) / f"{ifname}.resolv-backup"
+
+
+def last_failure_path(ifname: str, directory: str | Path | None = None) -> Path:
+    """``<run dir>/<ifname>.last.json``: why the last session on ``ifname`` ended badly."""
+    return run_dir(str(directory) if directory else None) / f"{ifname}.last.json"
+
+
+def read_last_failure(ifname: str, directory: str | Path | None = None) -> str | None:
+    """The last failure recorded for ``ifname`` (words), or None."""
+    try:
+        data = json.loads(last_failure_path(ifname, directory).read_bytes())
+    except (OSError, ValueError):
+        return None
+    value = data.get("last_failure") if isinstance(data, dict) else None
+    return str(value) if value else None
 
 
 def pid_alive(pid: int) -> bool:

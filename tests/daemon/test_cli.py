@@ -122,7 +122,8 @@ def test_already_running_is_refused(netns, tmp_path: Path) -> None:
 
 @pytest.mark.root
 @pytest.mark.slirp
-def test_sim_verdicts_pin_needed_then_wrong_pin(netns, tmp_path: Path) -> None:
+def test_sim_verdicts_pin_needed_then_wrong_pin(netns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     need_slirp()
     (tmp_path / "resolv.conf").write_bytes(ORIGINAL)
     pin = tmp_path / "pin"
@@ -142,6 +143,11 @@ def test_sim_verdicts_pin_needed_then_wrong_pin(netns, tmp_path: Path) -> None:
     assert "ppp0" not in netns.ip("link")
     assert (tmp_path / "resolv.conf").read_bytes() == ORIGINAL
     assert not (tmp_path / "run" / "ppp0.json").exists()
+    # pppos-status remembers why the last session ended.
+    monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path / "run"))
+    assert status_cli.main(["--json"]) == ExitStatus.LINK_LOST
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["phase"] == "down" and shown["last_failure"].startswith("the SIM refused the PIN")
 
 
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,3 +163,20 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     assert up_cli.main(["/dev/null", "--backend", "pppd"]) == ExitStatus.MISSING_TOOL
     err = capsys.readouterr().err
     assert err.startswith("pppos-up: error: ") and "/dev/ppp" in err and err.count("\n") == 1
+
+
+def test_link_down_verdicts_name_the_cause() -> None:
+    from pppos.daemon import link_down_verdict
+    from pppos.ppp.link import DownCause
+
+    def verdict(cause: DownCause, reason: str, protocol: str | None = None, *, was_up: bool = False):
+        return link_down_verdict(cause.name.lower(), reason, protocol, was_up=was_up)
+
+    assert verdict(DownCause.AUTH_FAILED, "PAP refused: bad password") == (
+        ExitStatus.AUTH, "PPP authentication failed: PAP refused: bad password")
+    assert verdict(DownCause.NEGOTIATION_FAILED, "peer rejected IPCP", "IPCP") == (
+        ExitStatus.PPP, "PPP negotiation failed (IPCP): peer rejected IPCP")
+    assert verdict(DownCause.NEGOTIATION_FAILED, "no answer to 10 Configure-Requests", "LCP")[0] == ExitStatus.PPP
+    assert verdict(DownCause.ECHO_TIMEOUT, "no LCP echo reply", was_up=True) == (
+        ExitStatus.LINK_LOST, "the link was lost: no LCP echo reply")
+    assert verdict(DownCause.PEER_TERMINATED, "peer closed IPCP", was_up=True)[0] == ExitStatus.LINK_LOST

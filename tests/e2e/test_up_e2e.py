@@ -136,7 +136,7 @@ def test_direct_link_to_bare_slirp_and_modem_vanishing(netns, tmp_path: Path) ->
                 assert resolv.read_bytes() != ORIGINAL_RESOLV
                 bridge.cut()  # the serial line disappears under the daemon
                 assert up.wait() == ExitStatus.LINK_LOST, up.log
-                assert "vanished" in up.log and "Traceback" not in up.log
+                assert "pppos-up: error: the modem vanished" in up.log and "Traceback" not in up.log
             finally:
                 up.close()
     finally:
