@@ -185,7 +185,7 @@ class PppdVm:
     def wait_pppd(self, name: str = r"\w+", *, since: int = 0, timeout: float = 60.0) -> int:
         """Wait until pppd (argument set ``name``) started after ``since`` has its tty in the PPP line
         discipline; return the console offset of its start marker (use it as ``since`` later)."""
-        m = self.wait_log(rf"pppos-vm: pppd start \d+ {name}\n", since=since, timeout=timeout)
+        m = self.wait_log(rf"pppos-vm: pppd start \d+ {name}\s", since=since, timeout=timeout)
         # pppd logs "Connect: ppp0 <--> /dev/ttyS0" once the tty is in the PPP line discipline.
         self.wait_log(r"Connect: ppp\d+ <-->", since=m.start(), timeout=timeout)
         return m.start()
