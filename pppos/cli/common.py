@@ -43,6 +43,12 @@ def run_main(
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(impl(args))
+    except SystemExit as exc:
+        # argparse's --help and usage errors: return the status instead of raising past main().
+        code = exc.code
+        if code is None:
+            return int(ExitStatus.SUCCESS)
+        return code if isinstance(code, int) else int(ExitStatus.USAGE)
     except PpposError as exc:
         print(f"{prog}: error: {exc}", file=err)
         return int(exc.exit_status)
