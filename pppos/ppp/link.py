@@ -955,8 +955,9 @@ class PppLink:
     def _on_auth(self, ok: bool, protocol: str, message: str, authenticator: bool, now: float) -> None:
         self._events.append(AuthResult(ok=ok, protocol=protocol, message=message, authenticator=authenticator))
         if not ok:
-            who = "peer" if authenticator else "we"
-            self._fail(DownCause.AUTH_FAILED, f"{protocol.upper()} authentication failed ({who}): {message}", now)
+            name = protocol.upper()
+            text = f"the peer failed our {name} authentication" if authenticator else f"{name} authentication refused"
+            self._fail(DownCause.AUTH_FAILED, f"{text}: {message}" if message else text, now)
             return
         if self.phase is Phase.AUTHENTICATE:
             pending = [a for a in (self._auth_peer, self._auth_server) if a is not None]

@@ -22,6 +22,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 
 from pppos.ppp.link import (
+    AuthResult,
     DownCause,
     EchoRtt,
     LinkConfig,
@@ -91,26 +92,35 @@ class Session:
         assert self.link.send_ip(bytes(packet), time.monotonic())
 
 
-@pytest.fixture
-def session() -> Iterator[Session]:
+@contextlib.contextmanager
+def slirp_session(config: LinkConfig, args: tuple[str, ...] = (), **secrets: str) -> Iterator[Session]:
+    """Start slirp (``args``, secrets files) and open a PppLink with ``config`` on its pty."""
     need_tool("slirp", "gcc")
     from pppos.sim.slirp import SlirpProcess
 
-    with SlirpProcess() as slirp:
+    with SlirpProcess(args, **secrets) as slirp:  # type: ignore[arg-type]
         holder: dict[str, Session] = {}
         link = PppLink(
-            LinkConfig(echo_interval=0.5, echo_failures=4, seed=7),
+            config,
             trace=lambda line: holder["s"].trace.append(line),  # noqa: PLW0108 - bound later
             capture=lambda now, out, frame: holder["s"].frames.append((out, frame)),
         )
         s = Session(link=link, fd=slirp.fd, slirp=slirp)
         holder["s"] = s
         link.open(time.monotonic())
-        assert s.pump(lambda: link.is_up, timeout=15.0), "\n".join(s.trace)
+        try:
+            yield s
+        finally:
+            if link.phase is not Phase.DEAD:
+                link.close(time.monotonic())
+                s.pump(lambda: link.phase is Phase.DEAD, timeout=8.0)
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with slirp_session(LinkConfig(echo_interval=0.5, echo_failures=4, seed=7)) as s:
+        assert s.pump(lambda: s.link.is_up, timeout=15.0), "\n".join(s.trace)
         yield s
-        if link.phase is not Phase.DEAD:
-            link.close(time.monotonic())
-            s.pump(lambda: link.phase is Phase.DEAD, timeout=8.0)
 
 
 def _resolv_conf_servers() -> list[str]:
@@ -269,3 +279,28 @@ def test_local_terminate_with_slirp(session: Session) -> None:
     downs = [e for e in session.events if isinstance(e, LinkDown)]
     assert downs == [LinkDown(cause=DownCause.LOCAL_CLOSE, reason="test done")]
     assert any(line.startswith("rcvd [LCP TermAck") for line in session.trace)
+
+
+SECRETS = {"pap_secrets": "alice * wonderland *\n", "chap_secrets": "alice * wonderland *\n"}
+
+
+@pytest.mark.parametrize("protocol", ["pap", "chap"])
+@pytest.mark.parametrize("password", ["wonderland", "not-the-secret"])
+def test_slirp_as_authenticator(protocol: str, password: str) -> None:
+    config = LinkConfig(echo_interval=0.0, ipv6=False, username="alice", password=password, seed=9)
+    with slirp_session(config, ("auth", f"+{protocol}"), **SECRETS) as s:
+        finished = s.pump(lambda: s.link.is_up or s.link.phase is Phase.DEAD, timeout=15.0)
+        assert finished, "\n".join(s.trace)
+        (result,) = [e for e in s.events if isinstance(e, AuthResult)]
+        assert result.protocol == protocol and not result.authenticator
+        if password == "wonderland":
+            assert result.ok and s.link.is_up
+            assert next(e for e in s.events if isinstance(e, LinkUp)).local_ip == CLIENT_IP
+        else:
+            assert not result.ok
+            (down,) = [e for e in s.events if isinstance(e, LinkDown)]
+            assert down.cause is DownCause.AUTH_FAILED and "authentication refused" in down.reason
+            assert password not in down.reason
+        assert password not in "\n".join(s.trace)
+        label = "PAP AuthReq" if protocol == "pap" else "CHAP Response"
+        assert any(line.startswith(f"sent [{label} id=0x1") for line in s.trace)
