@@ -753,6 +753,8 @@ class PppLink:
         self._up_reported = False
         self._ipv6_reported = False
         self._lcp_was_open = False
+        self._park = False
+        self._loop_handled = False
 
     def __repr__(self) -> str:
         return f"<PppLink {self.config.role.value} {self.phase.value} lcp={self.lcp.fsm.state.label}>"
@@ -845,8 +847,9 @@ class PppLink:
             busy = True
             reason, self.lcp.failure = self.lcp.failure, None
             self._fail(DownCause.NEGOTIATION_FAILED, f"LCP: {reason}", now, protocol="LCP")
-        if self.lcp_policy.looped_back and self._cause is not DownCause.LOOPED_BACK:
+        if self.lcp_policy.looped_back and not self._loop_handled:
             busy = True
+            self._loop_handled = True
             self._fail(DownCause.LOOPED_BACK, "the line appears to be looped back", now)
         return busy
 
@@ -1012,6 +1015,7 @@ class PppLink:
         self._down_reported = False
         self._lcp_was_open = False
         self._park = False
+        self._loop_handled = False
         self.lcp_policy.loopback_count = 0
         self.lcp_policy.looped_back = False
         self._set_phase(Phase.ESTABLISH)
@@ -1093,7 +1097,7 @@ class PppLink:
 
     def _after(self, now: float) -> None:
         self._flush(now)
-        if getattr(self, "_park", False):
+        if self._park:
             self._park = False
             if self.lcp.fsm.state is State.STOPPED:
                 self.lcp.fsm.event(Event.CLOSE, now)
