@@ -285,3 +285,32 @@ def test_run_pppd_with_real_pppd_rejecting_a_bad_option(tmp_path) -> None:
     assert result.returncode == 2, lines
     assert result.exit_status is ExitStatus.USAGE
     assert any("no-such-option" in ln for ln in lines), lines
+
+
+def test_options_from_up_translates_pppos_up_options() -> None:
+    from pppos.config import parse_up_args
+
+    up = parse_up_args(["/dev/ttyUSB2", "--apn", "internet", "--user", "u", "--default-route", "--route-metric",
+                        "700", "--lcp-echo", "10,3", "--persist", "--ifname", "ppp3"],
+                       environ={"PPPOS_PASSWORD": SECRET})
+    o = backend.options_from_up(up)
+    assert (o.port, o.user, o.password, o.default_route, o.route_metric) == ("/dev/ttyUSB2", "u", SECRET, True, 700)
+    assert o.lcp_echo == (10, 3) and o.persist and o.unit == 3
+    words = pppd_words(render_config(o, "/d")["/d/options"])
+    assert words[words.index("unit") + 1] == "3"
+    bad = parse_up_args(["/dev/ttyUSB2", "--ifname", "wwan0"], environ={})
+    with pytest.raises(ConfigError):
+        backend.options_from_up(bad)
+
+
+def test_run_up_without_kernel_ppp_is_a_missing_tool_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pppos.config import parse_up_args
+
+    real_exists = os.path.exists
+    monkeypatch.setattr(backend.os.path, "exists", lambda p: False if p == "/dev/ppp" else real_exists(p))
+    up = parse_up_args(["/dev/ttyUSB2", "--backend", "pppd"], environ={})
+    with pytest.raises(backend.MissingTool) as info:
+        backend.run_up(up, reporter=None)
+    assert info.value.exit_status is ExitStatus.MISSING_TOOL
+    assert "/dev/ppp" in str(info.value) and "--backend python" in str(info.value)
+    assert backend.backend_available() is False
