@@ -41,11 +41,15 @@ def base_files() -> dict[str, bytes]:
     }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in this directory carries the ``vm`` marker."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this directory carries the ``vm`` marker, and a timeout that covers building
+    the image (first run: ~1-3 min) and booting it (seconds when idle, >1 min on a loaded host)."""
+    has_timeout = config.pluginmanager.hasplugin("timeout")
     for item in items:
         if "tests/vm/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.vm)
+            if has_timeout:
+                item.add_marker(pytest.mark.timeout(900))
 
 
 @pytest.fixture(scope="session")
