@@ -199,6 +199,9 @@ class Status(IntEnum):
     OK = 200
 
 
+_PACK_HEADER = HEADER.pack
+_HARDWARE = 20  # Command.HARDWARE as a plain int (IntEnum arithmetic and hashing are Python-level)
+
 #: int -> Command, a dict lookup instead of the (slow) ``Command(n)`` call on the receive path.
 _COMMANDS: dict[int, Command] = {int(c): c for c in Command}
 
@@ -759,6 +762,10 @@ class BlynkConnection:
         self._out.clear()
         return out
 
+    def pending_bytes(self) -> int:
+        """How many bytes :meth:`data_to_send` would return now (drivers use it to coalesce)."""
+        return len(self._out)
+
     def get_timer(self) -> float | None:
         """The next absolute deadline on the caller's clock, or ``None``."""
         if self._state is State.AWAIT_LOGIN:
@@ -864,7 +871,36 @@ class BlynkConnection:
         return mid
 
     def virtual_write(self, pin: str | int, *values: object, now: float) -> int:
-        """Queue HARDWARE ``vw\\0pin\\0values...`` (device: a write; server: a push)."""
+        """Queue HARDWARE ``vw\\0pin\\0values...`` (device: a write; server: a push).
+
+        The hot path of every client (notes section 1, "HARDWARE"): the body is encoded once and
+        packed with the pre-built header :data:`HEADER` straight into the output buffer, without an
+        intermediate :class:`Message`; anything unusual (a state that forbids it, no values, an
+        oversized body) takes the general path of :meth:`_send` and its errors.
+        """
+        if self._state is State.READY and values:
+            text = "vw\0" + str(pin if type(pin) is int and 0 <= pin <= 255 else self._pin(pin))
+            for value in values:
+                kind = type(value)
+                if kind is str:
+                    text += "\0" + value  # type: ignore[operator]
+                elif kind is int or kind is float:
+                    text += "\0" + str(value)
+                else:
+                    text += "\0" + format_value(value)
+            body = text.encode("utf-8")
+            size = len(body)
+            if size <= self.peer_buffer_in:
+                ids = self._ids
+                mid = ids._last = 1 if ids._last >= MAX_MSG_ID else ids._last + 1
+                out = self._out
+                out += _PACK_HEADER(_HARDWARE, mid, size)
+                out += body
+                stats = self.stats
+                stats.messages_out += 1
+                stats.bytes_out += size + 5
+                self._last_tx = now
+                return mid
         args = ("vw", str(self._pin(pin)), *(format_value(v) for v in values))
         return self._send(Command.HARDWARE, args, now)
 
