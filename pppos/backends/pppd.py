@@ -57,6 +57,7 @@ __all__ = [
     "map_exit_status",
     "options_from_up",
     "print_config",
+    "print_up_config",
     "render_config",
     "run_pppd",
     "run_up",
@@ -595,6 +596,12 @@ def run_up(up: Any, reporter: Any) -> int:
     if err is not None:
         raise err
     reporter.step("down", result.message)
+    return int(ExitStatus.SUCCESS)
+
+
+def print_up_config(up: Any, out: TextIO | None = None) -> int:
+    """``pppos-up --backend pppd --print-config``: show what pppd would get (secrets masked); exit 0."""
+    print_config(options_from_up(up), out)
     return int(ExitStatus.SUCCESS)
 
 

@@ -314,3 +314,13 @@ def test_run_up_without_kernel_ppp_is_a_missing_tool_error(monkeypatch: pytest.M
     assert info.value.exit_status is ExitStatus.MISSING_TOOL
     assert "/dev/ppp" in str(info.value) and "--backend python" in str(info.value)
     assert backend.backend_available() is False
+
+
+def test_print_up_config_masks_the_password_given_through_the_environment() -> None:
+    from pppos.config import parse_up_args
+
+    up = parse_up_args(["/dev/ttyUSB2", "--user", "u"], environ={"PPPOS_PASSWORD": SECRET})
+    out = io.StringIO()
+    assert backend.print_up_config(up, out) == 0
+    assert SECRET not in out.getvalue() and "password ********" in out.getvalue()
+    assert '"/dev/ttyUSB2"' in out.getvalue()
