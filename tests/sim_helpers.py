@@ -110,7 +110,8 @@ def read_until(fd: int, predicate: object, timeout: float) -> bytes:
 
 
 def _has_final(buf: bytes) -> bool:
-    for line in buf.replace(b"\r", b"\n").split(b"\n"):
+    """True when ``buf`` holds a complete final result line (terminated by LF)."""
+    for line in buf.split(b"\n")[:-1]:
         stripped = line.strip()
         if stripped in FINAL_RESULTS or stripped.startswith((b"+CME ERROR", b"+CMS ERROR", b"CONNECT")):
             return True
@@ -118,10 +119,16 @@ def _has_final(buf: bytes) -> bool:
 
 
 def chat(fd: int, command: str | bytes, timeout: float = 3.0) -> str:
-    """Send ``command`` + CR on ``fd`` and return everything read until a final result line (or timeout)."""
+    """Send ``command`` + CR on ``fd`` and return everything read until a final result line (or timeout).
+
+    After the final result it waits up to 50 ms for the blank line the A7 adds, so replies end the
+    same way whatever the timing; later URCs are left for the next read.
+    """
     raw = command.encode() if isinstance(command, str) else command
     os.write(fd, raw + b"\r")
     buf = read_until(fd, _has_final, timeout)
+    if _has_final(buf) and not buf.endswith(b"\r\n\r\n") and b"CONNECT" not in buf:
+        buf += read_until(fd, bool, 0.05)
     return buf.decode("latin-1")
 
 

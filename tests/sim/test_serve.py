@@ -95,14 +95,15 @@ def test_boot_echo_ate0_and_the_extra_blank_line(tmp_path: Path) -> None:
     with run_sim(tmp_path, "--network", "none") as link:
         fd = open_link(link)
         try:
+            # (URCs from boot and registration may come between the replies: check with "in")
             reply = chat(fd, "AT")
             assert "AT\r\r\nOK\r\n\r\n" in reply  # echo on at boot, blank line after OK
-            assert chat(fd, "ATE0").endswith("ATE0\r\r\nOK\r\n\r\n")
+            assert "ATE0\r\r\nOK\r\n\r\n" in chat(fd, "ATE0")
             reply = chat(fd, "AT+CGMM")
             assert "AT+CGMM" not in reply
-            assert reply.endswith("\r\nA7\r\n\r\nOK\r\n\r\n")
+            assert "\r\nA7\r\n\r\nOK\r\n\r\n" in reply
             assert "+SCID: SIM Card ID:" in chat(fd, "AT+CCID")
-            assert chat(fd, "ATH").endswith("\r\n+CME ERROR:58\r\n\r\n")
+            assert "\r\n+CME ERROR:58\r\n\r\n" in chat(fd, "ATH")
         finally:
             os.close(fd)
 
@@ -177,10 +178,7 @@ def test_bad_arguments_give_one_line_and_status_2(
 ) -> None:
     from pppos.cli.sim import main
 
-    with pytest.raises(SystemExit) if args[0] == "--profile" else contextlib.nullcontext() as raised:
-        status = main(["--network", "none", *args])
-    if raised is not None:
-        status = raised.value.code  # argparse's own choice check exits
+    status = main(["--network", "none", *args])
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
@@ -220,7 +218,7 @@ def test_dial_lcp_with_slirp_escape_resume_and_hang_up(tmp_path: Path) -> None:
             wait_registered(fd)
             assert chat(fd, "ATD*99***1#").endswith("\r\nERROR\r\n\r\n")  # no APN yet
             assert chat(fd, 'AT+CGDCONT=1,"IP","internet"').endswith("\r\nOK\r\n\r\n")
-            assert chat(fd, "ATD*99***1#", timeout=10).endswith("\r\nCONNECT\r\n")
+            assert "\r\nCONNECT\r\n" in chat(fd, "ATD*99***1#", timeout=10)
             os.write(fd, hdlc_frame(LCP_CONFREQ))
 
             def got_both(buf: bytes) -> bool:
@@ -233,7 +231,7 @@ def test_dial_lcp_with_slirp_escape_resume_and_hang_up(tmp_path: Path) -> None:
             assert "OK" in escape(fd)
             assert "CONNECT OK" in chat(fd, "AT+CIPSTATUS?")
             assert chat(fd, "ATS12=10").endswith("\r\nOK\r\n\r\n")  # 0.2 s guard time from now on
-            assert chat(fd, "ATO").endswith("\r\nCONNECT\r\n")
+            assert "\r\nCONNECT\r\n" in chat(fd, "ATO")
             # Still the same slirp: an LCP Echo-Request is not answered before LCP opens, but the
             # peer keeps sending its Configure-Requests, so data flows again.
             assert lcp_frames(read_until(fd, lcp_frames, 10.0))
@@ -257,7 +255,7 @@ def test_no_carrier_when_slirp_goes_away(tmp_path: Path) -> None:
         try:
             chat(fd, "ATE0")
             wait_registered(fd)
-            assert chat(fd, "ATD*99#", timeout=10).endswith("\r\nCONNECT\r\n")
+            assert "\r\nCONNECT\r\n" in chat(fd, "ATD*99#", timeout=10)
             log = read_until(proc.stderr.fileno(), lambda b: re.search(rb"slirp started \(pid \d+\)", b), 10)
             pid = int(re.search(rb"slirp started \(pid (\d+)\)", log).group(1))
             os.kill(pid, signal.SIGKILL)
@@ -288,7 +286,7 @@ def test_a_ppp_client_gets_an_address_and_reaches_host_loopback_via_10_0_2_2(tmp
         try:
             chat(fd, "ATE0")
             wait_registered(fd)
-            assert chat(fd, "ATD*99#", timeout=10).endswith("\r\nCONNECT\r\n")
+            assert "\r\nCONNECT\r\n" in chat(fd, "ATD*99#", timeout=10)
             os.write(fd, hdlc_frame(LCP_CONFREQ))
             buffer, address, sent, peer_acked, reply = b"", b"", False, False, None
             deadline = time.monotonic() + 20
