@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -23,24 +22,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.helpers import need_root, need_tool
-except ImportError:  # tests/helpers.py not there yet: same semantics (PPPOS_REQUIRE_ALL turns skips into failures)
-
-    def _need(ok: bool, reason: str) -> None:
-        if ok:
-            return
-        if os.environ.get("PPPOS_REQUIRE_ALL") == "1":
-            pytest.fail(f"required: {reason}")
-        pytest.skip(reason)
-
-    def need_root() -> None:  # type: ignore[misc]
-        _need(os.geteuid() == 0, "needs root (CAP_NET_ADMIN) for TUN devices and network namespaces")
-
-    def need_tool(*names: str) -> None:  # type: ignore[misc]
-        for name in names:
-            _need(shutil.which(name) is not None, f"needs {name} installed")
-
+from tests.helpers import need_root, need_tool
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -19,7 +19,7 @@ from pppos.cli import status as status_cli
 from pppos.errors import ExitStatus
 from pppos.net.status import read_status
 from tests.e2e.harness import BODY, HostServers, PtyBridge, UpProcess, echo_roundtrip, wait_for
-from tests.netns import need_tool
+from tests.helpers import need_tool
 from tests.sim_helpers import run_sim
 
 pytestmark = [pytest.mark.root, pytest.mark.slirp, pytest.mark.slow]
