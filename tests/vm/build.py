@@ -540,7 +540,16 @@ def _build(key: str, versions: Mapping[str, str], kpkg: str, final: Path, log: C
 def build_vm(log: Callable[[str], None] | None = None) -> VmImage:
     """Return the cached VM image, building it first if the package versions changed."""
     say = log or (lambda _msg: None)
-    kpkg, versions = resolve_versions()
+    try:
+        kpkg, versions = resolve_versions()
+    except VmBuildError:
+        # A fresh machine may have no package lists yet (scripts/install.sh only updates them when
+        # it installs something): refresh them once, as root, and retry.
+        if os.geteuid() != 0:
+            raise
+        say("vm build: apt-get update (no candidate versions known)")
+        _run(["apt-get", "update", "-qq"])
+        kpkg, versions = resolve_versions()
     key = recipe_key(versions)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import need, need_tool
+from tests.helpers import need_tool
 from tests.vm.qemu import SERVER_ARGS, PppdVm, VmSpec, write_boot_result
 
 #: The credentials pppd (as authenticator) knows, in pap-secrets/chap-secrets format.
@@ -55,9 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def vm_image():
     """The cached VM image (built from Debian packages on first use)."""
-    need_tool("qemu-system-x86_64", "apt-get", "dpkg-deb")
-    need(os.path.exists("/var/lib/apt/lists") and any(os.scandir("/var/lib/apt/lists")),
-         "needs apt package lists (apt-get update) to fetch the VM's Debian packages")
+    need_tool("qemu-system-x86_64", "apt-get", "apt-cache", "dpkg-deb", "tar")
     from tests.vm.build import VmBuildError, build_vm
 
     try:
