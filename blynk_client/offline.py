@@ -21,8 +21,9 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass, field
 from enum import Enum
+
+from blynk_client.protocol import FrozenRecord, record
 
 __all__ = [
     "Backoff",
@@ -37,8 +38,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BackoffPolicy:
+@record
+class BackoffPolicy(FrozenRecord):
     """Parameters of the reconnect backoff.
 
     :param initial: the base delay before the second attempt (seconds).
@@ -46,6 +47,8 @@ class BackoffPolicy:
     :param maximum: the cap of the base delay (seconds).
     :param jitter: the fraction of the base delay that is randomised, 0 (none) to 1 (full jitter).
     """
+
+    _kw_only = True
 
     initial: float = 1.0
     factor: float = 2.0
@@ -116,8 +119,8 @@ class DropReason(Enum):
     OVERFLOW = "overflow"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueuedOp:
+@record
+class QueuedOp(FrozenRecord):
     """One operation the application made while offline.
 
     :param kind: the client method to replay (``virtual_write``, ``set_property``, ``log_event``...).
@@ -125,12 +128,13 @@ class QueuedOp:
     :param key: the identity used by ``OfflineMode.LATEST``; ``None`` means never coalesced.
     """
 
+    _kw_only = True
+
     kind: str
     args: tuple[str, ...]
     key: Hashable | None = None
 
 
-@dataclass(slots=True)
 class OfflineQueue:
     """Bounded store of operations made while disconnected, drained after the next login.
 
@@ -139,15 +143,30 @@ class OfflineQueue:
     :param on_drop: called with ``(item, reason)`` for every item let go.
     """
 
-    mode: OfflineMode = OfflineMode.LATEST
-    max_items: int = 256
-    on_drop: Callable[[QueuedOp, DropReason], None] | None = None
-    #: Items pushed out because the queue was full.
-    dropped: int = 0
-    #: Items replaced by a newer value for the same key.
-    superseded: int = 0
-    _keyed: OrderedDict[object, QueuedOp] = field(default_factory=OrderedDict, repr=False)
-    _seq: int = field(default=0, repr=False)
+    __slots__ = ("_keyed", "_seq", "dropped", "max_items", "mode", "on_drop", "superseded")
+
+    def __init__(
+        self,
+        mode: OfflineMode = OfflineMode.LATEST,
+        max_items: int = 256,
+        on_drop: Callable[[QueuedOp, DropReason], None] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.max_items = max_items
+        self.on_drop = on_drop
+        #: Items pushed out because the queue was full.
+        self.dropped = 0
+        #: Items replaced by a newer value for the same key.
+        self.superseded = 0
+        self._keyed: OrderedDict[object, QueuedOp] = OrderedDict()
+        self._seq = 0
+        self.__post_init__()
+
+    def __repr__(self) -> str:
+        return (
+            f"OfflineQueue(mode={self.mode!r}, max_items={self.max_items}, items={len(self._keyed)}, "
+            f"dropped={self.dropped}, superseded={self.superseded})"
+        )
 
     def __post_init__(self) -> None:
         if self.max_items < 1:

@@ -77,7 +77,7 @@ ends (:class:`HeartbeatTimeout`) after ``ceil(2.3 * h)`` seconds without receivi
 ``h`` is the device's ``h-beat`` from its info message, or our ``heartbeat`` before that.
 
 Use one :class:`BlynkConnection` per TCP connection (a reconnect makes a new one; the device's id
-counter restarts at 1 with the login). Events are frozen dataclasses; see :data:`__all__`. Every
+counter restarts at 1 with the login). Events are frozen records (:func:`record`); see :data:`__all__`. Every
 session-ending event is followed by no further events; :attr:`BlynkConnection.state` is then
 ``State.CLOSED``.
 """
@@ -88,8 +88,8 @@ import math
 import struct
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum, IntEnum, unique
+from typing import TypeVar
 
 from blynk_client import __version__
 from blynk_client.errors import LocalProtocolError, RemoteProtocolError, redact_token
@@ -200,6 +200,7 @@ class Status(IntEnum):
 
 
 _PACK_HEADER = HEADER.pack
+_UNPACK_HEADER = HEADER.unpack_from
 _HARDWARE = 20  # Command.HARDWARE as a plain int (IntEnum arithmetic and hashing are Python-level)
 
 #: int -> Command, a dict lookup instead of the (slow) ``Command(n)`` call on the receive path.
@@ -239,11 +240,107 @@ def parse_pin(pin: str | int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Records
+
+
+class Record:
+    """Base of the small slotted records of this package (events, messages, counters).
+
+    What ``@dataclass(slots=True)`` gives (``__init__`` by field name, ``__eq__``, ``__repr__``,
+    ``__post_init__``), without importing :mod:`dataclasses`: that import and its generated code
+    cost about 1 MiB of peak RSS, which matters for a device client. Declare the fields as class
+    annotations, defaults as class attributes, and decorate the class with :func:`record`.
+    ``_hidden`` names fields left out of the repr (a login token); ``_kw_only`` refuses positional
+    arguments.
+    """
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable records are unhashable, as dataclasses
+    _fields: tuple[str, ...] = ()
+    _defaults: dict[str, object] = {}  # replaced per class by record()
+    _hidden: frozenset[str] = frozenset()
+    _kw_only = False
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        fields = self._fields
+        if args:
+            if self._kw_only or len(args) > len(fields):
+                raise TypeError(f"{type(self).__name__}() takes keyword arguments for {', '.join(fields)}")
+            for name, value in zip(fields, args, strict=False):
+                if name in kwargs:
+                    raise TypeError(f"{type(self).__name__}() got multiple values for {name!r}")
+                kwargs[name] = value
+        defaults = self._defaults
+        for name in fields:
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif name in defaults:
+                value = defaults[name]
+                if callable(value) and isinstance(value, type):
+                    value = value()  # a factory (dict, list, OrderedDict) makes a fresh default
+            else:
+                raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
+            object.__setattr__(self, name, value)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}() got unexpected arguments {', '.join(kwargs)}")
+        post = getattr(self, "__post_init__", None)
+        if post is not None:
+            post()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields if n not in self._hidden)
+        return f"{type(self).__name__}({shown})"
+
+
+class FrozenRecord(Record):
+    """A :class:`Record` whose fields cannot change after ``__init__`` (hashable)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+
+R = TypeVar("R", bound=type)
+
+
+def record(cls: R) -> R:
+    """Turn the annotated class ``cls`` (a :class:`Record` subclass) into a slotted record."""
+    own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - importing inspect costs RSS
+    names = tuple(name for name in own if not name.startswith("_"))
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in names and k not in ("__dict__", "__weakref__")}
+    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
+    inherited = tuple(getattr(base, "_fields", ()) for base in cls.__bases__)
+    fields = tuple(name for group in inherited for name in group) + names
+    namespace["__slots__"] = names
+    namespace["_fields"] = fields
+    namespace["_defaults"] = {**getattr(cls, "_defaults", {}), **defaults}
+    namespace["__match_args__"] = () if getattr(cls, "_kw_only", False) else fields
+    new = type(cls)(cls.__name__, cls.__bases__, namespace)
+    new.__qualname__ = cls.__qualname__
+    return new  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
 # Codec
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+@record
+class Message(FrozenRecord):
     """One Blynk message.
 
     :param command: the command number (a :class:`Command` when known).
@@ -258,6 +355,14 @@ class Message:
     msg_id: int
     args: tuple[str, ...] = ()
     status: int | None = None
+
+    def __init__(self, command: int, msg_id: int, args: tuple[str, ...] = (), status: int | None = None) -> None:
+        # written out: the decoder makes one per received message
+        _set = object.__setattr__
+        _set(self, "command", command)
+        _set(self, "msg_id", msg_id)
+        _set(self, "args", args)
+        _set(self, "status", status)
 
     def __repr__(self) -> str:
         args: tuple[str, ...] = self.args
@@ -374,32 +479,33 @@ class MessageIds:
 # Events
 
 
-class Event:
-    """Base class of every event :meth:`BlynkConnection.next_event` returns."""
+class Event(FrozenRecord):
+    """Base class of every event :meth:`BlynkConnection.next_event` returns (keyword-only fields)."""
 
     __slots__ = ()
+    _kw_only = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LoginSucceeded(Event):
     """Device: the server accepted the login (status 200, or 4 as C++ accepts); info was queued."""
 
     status: int = Status.OK
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LoginFailed(Event):
     """Device: the server refused the login; ``status`` 9 means the token is invalid. Closed."""
 
     status: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LoginTimeout(Event):
     """No login answer (device) or no login message (server) within ``login_timeout``. Closed."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Redirected(Event):
     """Device: the server sent REDIRECT; connect to ``host:port`` (TLS to the new name). Closed."""
 
@@ -407,7 +513,7 @@ class Redirected(Event):
     port: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class VirtualWrite(Event):
     """A HARDWARE (or BRIDGE) ``vw`` message: values written to virtual pin ``pin`` (0..255)."""
 
@@ -415,8 +521,15 @@ class VirtualWrite(Event):
     values: tuple[str, ...]
     msg_id: int
 
+    def __init__(self, *, pin: int, values: tuple[str, ...], msg_id: int) -> None:
+        # written out: the receive hot path makes one per write
+        _set = object.__setattr__
+        _set(self, "pin", pin)
+        _set(self, "values", values)
+        _set(self, "msg_id", msg_id)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@record
 class Hardware(Event):
     """A HARDWARE or BRIDGE message other than ``vw`` (legacy ``pm``, ``dw``, ``vr``...)."""
 
@@ -425,14 +538,14 @@ class Hardware(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PingReceived(Event):
     """The peer sent PING; the core already queued RESPONSE 200 with the same id."""
 
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Pong(Event):
     """The answer to one of our PINGs arrived ``rtt`` seconds after we queued it."""
 
@@ -441,7 +554,7 @@ class Pong(Event):
     rtt: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Response(Event):
     """A RESPONSE to something other than the login or a ping (info, property, event...)."""
 
@@ -449,7 +562,7 @@ class Response(Event):
     status: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Internal(Event):
     """An INTERNAL message other than the device info (``rtc``, ``utc``, ``meta``, ``ota``...)."""
 
@@ -457,7 +570,7 @@ class Internal(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InfoReceived(Event):
     """Server: the device info message (``ver``/``h-beat``/``buff-in``/``dev``...); answered 200."""
 
@@ -469,7 +582,7 @@ class InfoReceived(Event):
         return dict(self.info)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DebugPrint(Event):
     """DEBUG_PRINT (55): text the peer wants printed (tolerated, unlike BlynkLib)."""
 
@@ -477,19 +590,19 @@ class DebugPrint(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class HeartbeatTimeout(Event):
     """Nothing received for too long (device: ``h + 3t``; server: ``ceil(2.3 h)``). Closed."""
 
     idle: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ConnectionClosed(Event):
     """The peer closed the stream (``receive_data(b"", now)``). Closed."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ProtocolViolation(Event):
     """The peer broke the protocol; ``status`` (if any) was queued as a RESPONSE. Closed."""
 
@@ -497,16 +610,18 @@ class ProtocolViolation(Event):
     status: int | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LoginRequested(Event):
     """Server: a device sent HW_LOGIN (or LOGIN 2 when ``legacy``); call accept/reject/redirect."""
 
-    token: str = field(repr=False)
+    _hidden = frozenset({"token"})
+
+    token: str
     legacy: bool
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SyncRequested(Event):
     """Server: HARDWARE_SYNC for ``pins`` (empty = every stored pin); answer with ``sync_reply``."""
 
@@ -514,7 +629,7 @@ class SyncRequested(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PropertySet(Event):
     """Server: PROPERTY ``pin``, ``name``, ``values``; answer with ``respond(msg_id, 200 or 11)``."""
 
@@ -524,7 +639,7 @@ class PropertySet(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class EventLogged(Event):
     """Server: EVENT_LOG ``code`` with an optional ``description``."""
 
@@ -533,7 +648,7 @@ class EventLogged(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class EventResolved(Event):
     """Server: EVENT_CLEAR ``code`` (the latest one, or all when ``all_events``)."""
 
@@ -542,7 +657,7 @@ class EventResolved(Event):
     msg_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class GroupMarker(Event):
     """Server: GROUP ``begin`` (optionally with ``timestamp_ms``) or ``end``."""
 
@@ -647,8 +762,8 @@ SENDABLE: dict[Role, frozenset[int]] = {
 }
 
 
-@dataclass(slots=True)
-class ConnectionStats:
+@record
+class ConnectionStats(Record):
     """Counters of one connection (peer noise is counted here, never raised)."""
 
     messages_in: int = 0
@@ -1045,6 +1160,8 @@ class BlynkConnection:
 
     def _process(self, now: float) -> None:
         while self._state not in (State.CLOSED, State.AUTHORIZING):
+            if self._state is State.READY:
+                self._fast_virtual_writes()
             try:
                 message = self._decoder.next_message()
             except RemoteProtocolError as exc:
@@ -1061,6 +1178,42 @@ class BlynkConnection:
                 self.stats.unknown_commands += 1
                 continue
             handler(self, message, now)
+
+    def _fast_virtual_writes(self) -> None:
+        """Decode the run of well-formed HARDWARE ``vw`` messages at the buffer head (READY only).
+
+        The receive hot path (notes section 1): header unpacked in place, body decoded once, one
+        :class:`VirtualWrite` per message, no :class:`Message`. It stops, without consuming, at the
+        first message that is anything else (another command, id 0, an oversized or incomplete
+        body, a malformed pin); the general path of :meth:`_process` then takes that one with all
+        its checks and answers.
+        """
+        decoder = self._decoder
+        buf = decoder._buf
+        pos = decoder._pos
+        size = len(buf)
+        limit = decoder.max_body
+        events = self._events
+        count = 0
+        while size - pos >= 5:
+            command, mid, length = _UNPACK_HEADER(buf, pos)
+            end = pos + 5 + length
+            if command != _HARDWARE or mid == 0 or length > limit or end > size:
+                break
+            args = buf[pos + 5 : end].decode("utf-8", "replace").split("\0")
+            if len(args) < 2 or args[0] != "vw":
+                break
+            text = args[1]
+            if not (text.isdigit() and len(text) <= 3 and text.isascii()):
+                break
+            pin = int(text)
+            if pin > 255:
+                break
+            events.append(VirtualWrite(pin=pin, values=tuple(args[2:]), msg_id=mid))
+            pos = end
+            count += 1
+        decoder._pos = pos
+        self.stats.messages_in += count
 
     # device handlers
 

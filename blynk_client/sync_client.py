@@ -1,0 +1,847 @@
+"""A blocking Blynk device client for scripts: ``socket`` + ``selectors`` around the sans-I/O core.
+
+The second thin driver of :class:`blynk_client.protocol.BlynkConnection` (the first is the asyncio
+:class:`blynk_client.client.BlynkClient`). Same protocol rules (research notes ``blynk-protocol.md``
+sections 1 to 4) and the same features, without asyncio (which alone costs about 8 MiB of RSS on a
+small device):
+
+- bytes read from the socket go to ``receive_data(data, now)``; the one deadline of the core
+  (``get_timer()``: login timeout, heartbeat PING, liveness, section 3) bounds every ``select`` and
+  is served by ``handle_timer(now)``; ``data_to_send()`` leaves in one ``send``;
+- TLS by default (port 443, system CA store, hostname check and SNI, TLS >= 1.2, section 4); plain
+  TCP only with ``insecure=True`` or port 80; ``ca_file`` or ``ssl_context`` for a private CA;
+  :mod:`ssl` is imported only when TLS is used;
+- REDIRECT (section 3 "Redirect") to the new host and port, at most ``max_redirects`` hops; a hard
+  stop on INVALID_TOKEN (status 9) as :class:`~blynk_client.errors.InvalidTokenError`; reconnect with
+  the same :class:`~blynk_client.offline.BackoffPolicy` as the asyncio client;
+- the offline queue (:class:`~blynk_client.offline.OfflineQueue`): operations made while
+  disconnected are replayed after the next login;
+- write coalescing: operations made within ``coalesce`` seconds leave in one ``send`` (TCP_NODELAY
+  on, so the window is ours, not Nagle's); a window's worth of ``coalesce_bytes`` leaves at once.
+  A blocking driver has no timer of its own: a window is closed by the next operation made after
+  it expired, by :meth:`Blynk.run`, :meth:`Blynk.flush` or :meth:`Blynk.close`. Scripts call
+  ``run()`` in their loop anyway (as with BlynkLib), which keeps the heartbeat going;
+- optional ``SO_BINDTODEVICE`` (socket(7)) to an interface, or a source address, so the traffic
+  takes ppp0 even when another default route exists.
+
+The token never appears in logs, reprs or errors (:func:`blynk_client.errors.redact_token`). Debug
+and info lines go to :mod:`logging` only when the application already imported it (its import
+costs about 3 MiB; without configuration those levels are dropped anyway); warnings always do.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from blynk_client import protocol as proto
+from blynk_client.errors import (
+    BlynkError,
+    ConnectError,
+    InvalidTokenError,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    TlsError,
+    UsageError,
+    redact_token,
+)
+from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, OfflineQueue, QueuedOp, Values
+
+if TYPE_CHECKING:
+    import logging
+    import random
+    import ssl
+
+__all__ = ["DEFAULT_SERVER", "Blynk", "SyncStats", "make_ssl_context"]
+
+#: blynk.cloud routes a device to its region with REDIRECT (``blynk-protocol.md`` section 3).
+DEFAULT_SERVER = "blynk.cloud"
+DEFAULT_TLS_PORT = 443
+DEFAULT_PLAIN_PORT = 80
+MAX_REDIRECTS = 5
+#: Above this many bytes waiting for the socket, an operation blocks until the socket drains
+#: (the back-pressure BlynkLib gets from ``sendall``), so memory stays bounded.
+SEND_HIGH_WATER = 1 << 16
+_LOG_NAME = "blynk_client.sync_client"
+_WARNING = 30
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Return the client TLS context: system CAs (or ``ca_file`` only), hostname check, TLS >= 1.2.
+
+    blynk.cloud refuses TLS 1.0/1.1 (``blynk-protocol.md`` section 4).
+    """
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load the CA file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class SyncStats:
+    """Counters of one :class:`Blynk` over its lifetime (all sessions)."""
+
+    __slots__ = ("attempts", "bytes_in", "bytes_out", "logins", "redirects", "replayed", "socket_writes")
+
+    def __init__(self) -> None:
+        #: ``send`` calls that moved bytes.
+        self.socket_writes = 0
+        #: Payload bytes sent (plaintext, before TLS).
+        self.bytes_out = 0
+        #: Payload bytes received.
+        self.bytes_in = 0
+        #: Sessions that reached a successful login.
+        self.logins = 0
+        #: TCP connection attempts, redirect hops included.
+        self.attempts = 0
+        #: Redirects followed.
+        self.redirects = 0
+        #: Operations made while offline and replayed after a login.
+        self.replayed = 0
+
+    def __repr__(self) -> str:
+        return "SyncStats(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__) + ")"
+
+
+class _Redirect(Exception):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"redirect to {host}:{port}")
+        self.host = host
+        self.port = port
+
+
+class _Stop(Exception):
+    """A handler called :meth:`Blynk.close` while the driver was inside a blocking call."""
+
+
+class Blynk:
+    """A blocking Blynk device client (no threads, no asyncio)::
+
+        blynk = Blynk(token, server="127.0.0.1", port=8080, insecure=True)
+
+        @blynk.on_write("V0")
+        def v0(values): print(values.int())
+
+        blynk.connect()
+        while True:
+            blynk.virtual_write("V1", read_sensor())
+            blynk.run(1.0)              # process I/O for one second (heartbeat, pushes, reconnect)
+
+    Takes the keyword arguments of :class:`blynk_client.client.BlynkClient` (``server``, ``port``,
+    ``insecure``, ``ca_file``, ``ssl_context``, ``interface``, ``source_address``, ``heartbeat``,
+    ``response_timeout``, ``info``, ``connect_timeout``, ``login_timeout``, ``coalesce``,
+    ``coalesce_bytes``, ``backoff``, ``rng``, ``offline_mode``, ``offline_max``, ``on_drop``,
+    ``max_redirects``, ``logger``) plus ``clock`` (a monotonic clock in seconds, for tests).
+    Handlers are plain functions; an exception in one is logged and never ends the session.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        server: str = DEFAULT_SERVER,
+        port: int | None = None,
+        insecure: bool = False,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        interface: str | None = None,
+        source_address: str | None = None,
+        heartbeat: float = 45.0,
+        response_timeout: float = 6.0,
+        info: Mapping[str, object] | None = None,
+        connect_timeout: float = 15.0,
+        login_timeout: float = 10.0,
+        coalesce: float = 0.005,
+        coalesce_bytes: int = 1400,
+        backoff: BackoffPolicy | None = None,
+        rng: random.Random | None = None,
+        offline_mode: OfflineMode = OfflineMode.LATEST,
+        offline_max: int = 256,
+        on_drop: Callable[[QueuedOp, DropReason], None] | None = None,
+        max_redirects: int = MAX_REDIRECTS,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not token or any(c in token for c in "\0\r\n"):
+            raise UsageError("the auth token is empty or contains control characters")
+        if coalesce < 0:
+            raise UsageError("the coalescing window must be >= 0")
+        if port is None:
+            port = DEFAULT_PLAIN_PORT if insecure else DEFAULT_TLS_PORT
+        if not 0 < port < 65536:
+            raise UsageError(f"port out of range: {port}")
+        self._token = token
+        self.server = server
+        self.port = port
+        self.tls = not insecure and port != DEFAULT_PLAIN_PORT
+        self._ssl = (ssl_context or make_ssl_context(ca_file)) if self.tls else None
+        self.interface = interface
+        self.source_address = source_address
+        self.heartbeat = heartbeat
+        self.response_timeout = response_timeout
+        self.info = dict(info or {})
+        self.connect_timeout = connect_timeout
+        self.login_timeout = login_timeout
+        self.coalesce = coalesce
+        self.coalesce_bytes = coalesce_bytes
+        self.max_redirects = max_redirects
+        self._logger = logger
+        self._clock = clock
+        self._backoff = Backoff(backoff, rng)
+        self._user_on_drop = on_drop
+        self.offline = OfflineQueue(mode=offline_mode, max_items=offline_max, on_drop=self._on_drop)
+        self.stats = SyncStats()
+        self._write_handlers: dict[int | None, list[Callable[[Values], Any]]] = {}
+        self._connect_handlers: list[Callable[[], Any]] = []
+        self._disconnect_handlers: list[Callable[[], Any]] = []
+        self._target = (server, port)
+        self._redirects = 0
+        # Session state.
+        self._sock: socket.socket | None = None
+        self._sel: selectors.BaseSelector | None = None
+        self._conn: proto.BlynkConnection | None = None
+        self._logged_in = False
+        self._out = bytearray()  # bytes the socket did not take yet
+        self._flush_at: float | None = None  # end of the open coalescing window
+        self._retry_at: float | None = None  # next connection attempt after a failure
+        self._pongs: dict[int, float] = {}
+        self._stopping = False
+        self._closed = False
+        self._in_call = False
+        self._fatal: BlynkError | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self._logged_in else "disconnected"
+        host, port = self._target
+        return f"<Blynk token={redact_token(self._token)} server={host}:{port} tls={self.tls} {state}>"
+
+    def __enter__(self) -> Blynk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    def on_write(self, pin: str | int) -> Callable[[F], F]:
+        """Decorator: call the function with :class:`Values` when the server writes ``pin`` (or ``"*"``)."""
+        key = None if pin == "*" else self._pin(pin)
+
+        def register(func: F) -> F:
+            self._write_handlers.setdefault(key, []).append(func)
+            return func
+
+        return register
+
+    def on_connect(self, func: F) -> F:
+        """Decorator: call ``func()`` after every successful login (after the offline replay)."""
+        self._connect_handlers.append(func)
+        return func
+
+    def on_disconnect(self, func: F) -> F:
+        """Decorator: call ``func()`` when a logged-in session ends."""
+        self._disconnect_handlers.append(func)
+        return func
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while a session is logged in."""
+        return self._logged_in
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The connected socket of the current session (for accounting such as TCP_INFO), or None."""
+        return self._sock
+
+    # -- operations (never block, except for back-pressure; queued while offline) ------------------
+
+    def virtual_write(self, pin: str | int, *values: object) -> None:
+        """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
+        if not values:
+            raise UsageError("virtual_write needs at least one value")
+        for value in values:
+            if type(value) is str and "\0" in value:
+                raise UsageError("a value must not contain NUL characters")
+        if self._logged_in:
+            conn = self._conn
+            assert conn is not None
+            now = self._clock()
+            try:
+                conn.virtual_write(pin, *values, now=now)
+            except LocalProtocolError as exc:
+                raise UsageError(str(exc)) from None
+            self._kick(now)
+            return
+        number = self._pin(pin)
+        texts = tuple(self._text(v) for v in values)
+        self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
+
+    def sync(self, *pins: str | int) -> None:
+        """Ask the server to send back the stored values of ``pins`` (all pins when none given)."""
+        numbers = tuple(str(self._pin(p)) for p in pins)
+        self._submit(QueuedOp(kind="sync", args=numbers, key=("sync", numbers)))
+
+    def set_property(self, pin: str | int, name: str, *values: object) -> None:
+        """Set a widget property (PROPERTY 19: ``pin\\0name\\0value...``), e.g. ``label``."""
+        number = self._pin(pin)
+        if not name or "\0" in name:
+            raise UsageError("a property name must be non-empty text")
+        texts = tuple(self._text(v) for v in values)
+        self._submit(QueuedOp(kind="set_property", args=(str(number), name, *texts), key=("prop", number, name)))
+
+    def log_event(self, code: str, description: str | None = None) -> None:
+        """Log an event (EVENT_LOG 64). Events are never coalesced in the offline queue."""
+        if not code or "\0" in code:
+            raise UsageError("an event code must be non-empty text")
+        args = (code,) if description is None else (code, self._text(description))
+        self._submit(QueuedOp(kind="log_event", args=args))
+
+    def resolve_event(self, code: str, *, all_events: bool = False) -> None:
+        """Resolve the latest event ``code`` (EVENT_CLEAR 65), or every one with ``all_events``."""
+        if not code or "\0" in code:
+            raise UsageError("an event code must be non-empty text")
+        args = (code, "all") if all_events else (code,)
+        self._submit(QueuedOp(kind="resolve_event", args=args, key=("resolve", args)))
+
+    # -- blocking calls ---------------------------------------------------------------------------
+
+    def connect(self, timeout: float | None = 30.0, *, retry: bool = True) -> None:
+        """Block until logged in (following redirects; with ``retry``, reconnecting with backoff).
+
+        Raises :class:`InvalidTokenError` on a rejected token, the attempt's error without
+        ``retry``, and :class:`ConnectError` when ``timeout`` passes first.
+        """
+        self._reopen()
+        end = None if timeout is None else self._clock() + timeout
+        while not self._logged_in:
+            if self._stopping:
+                raise ConnectError("the client was closed before it connected")
+            now = self._clock()
+            if end is not None and now >= end:
+                raise ConnectError(f"not connected within {timeout:g} s")
+            self._step(end, retry=retry)
+
+    def run(self, duration: float = 0.0) -> None:
+        """Process I/O for ``duration`` seconds (0: only what is ready), staying connected.
+
+        Raises the error that stops the client (:class:`InvalidTokenError`).
+        """
+        self._reopen()
+        now = self._clock()
+        end = now + max(0.0, duration)
+        self._step(end, retry=True)
+        while not self._stopping and self._clock() < end:
+            self._step(end, retry=True)
+
+    def poll(self, timeout: float = 0.05) -> None:
+        """One round: wait at most ``timeout`` seconds for I/O or a deadline, act, and return.
+
+        Like BlynkLib's ``run()``: it returns as soon as something was processed.
+        """
+        self._reopen()
+        self._step(self._clock() + max(0.0, timeout), retry=True)
+
+    def run_forever(self) -> None:
+        """Stay connected until :meth:`close` (from a handler) or Ctrl-C."""
+        self._reopen()
+        while not self._stopping:
+            self._step(None, retry=True)
+
+    def ping(self, timeout: float = 10.0) -> float:
+        """Send PING and return the round-trip time in seconds (needs a logged-in session)."""
+        if not self._logged_in or self._conn is None:
+            raise ConnectError("not connected")
+        msg_id = self._conn.ping(self._clock())
+        self._transmit()
+        end = self._clock() + timeout
+        conn = self._conn
+        try:
+            while msg_id not in self._pongs:
+                if self._conn is not conn or not self._logged_in:
+                    raise ConnectError("the connection ended before the PING answer")
+                if self._clock() >= end:
+                    raise ConnectError(f"no answer to PING within {timeout:g} s")
+                self._step(end, retry=False, reconnect=False)
+            return self._pongs[msg_id]
+        finally:
+            self._pongs.pop(msg_id, None)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Send everything pending now; block until the socket took it (at most ``timeout``)."""
+        self._transmit()
+        end = self._clock() + timeout
+        while self._out and self._sock is not None and self._clock() < end:
+            self._step(end, retry=False, reconnect=False)
+
+    def close(self) -> None:
+        """Send what is pending, close the session and stop reconnecting (safe from a handler)."""
+        self._stopping = True
+        if self._in_call:
+            return  # the blocking call returns and closes
+        self._shutdown()
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def _reopen(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+        if self._closed:
+            self._closed = self._stopping = False
+
+    def _step(self, end: float | None, *, retry: bool, reconnect: bool = True) -> None:
+        """One wait-and-act round: connect when due, then select until the earliest deadline."""
+        self._in_call = True
+        try:
+            try:
+                if self._conn is None:
+                    if reconnect:
+                        self._attempt(end, retry)
+                    else:
+                        self._wait(end)
+                    return
+                self._serve(end)
+            except _Redirect as hop:
+                self._follow(hop)
+            except InvalidTokenError as exc:
+                self._end_session()
+                self._fatal = exc
+                self._stopping = True
+                self._log(20, "the server rejected the auth token %s: not retrying", redact_token(self._token))
+                raise
+            except (ConnectError, ProtocolError) as exc:
+                self._end_session()
+                self._failed(exc, retry)
+        finally:
+            self._in_call = False
+            if self._stopping and not self._closed and self._fatal is None:
+                self._shutdown()
+
+    def _attempt(self, end: float | None, retry: bool) -> None:
+        now = self._clock()
+        if self._retry_at is not None and now < self._retry_at:
+            self._wait(self._retry_at if end is None else min(end, self._retry_at))
+            return
+        self._retry_at = None
+        host, port = self._target
+        self._open(host, port)
+
+    def _wait(self, until: float | None) -> None:
+        delay = 0.25 if until is None else max(0.0, min(0.25, until - self._clock()))
+        time.sleep(delay)
+
+    def _failed(self, exc: BlynkError, retry: bool) -> None:
+        self._redirects = 0
+        self._target = (self.server, self.port)
+        if self._stopping:
+            return
+        if not retry:
+            raise exc
+        delay = self._backoff.next_delay()
+        self._retry_at = self._clock() + delay
+        self._log(_WARNING, "%s; reconnecting in %.1f s", exc, delay)
+
+    def _follow(self, hop: _Redirect) -> None:
+        self._end_session()
+        self._redirects += 1
+        self.stats.redirects += 1
+        if self._redirects > self.max_redirects:
+            self._redirects = 0
+            self._target = (self.server, self.port)
+            raise ConnectError(f"more than {self.max_redirects} redirects")
+        self._log(20, "redirected to %s:%d", hop.host, hop.port)
+        self._target = (hop.host, hop.port)
+
+    def _serve(self, end: float | None) -> None:
+        conn, sock, sel = self._conn, self._sock, self._sel
+        assert conn is not None and sock is not None and sel is not None
+        now = self._clock()
+        if self._flush_at is not None and now >= self._flush_at:
+            self._transmit()
+        deadline = conn.get_timer()
+        for candidate in (end, self._flush_at):
+            if candidate is not None and (deadline is None or candidate < deadline):
+                deadline = candidate
+        pending_tls = getattr(sock, "pending", None)
+        buffered = pending_tls is not None and pending_tls() > 0  # TLS bytes select cannot see
+        if buffered:
+            timeout: float | None = 0.0
+        else:
+            timeout = None if deadline is None else max(0.0, deadline - now)
+        ready = sel.select(timeout)
+        now = self._clock()
+        mask = ready[0][1] if ready else 0
+        if mask & selectors.EVENT_WRITE:
+            self._send_out()
+        if mask & selectors.EVENT_READ or buffered:
+            self._read(conn, sock, now)
+        if self._conn is conn:
+            timer = conn.get_timer()
+            if timer is not None and now >= timer:
+                conn.handle_timer(now)
+                self._process()
+            self._transmit()
+
+    def _read(self, conn: proto.BlynkConnection, sock: socket.socket, now: float) -> None:
+        host, port = self._target
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            if type(exc).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
+                return
+            raise ConnectError(f"connection to {host}:{port} lost: {exc}") from None
+        if not data:
+            if not self._logged_in:
+                raise ConnectError(f"{host}:{port} closed the connection during login")
+            raise ConnectError(f"{host}:{port} closed the connection")
+        self.stats.bytes_in += len(data)
+        conn.receive_data(data, now)
+        try:
+            self._process()
+        except (BlynkError, _Redirect):
+            self._transmit()  # a status the core queued for the peer before closing
+            raise
+
+    def _process(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        event = conn.next_event()
+        while event is not None:
+            self._handle_event(event)
+            if self._conn is not conn:
+                return
+            event = conn.next_event()
+
+    def _handle_event(self, event: proto.Event) -> None:
+        kind = type(event)
+        if kind is proto.VirtualWrite:
+            self._dispatch_write(event.pin, event.values)  # type: ignore[attr-defined]
+        elif kind is proto.LoginSucceeded:
+            self._on_login()
+        elif kind is proto.Pong:
+            self._pongs[event.msg_id] = event.rtt  # type: ignore[attr-defined]
+            if len(self._pongs) > 16:
+                del self._pongs[next(iter(self._pongs))]
+        elif kind is proto.LoginFailed:
+            status = event.status  # type: ignore[attr-defined]
+            if status == proto.Status.INVALID_TOKEN:
+                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
+            raise ConnectError(f"the server refused the login with status {status}")
+        elif kind is proto.Redirected:
+            raise _Redirect(event.host, event.port)  # type: ignore[attr-defined]
+        elif kind is proto.LoginTimeout:
+            raise ConnectError(f"no login answer within {self.login_timeout:g} s")
+        elif kind is proto.HeartbeatTimeout:
+            raise ConnectError(f"heartbeat timeout: nothing received for {event.idle:.0f} s")  # type: ignore[attr-defined]
+        elif kind is proto.ProtocolViolation:
+            raise RemoteProtocolError(
+                f"the server broke the protocol: {event.reason}",  # type: ignore[attr-defined]
+                status=event.status,  # type: ignore[attr-defined]
+            )
+        elif kind is proto.ConnectionClosed:
+            raise ConnectError("the server closed the connection")
+        elif kind is proto.DebugPrint:
+            self._log(20, "server: %s", event.text)  # type: ignore[attr-defined]
+        else:
+            self._log(10, "ignored %s", kind.__name__)
+
+    def _on_login(self) -> None:
+        self._logged_in = True
+        self._redirects = 0
+        self.stats.logins += 1
+        self._backoff.reset()
+        host, port = self._target
+        self._log(20, "logged in to %s:%d as %s", host, port, redact_token(self._token))
+        replay = self.offline.drain()
+        for item in replay:
+            self._apply(item)
+        self.stats.replayed += len(replay)
+        if replay:
+            self._log(20, "sent %d operation(s) queued while offline", len(replay))
+        self._transmit()
+        for handler in list(self._connect_handlers):
+            self._call(handler)
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def _open(self, host: str, port: int) -> None:
+        """Resolve, bind, connect and (with TLS) handshake within ``connect_timeout``; log in."""
+        self.stats.attempts += 1
+        self._log(20, "connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
+        end = self._clock() + self.connect_timeout
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except socket.gaierror as exc:
+            raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+        last: OSError | None = None
+        sock: socket.socket | None = None
+        for family, kind, proto_num, _, address in infos:
+            candidate = socket.socket(family, kind, proto_num)
+            try:
+                self._prepare_socket(candidate, family)
+                candidate.settimeout(max(0.001, end - self._clock()))
+                candidate.connect(address)
+            except BlynkError:
+                candidate.close()
+                raise
+            except OSError as exc:
+                candidate.close()
+                last = exc
+                continue
+            sock = candidate
+            break
+        if sock is None:
+            if isinstance(last, TimeoutError):
+                raise ConnectError(f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s")
+            reason = last.strerror if last is not None and last.strerror else str(last)
+            raise ConnectError(f"cannot connect to {host}:{port}: {reason}")
+        if self._ssl is not None:
+            sock = self._handshake(sock, host, port, end)
+        sock.setblocking(False)
+        conn = proto.BlynkConnection(
+            proto.Role.DEVICE,
+            heartbeat=self.heartbeat,
+            timeout=self.response_timeout,
+            login_timeout=self.login_timeout,
+        )
+        sel = selectors.DefaultSelector()
+        sel.register(sock, selectors.EVENT_READ)
+        self._sock, self._sel, self._conn = sock, sel, conn
+        self._out.clear()
+        self._flush_at = None
+        conn.login(self._token, self._clock(), info=self.info)
+        self._transmit()
+
+    def _handshake(self, sock: socket.socket, host: str, port: int, end: float) -> socket.socket:
+        import ssl
+
+        assert self._ssl is not None
+        try:
+            sock.settimeout(max(0.001, end - self._clock()))
+            tls = self._ssl.wrap_socket(sock, server_hostname=host)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise TlsError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+        except TimeoutError:
+            sock.close()
+            raise ConnectError(
+                f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s"
+            ) from None
+        except OSError as exc:
+            sock.close()
+            raise TlsError(f"TLS with {host}:{port} failed: {exc}") from None
+        return tls
+
+    def _prepare_socket(self, sock: socket.socket, family: int) -> None:
+        """TCP_NODELAY (coalescing is ours), and the optional interface/source binding."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.interface:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode() + b"\0")
+            except OSError as exc:
+                if exc.errno in (errno.EPERM, errno.EACCES):
+                    raise UsageError(f"binding to interface {self.interface} needs root or CAP_NET_RAW") from None
+                if exc.errno == errno.ENODEV:
+                    raise UsageError(f"no such network interface: {self.interface}") from None
+                raise UsageError(f"cannot bind to interface {self.interface}: {exc.strerror}") from None
+        if self.source_address:
+            try:
+                sock.bind((self.source_address, 0) if family == socket.AF_INET else (self.source_address, 0, 0, 0))
+            except OSError as exc:
+                raise UsageError(f"cannot bind to source address {self.source_address}: {exc.strerror}") from None
+
+    def _end_session(self) -> None:
+        conn, sock, sel = self._conn, self._sock, self._sel
+        was_logged_in = self._logged_in
+        self._logged_in = False
+        self._conn = self._sock = self._sel = None
+        self._flush_at = None
+        self._pongs.clear()
+        if conn is not None:
+            unsent = len(self._out) + len(conn.data_to_send())
+            if unsent and was_logged_in:
+                self._log(_WARNING, "%d byte(s) of operations were not sent before the connection ended", unsent)
+        self._out.clear()
+        if sel is not None:
+            sel.close()
+        if sock is not None:
+            sock.close()
+        if was_logged_in:
+            for handler in list(self._disconnect_handlers):
+                self._call(handler)
+
+    def _shutdown(self) -> None:
+        """Flush (bounded) and close the session; used by :meth:`close`."""
+        self._closed = True
+        if self._conn is not None and self._sock is not None:
+            self._transmit()
+            end = self._clock() + 2.0
+            while self._out and self._sock is not None and self._clock() < end:
+                assert self._sel is not None
+                self._sel.select(max(0.0, end - self._clock()))
+                try:
+                    self._send_out()
+                except ConnectError:
+                    break
+            if self._conn is not None:
+                self._conn.close()
+        self._end_session()
+
+    # -- transmit -----------------------------------------------------------------------------------
+
+    def _submit(self, item: QueuedOp) -> None:
+        if not self._logged_in:
+            self.offline.put(item)
+            return
+        self._apply(item)
+        self._kick(self._clock())
+
+    def _apply(self, item: QueuedOp) -> None:
+        conn = self._conn
+        assert conn is not None
+        args, now = item.args, self._clock()
+        if item.kind == "virtual_write":
+            conn.virtual_write(int(args[0]), *args[1:], now=now)
+        elif item.kind == "sync":
+            conn.sync(*(int(a) for a in args), now=now)
+        elif item.kind == "set_property":
+            conn.set_property(int(args[0]), args[1], *args[2:], now=now)
+        elif item.kind == "log_event":
+            conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
+        elif item.kind == "resolve_event":
+            conn.resolve_event(args[0], all_events=len(args) > 1, now=now)
+        else:  # pragma: no cover - kinds are ours
+            raise LocalProtocolError(f"unknown queued operation {item.kind}")
+
+    def _kick(self, now: float) -> None:
+        """Send now, or when the coalescing window closes (it opens with the first held operation)."""
+        conn = self._conn
+        assert conn is not None
+        flush_at = self._flush_at
+        if self.coalesce <= 0 or conn.pending_bytes() >= self.coalesce_bytes:
+            self._transmit()
+        elif flush_at is None:
+            self._flush_at = now + self.coalesce
+        elif now >= flush_at:
+            self._transmit()
+        if len(self._out) > SEND_HIGH_WATER:
+            self._drain_to(SEND_HIGH_WATER // 2)
+
+    def _transmit(self) -> None:
+        """Move everything the core has into the socket (one ``send``); the rest waits for EVENT_WRITE."""
+        self._flush_at = None
+        conn = self._conn
+        if conn is None:
+            return
+        data = conn.data_to_send()
+        if not data:
+            return
+        if self._out:
+            self._out += data
+            return  # EVENT_WRITE is armed already
+        try:
+            self._send(data)
+        except ConnectError as exc:
+            self._abort(exc)
+
+    def _send(self, data: bytes) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            if type(exc).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
+                sent = 0
+            else:
+                raise ConnectError(f"connection to {self._target[0]}:{self._target[1]} lost: {exc}") from None
+        if sent:
+            self.stats.socket_writes += 1
+            self.stats.bytes_out += sent
+        if sent < len(data):
+            self._out += data[sent:]
+            assert self._sel is not None
+            self._sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+
+    def _send_out(self) -> None:
+        """The socket is writable: send what waits in our buffer."""
+        if not self._out or self._sock is None:
+            return
+        data = bytes(self._out)
+        self._out.clear()
+        self._send(data)
+        if not self._out and self._sel is not None and self._sock is not None:
+            self._sel.modify(self._sock, selectors.EVENT_READ)
+
+    def _drain_to(self, limit: int) -> None:
+        """Back-pressure: serve the socket until at most ``limit`` bytes wait (operations block here)."""
+        while len(self._out) > limit and self._conn is not None:
+            self._step(None, retry=True)
+
+    def _abort(self, exc: BlynkError) -> None:
+        """A send failed outside :meth:`_step`: end the session; the next blocking call reconnects."""
+        self._log(_WARNING, "%s", exc)
+        self._end_session()
+        self._retry_at = self._clock() + self._backoff.next_delay()
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _dispatch_write(self, pin: int, values: tuple[str, ...]) -> None:
+        handlers = self._write_handlers.get(pin)
+        every = self._write_handlers.get(None)
+        if handlers is None and every is None:
+            return
+        args = Values(pin, values)
+        for handler in (handlers or []) + (every or []):
+            self._call(handler, args)
+
+    def _call(self, handler: Callable[..., Any], *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception:
+            self._log(40, "handler %s failed", getattr(handler, "__name__", handler), exc_info=True)
+
+    def _on_drop(self, item: QueuedOp, reason: DropReason) -> None:
+        if reason is DropReason.OVERFLOW:
+            self._log(_WARNING, "offline queue full: dropped %s %s", item.kind, item.args[:1])
+        if self._user_on_drop is not None:
+            self._user_on_drop(item, reason)
+
+    def _log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
+        logger = self._logger
+        if logger is None:
+            if level < _WARNING and "logging" not in sys.modules:
+                return  # nobody configured logging: these levels would be dropped anyway
+            import logging
+
+            logger = self._logger = logging.getLogger(_LOG_NAME)
+        logger.log(level, msg, *args, exc_info=exc_info)
+
+    @staticmethod
+    def _pin(pin: str | int) -> int:
+        try:
+            return proto.parse_pin(pin)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    @staticmethod
+    def _text(value: object) -> str:
+        text = proto.format_value(value)
+        if "\0" in text:
+            raise UsageError("a value must not contain NUL characters")
+        return text
