@@ -201,6 +201,10 @@ class Status(IntEnum):
 
 _PACK_HEADER = HEADER.pack
 _UNPACK_HEADER = HEADER.unpack_from
+#: Value types whose ``format()`` is the wire text (``bool`` is not: it goes as 1/0).
+_PLAIN = frozenset({str, int, float})
+#: Pin text -> number for the receive fast path ("0".."255"; "007" and "V7" take the general path).
+_PIN_TEXT = {str(n): n for n in range(256)}
 _HARDWARE = 20  # Command.HARDWARE as a plain int (IntEnum arithmetic and hashing are Python-level)
 
 #: int -> Command, a dict lookup instead of the (slow) ``Command(n)`` call on the receive path.
@@ -994,16 +998,19 @@ class BlynkConnection:
         oversized body) takes the general path of :meth:`_send` and its errors.
         """
         if self._state is State.READY and values:
-            text = "vw\0" + str(pin if type(pin) is int and 0 <= pin <= 255 else self._pin(pin))
-            for value in values:
-                kind = type(value)
-                if kind is str:
-                    text += "\0" + value  # type: ignore[operator]
-                elif kind is int or kind is float:
-                    text += "\0" + str(value)
-                else:
-                    text += "\0" + format_value(value)
-            body = text.encode("utf-8")
+            if type(pin) is not int or not 0 <= pin <= 255:
+                pin = self._pin(pin)
+            if len(values) == 1 and type(values[0]) in _PLAIN:
+                value = values[0]
+                if type(value) is str and "\0" in value:
+                    raise LocalProtocolError("a value must not contain NUL characters")
+                body = f"vw\0{pin}\0{value}".encode()
+            else:
+                texts = [format_value(v) for v in values]
+                for text in texts:
+                    if "\0" in text:
+                        raise LocalProtocolError("a value must not contain NUL characters")
+                body = ("vw\0" + str(pin) + "\0" + "\0".join(texts)).encode()
             size = len(body)
             if size <= self.peer_buffer_in:
                 ids = self._ids
@@ -1203,11 +1210,8 @@ class BlynkConnection:
             args = buf[pos + 5 : end].decode("utf-8", "replace").split("\0")
             if len(args) < 2 or args[0] != "vw":
                 break
-            text = args[1]
-            if not (text.isdigit() and len(text) <= 3 and text.isascii()):
-                break
-            pin = int(text)
-            if pin > 255:
+            pin = _PIN_TEXT.get(args[1])
+            if pin is None:
                 break
             events.append(VirtualWrite(pin=pin, values=tuple(args[2:]), msg_id=mid))
             pos = end

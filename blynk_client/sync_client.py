@@ -272,22 +272,29 @@ class Blynk:
         """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
         if not values:
             raise UsageError("virtual_write needs at least one value")
-        for value in values:
-            if type(value) is str and "\0" in value:
-                raise UsageError("a value must not contain NUL characters")
-        if self._logged_in:
-            conn = self._conn
-            assert conn is not None
-            now = self._clock()
-            try:
-                conn.virtual_write(pin, *values, now=now)
-            except LocalProtocolError as exc:
-                raise UsageError(str(exc)) from None
-            self._kick(now)
+        if not self._logged_in:
+            number = self._pin(pin)
+            texts = tuple(self._text(v) for v in values)
+            self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
             return
-        number = self._pin(pin)
-        texts = tuple(self._text(v) for v in values)
-        self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
+        # The hot path: the core checks the pin and values and formats; then the coalescing window.
+        conn = self._conn
+        assert conn is not None
+        now = self._clock()
+        try:
+            conn.virtual_write(pin, *values, now=now)
+        except LocalProtocolError as exc:
+            raise UsageError(str(exc)) from None
+        flush_at = self._flush_at
+        if flush_at is None:
+            if self.coalesce > 0 and conn.pending_bytes() < self.coalesce_bytes:
+                self._flush_at = now + self.coalesce
+                return
+        elif now < flush_at and conn.pending_bytes() < self.coalesce_bytes:
+            return
+        self._transmit()
+        if len(self._out) > SEND_HIGH_WATER:
+            self._drain_to(SEND_HIGH_WATER // 2)
 
     def sync(self, *pins: str | int) -> None:
         """Ask the server to send back the stored values of ``pins`` (all pins when none given)."""
