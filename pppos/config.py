@@ -59,6 +59,8 @@ class UpOptions:
     backend: str = "auto"
     direct: bool = False
     persist: bool = False
+    #: Show the generated pppd configuration (secrets masked) and exit (``--backend pppd``).
+    print_config: bool = False
     quiet: bool = False
     log_format: str = "text"
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
@@ -69,10 +71,12 @@ class UpOptions:
     warnings: list[str] = field(default_factory=list)
 
     def resolved_backend(self) -> str:
-        """``auto`` becomes ``python`` where ``/dev/ppp`` is missing (no kernel PPP), else ``pppd``."""
+        """``auto`` becomes ``pppd`` only where ``/dev/ppp`` and pppd both exist, else ``python``."""
         if self.backend != "auto":
             return self.backend
-        return "pppd" if os.path.exists("/dev/ppp") else "python"
+        from pppos.backends.pppd import backend_available
+
+        return "pppd" if backend_available() else "python"
 
 
 def build_up_parser() -> ArgumentParser:
@@ -105,6 +109,8 @@ def build_up_parser() -> ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="python (TUN), pppd (kernel PPP) or auto (default)")
     p.add_argument("--direct", action="store_true", help="the port is already a PPP link: skip the AT phase")
     p.add_argument("--persist", action="store_true", help="redial after the link is lost")
+    p.add_argument("--print-config", action="store_true",
+                   help="show the files the pppd backend would generate (secrets masked) and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only errors")
     p.add_argument("--log-format", choices=LOG_FORMATS, help="progress as text (default) or JSON lines")
     p.add_argument("--resolv-conf", help=argparse.SUPPRESS)
@@ -144,6 +150,7 @@ _INI_KEYS: dict[str, str] = {
     "backend": "str",
     "direct": "bool",
     "persist": "bool",
+    "print_config": "bool",
     "quiet": "bool",
     "log-format": "str",
 }

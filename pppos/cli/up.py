@@ -25,6 +25,10 @@ def _main(argv: list[str]) -> int:
     for warning in opts.warnings:
         reporter.warn(warning)
     backend = opts.resolved_backend()
+    if opts.print_config:
+        from pppos.backends.pppd import print_up_config
+
+        return int(print_up_config(opts))
     if backend == "pppd":
         try:
             from pppos.backends import pppd
