@@ -67,7 +67,9 @@ DEFAULT_PLAIN_PORT = 80
 MAX_REDIRECTS = 5
 #: Above this many bytes waiting for the socket, an operation blocks until the socket drains
 #: (the back-pressure BlynkLib gets from ``sendall``), so memory stays bounded.
-SEND_HIGH_WATER = 1 << 16
+SEND_HIGH_WATER = 1 << 14
+#: One ``recv`` at most (the core's decoder reassembles messages across reads).
+RECV_SIZE = 1 << 14
 _LOG_NAME = "blynk_client.sync_client"
 _WARNING = 30
 
@@ -499,12 +501,13 @@ class Blynk:
             if timer is not None and now >= timer:
                 conn.handle_timer(now)
                 self._process()
-            self._transmit()
+            if self._flush_at is None or now >= self._flush_at:
+                self._transmit()  # an open window holds what the core queued too (at most ``coalesce``)
 
     def _read(self, conn: proto.BlynkConnection, sock: socket.socket, now: float) -> None:
         host, port = self._target
         try:
-            data = sock.recv(65536)
+            data = sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -761,37 +764,41 @@ class Blynk:
             self._out += data
             return  # EVENT_WRITE is armed already
         try:
-            self._send(data)
+            self._send_first(data)
         except ConnectError as exc:
             self._abort(exc)
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes | bytearray) -> int:
+        """One ``send``; returns the bytes the socket took (0 when it is full)."""
         sock = self._sock
         assert sock is not None
         try:
             sent = sock.send(data)
         except (BlockingIOError, InterruptedError):
-            sent = 0
+            return 0
         except OSError as exc:
             if type(exc).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
-                sent = 0
-            else:
-                raise ConnectError(f"connection to {self._target[0]}:{self._target[1]} lost: {exc}") from None
+                return 0
+            raise ConnectError(f"connection to {self._target[0]}:{self._target[1]} lost: {exc}") from None
         if sent:
             self.stats.socket_writes += 1
             self.stats.bytes_out += sent
+        return sent
+
+    def _send_first(self, data: bytes) -> None:
+        """Send ``data`` with nothing waiting before it; keep the rest and watch for EVENT_WRITE."""
+        sent = self._send(data)
         if sent < len(data):
-            self._out += data[sent:]
-            assert self._sel is not None
-            self._sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            self._out += memoryview(data)[sent:]
+            assert self._sel is not None and self._sock is not None
+            self._sel.modify(self._sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
 
     def _send_out(self) -> None:
-        """The socket is writable: send what waits in our buffer."""
+        """The socket is writable: send what waits in our buffer (no copy of it)."""
         if not self._out or self._sock is None:
             return
-        data = bytes(self._out)
-        self._out.clear()
-        self._send(data)
+        sent = self._send(self._out)
+        del self._out[:sent]
         if not self._out and self._sel is not None and self._sock is not None:
             self._sel.modify(self._sock, selectors.EVENT_READ)
 
