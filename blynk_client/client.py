@@ -801,7 +801,11 @@ class BlynkClient:
 
 
 class Blynk:
-    """Blocking facade for scripts: the same client in its own private event loop, no threads.
+    """Blocking facade over the asyncio client: the same client in its own private event loop.
+
+    For scripts prefer :class:`blynk_client.sync_client.Blynk`: the same API and features on a
+    ``selectors`` driver without asyncio (about 8 MiB less RSS and less CPU per write, see
+    ``bench/results/blynk.txt``). This one suits code that also uses :class:`BlynkClient`.
 
     ::
 
