@@ -73,7 +73,12 @@ class RemoteProtocolError(ProtocolError):
 
 
 def redact_token(token: str | None) -> str:
-    """Return a token safe to log: its first four characters and an ellipsis (``abcd…``)."""
+    """Return a token safe to log: its first four characters and an ellipsis (``abcd…``).
+
+    A token too short to keep most of it hidden (under 12 characters) shows no characters at all.
+    """
     if not token:
         return "<none>"
+    if len(token) < 12:
+        return "\u2026"
     return token[:4] + "\u2026"
