@@ -216,9 +216,12 @@ class _DeviceSession(asyncio.Protocol):
                 self.transport.abort()
 
     def _pump(self) -> None:
-        conn = self.conn
-        while (event := conn.next_event()) is not None:
-            self.server._on_event(self, event)
+        conn, server = self.conn, self.server
+        try:
+            while (event := conn.next_event()) is not None:
+                server._on_event(self, event)
+        finally:
+            server._notify_writes()  # once per received chunk, not once per write in it
         self._transmit()
         if conn.closed:
             if self.transport is not None and not self.transport.is_closing():
@@ -307,6 +310,7 @@ class BlynkServer:
         self._http_server: asyncio.Server | None = None
         self._http_tasks: set[asyncio.Task[None]] = set()
         self._waiters: set[asyncio.Future[None]] = set()
+        self._writes_pending = False  # device writes stored since the last wake-up of the waiters
         self.port = 0
         self.http_port: int | None = None
 
@@ -425,6 +429,12 @@ class BlynkServer:
                 if not waiter.done():
                     waiter.set_result(None)
 
+    def _notify_writes(self) -> None:
+        """Wake the waiters once for all the device writes of one received chunk."""
+        if self._writes_pending:
+            self._writes_pending = False
+            self._notify()
+
     def _store_and_push(self, token: str, pin: int, values: tuple[str, ...]) -> int:
         body = len("\0".join(("vw", str(pin), *values)).encode("utf-8"))
         sessions = list(self._by_token.get(token, ()))
@@ -468,7 +478,7 @@ class BlynkServer:
             if record is not None:
                 record.pins[event.pin] = event.values
                 self.stats.writes_in += 1
-                self._notify()
+                self._writes_pending = True
         elif isinstance(event, proto.SyncRequested):
             if record is not None:
                 pins = event.pins or tuple(sorted(record.pins))
