@@ -8,8 +8,10 @@ client to the host. Facts this module relies on (checked on Debian 12):
   session (``setsid``), and hand the caller the master side (non-blocking) to read and write PPP
   bytes. Before PPP it may print a short text banner; PPP deframers discard it as noise.
 - slirp 1.0.17 passes ``select()`` an uninitialised ``timeval.tv_sec``; glibc answers EINVAL and slirp
-  exits with status 1. ``select_shim.c``, built here with gcc and loaded with ``LD_PRELOAD``, clamps
-  such a timeout to at most 0.5 s (see :func:`build_shim`).
+  exits with status 1. ``select_shim.c``, built here with gcc and loaded with ``LD_PRELOAD``, caps
+  every timeout at 2 ms (``$PPPOS_SLIRP_SELECT_USEC`` overrides it, for measurements): slirp's ``-b``
+  throttle leaves tty output queued without shortening its timeout, so a long sleep stalls the link
+  (a 0.5 s cap held 921600-baud downloads to 17 % of the line rate; see :func:`build_shim`).
 - slirp reads ``~/.slirprc``, ``~/.pap-secrets`` and ``~/.chap-secrets``: ``HOME`` is a private
   temporary directory, so nothing from the real home leaks in, and tests can write secrets there.
 - Addresses: the client gets 10.0.2.15, DNS 10.0.2.3 (forwarded to the host's resolver: never send DNS
@@ -52,6 +54,9 @@ __all__ = ["SlirpProcess", "build_shim", "cache_root", "find_slirp", "shim_sourc
 
 #: The shim's source file, shipped as package data next to this module.
 SHIM_SOURCE_NAME = "select_shim.c"
+#: Environment variable (passed through to slirp) that overrides the shim's select() timeout cap in
+#: microseconds; for measurements only (bench/goodput_bench.py).
+SHIM_TIMEOUT_ENV = "PPPOS_SLIRP_SELECT_USEC"
 
 
 def shim_source() -> bytes:
@@ -171,6 +176,7 @@ class SlirpProcess:
                     "HOME": self._home,
                     "LD_PRELOAD": str(shim),
                     "LANG": "C",
+                    **{k: v for k, v in os.environ.items() if k == SHIM_TIMEOUT_ENV},
                     **(dict(env) if env else {}),
                 }
                 with open(home / "slirp.log", "wb") as log:

@@ -337,3 +337,26 @@ def test_a_ppp_client_gets_an_address_and_reaches_host_loopback_via_10_0_2_2(tmp
         finally:
             os.close(fd)
             server.close()
+
+
+def test_slirp_arguments_put_the_line_rate_and_write_cap_before_user_options() -> None:
+    from pppos.sim.serve import SLIRP_TOWRITE_MAX, slirp_arguments
+
+    assert slirp_arguments(921600) == ["-b", "921600", f"towrite_max {SLIRP_TOWRITE_MAX}"]
+    assert slirp_arguments(None, ("mtu 1500",)) == [f"towrite_max {SLIRP_TOWRITE_MAX}", "mtu 1500"]
+
+
+def test_slirp_accepts_the_simulators_arguments() -> None:
+    need_slirp()
+    from pppos.sim.serve import SLIRP_TOWRITE_MAX, slirp_arguments
+    from pppos.sim.slirp import SlirpProcess
+
+    with SlirpProcess(slirp_arguments(921600)) as peer:
+        log = peer.home / "slirp.log"
+        deadline = time.monotonic() + 10
+        while b"SLiRP Ready" not in log.read_bytes() and time.monotonic() < deadline and peer.alive:
+            time.sleep(0.05)
+        text = log.read_bytes()
+        assert b"Setting baudrate to 921600" in text
+        assert f"Setting towrite_max to {SLIRP_TOWRITE_MAX}".encode() in text
+        assert b"Error" not in text and peer.alive

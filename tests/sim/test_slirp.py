@@ -107,3 +107,67 @@ def test_slirp_home_is_private_and_holds_secrets(tmp_path: Path) -> None:
         assert secrets.read_text() == "user * pass *\n"
         assert secrets.stat().st_mode & 0o077 == 0
         assert "pass" not in repr(peer)
+
+
+_SELECT_PROBE = r"""
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/select.h>
+/* select() on a readable pipe returns at once; Linux writes the unused time back into the
+   timeval, so the printed value shows the timeout the kernel was actually given. */
+static void probe(long usec) {
+    int p[2];
+    fd_set r;
+    struct timeval tv;
+    if (pipe(p) != 0 || write(p[1], "x", 1) != 1) return;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    memset(&tv, 0, sizeof tv);
+    tv.tv_usec = (suseconds_t)usec;
+    int rc = select(p[0] + 1, &r, NULL, NULL, &tv);
+    printf("%d %ld %ld\n", rc, (long)tv.tv_sec, (long)tv.tv_usec);
+}
+int main(void) {
+    probe((long)4294967295UL); /* what slirp 1.0.17 passes when no TCP timer is due */
+    probe(400000);             /* a valid but long timeout */
+    probe(1000);               /* a short one is left alone */
+    return 0;
+}
+"""
+
+
+def _run_probe(tmp_path: Path, env: dict[str, str]) -> list[list[int]]:
+    src = tmp_path / "probe.c"
+    src.write_text(_SELECT_PROBE)
+    exe = tmp_path / "probe"
+    subprocess.run(["gcc", "-O0", "-o", str(exe), str(src)], check=True, capture_output=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, env=env, timeout=30).stdout
+    return [[int(x) for x in line.split()] for line in out.splitlines()]
+
+
+def test_shim_caps_slirps_garbage_and_long_timeouts(tmp_path: Path) -> None:
+    need_tool("gcc")
+    shim = build_shim(tmp_path / "cache")
+    without = _run_probe(tmp_path, {"PATH": os.environ["PATH"]})
+    assert without[0][0] == -1  # glibc: EINVAL, which slirp treats as fatal
+    assert without[1][0] == 1 and without[1][2] > 300000
+    default = _run_probe(tmp_path, {"PATH": os.environ["PATH"], "LD_PRELOAD": str(shim)})
+    assert [row[:2] for row in default] == [[1, 0]] * 3
+    assert 0 < default[0][2] <= 2000 and 0 < default[1][2] <= 2000  # the default cap: 2 ms
+    assert 0 < default[2][2] <= 1000
+    env = {"PATH": os.environ["PATH"], "LD_PRELOAD": str(shim), "PPPOS_SLIRP_SELECT_USEC": "50000"}
+    tuned = _run_probe(tmp_path, env)
+    assert 2000 < tuned[0][2] <= 50000 and 2000 < tuned[1][2] <= 50000
+    # An out-of-range override falls back to the default.
+    env["PPPOS_SLIRP_SELECT_USEC"] = "99999999"
+    assert 0 < _run_probe(tmp_path, env)[0][2] <= 2000
+
+
+def test_shim_timeout_cap_env_is_passed_to_slirp_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    need_slirp()
+    monkeypatch.setenv(slirp_mod.SHIM_TIMEOUT_ENV, "3000")
+    with SlirpProcess() as peer:
+        environ = Path(f"/proc/{peer.pid}/environ").read_bytes().split(b"\0")
+        assert b"PPPOS_SLIRP_SELECT_USEC=3000" in environ
+        assert any(item.startswith(b"LD_PRELOAD=") for item in environ)
