@@ -24,53 +24,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import inspect
 import logging
-import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from blynk_client import protocol as proto
+from blynk_client._session import (
+    DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
+    DEFAULT_SERVER,
+    DEFAULT_TLS_PORT,  # noqa: F401 - re-exported
+    MAX_REDIRECTS,  # noqa: F401 - re-exported
+    SessionBase,
+    make_ssl_context,
+)
+from blynk_client._session import Redirect as _Redirect
 from blynk_client.errors import (
     BlynkError,
     ConnectError,
     InvalidTokenError,
     LocalProtocolError,
     ProtocolError,
-    RemoteProtocolError,
     TlsError,
     UsageError,
     redact_token,
-)
-from blynk_client.offline import (
-    Backoff,
-    BackoffPolicy,
-    DropReason,
-    OfflineMode,
-    OfflineQueue,
-    QueuedOp,
-    Values,
-    parse_pin,
 )
 
 __all__ = ["DEFAULT_SERVER", "Blynk", "BlynkClient", "ClientStats", "make_ssl_context"]
 
 LOG = logging.getLogger("blynk_client.client")
-
-#: blynk.cloud routes a device to its region with REDIRECT (``blynk-protocol.md`` section 3).
-DEFAULT_SERVER = "blynk.cloud"
-DEFAULT_TLS_PORT = 443
-DEFAULT_PLAIN_PORT = 80
-#: A redirect loop ends the attempt after this many hops.
-MAX_REDIRECTS = 5
-
-WriteHandler = Callable[[Values], Any]
-StateHandler = Callable[[], Any]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(slots=True)
@@ -93,27 +78,7 @@ class ClientStats:
     replayed: int = 0
 
 
-def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """Return the client TLS context: system CAs (or ``ca_file`` only), hostname check, TLS >= 1.2.
-
-    blynk.cloud refuses TLS 1.0/1.1 (``blynk-protocol.md`` section 4).
-    """
-    try:
-        context = ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot load the CA file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-class _Redirect(Exception):
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(f"redirect to {host}:{port}")
-        self.host = host
-        self.port = port
-
-
-class BlynkClient:
+class BlynkClient(SessionBase):
     """An asyncio Blynk device client.
 
     Typical use::
@@ -151,64 +116,13 @@ class BlynkClient:
         self,
         token: str,
         *,
-        server: str = DEFAULT_SERVER,
-        port: int | None = None,
-        insecure: bool = False,
-        ca_file: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        interface: str | None = None,
-        source_address: str | None = None,
-        heartbeat: float = 45.0,
-        response_timeout: float = 6.0,
-        info: Mapping[str, object] | None = None,
-        connect_timeout: float = 15.0,
-        login_timeout: float = 10.0,
-        coalesce: float = 0.005,
-        coalesce_bytes: int = 1400,
-        backoff: BackoffPolicy | None = None,
-        rng: random.Random | None = None,
-        offline_mode: OfflineMode = OfflineMode.LATEST,
-        offline_max: int = 256,
-        on_drop: Callable[[QueuedOp, DropReason], None] | None = None,
-        max_redirects: int = MAX_REDIRECTS,
         logger: logging.Logger | None = None,
+        **options: Any,
     ) -> None:
-        if not token or any(c in token for c in "\0\r\n"):
-            raise UsageError("the auth token is empty or contains control characters")
-        if coalesce < 0:
-            raise UsageError("the coalescing window must be >= 0")
-        self._token = token
-        self.server = server
-        if port is None:
-            port = DEFAULT_PLAIN_PORT if insecure else DEFAULT_TLS_PORT
-        if not 0 < port < 65536:
-            raise UsageError(f"port out of range: {port}")
-        self.port = port
-        self.tls = not insecure and port != DEFAULT_PLAIN_PORT
-        if self.tls:
-            self._ssl: ssl.SSLContext | None = ssl_context or make_ssl_context(ca_file)
-        else:
-            self._ssl = None
-        self.interface = interface
-        self.source_address = source_address
-        self.heartbeat = heartbeat
-        self.response_timeout = response_timeout
-        #: Extra keys of the device info message (``tmpl``, ``fw-type``, ``fw``...).
-        self.info = dict(info or {})
-        self.connect_timeout = connect_timeout
-        self.login_timeout = login_timeout
-        self.coalesce = coalesce
-        self.coalesce_bytes = coalesce_bytes
-        self._sent_mark = 0  # the core's bytes_out at the last transmit
-        self.max_redirects = max_redirects
         self.log = logger or LOG
-        self._backoff = Backoff(backoff, rng)
-        self._user_on_drop = on_drop
-        self.offline = OfflineQueue(mode=offline_mode, max_items=offline_max, on_drop=self._on_drop)
         self.stats = ClientStats()
-        self._write_handlers: dict[int | None, list[WriteHandler]] = {}
-        self._connect_handlers: list[StateHandler] = []
-        self._disconnect_handlers: list[StateHandler] = []
+        super().__init__(token, **options)
+        self._sent_mark = 0  # the core's bytes_out at the last transmit
         # Session state (valid while a session runs).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: proto.BlynkConnection | None = None
@@ -217,55 +131,16 @@ class BlynkClient:
         self._timer_at: float | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._abort_exc: BaseException | None = None
-        self._logged_in = False
         self._pings: dict[int, asyncio.Future[float]] = {}
         self._connected = asyncio.Event()
         self._stopping = False
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Where the next attempt goes (a redirect changes it until the client is re-created,
-        # like the C++ library keeps the new host in RAM).
-        self._target = (server, port)
 
     def __repr__(self) -> str:
-        state = "connected" if self.connected else "disconnected"
-        return (
-            f"<BlynkClient token={redact_token(self._token)} server={self._target[0]}:{self._target[1]} "
-            f"tls={self.tls} {state}>"
-        )
-
-    # -- handlers -----------------------------------------------------------------------------
-
-    def on_write(self, pin: str | int) -> Callable[[F], F]:
-        """Decorator: call the function with :class:`Values` when the server writes ``pin``.
-
-        ``pin`` is ``"V3"``, ``3`` or ``"*"`` (every pin; ``values.pin`` tells which). The
-        function may be a coroutine function; exceptions are logged, never end the session.
-        """
-        key = None if pin == "*" else self._pin(pin)
-
-        def register(func: F) -> F:
-            self._write_handlers.setdefault(key, []).append(func)
-            return func
-
-        return register
-
-    def on_connect(self, func: F) -> F:
-        """Decorator: call ``func()`` after every successful login (after the offline replay)."""
-        self._connect_handlers.append(func)
-        return func
-
-    def on_disconnect(self, func: F) -> F:
-        """Decorator: call ``func()`` when a logged-in session ends."""
-        self._disconnect_handlers.append(func)
-        return func
+        return self._describe("BlynkClient")
 
     # -- application operations (never block; queued while offline) -----------------------------
-
-    @property
-    def connected(self) -> bool:
-        """True while a session is logged in."""
-        return self._logged_in
 
     @property
     def socket(self) -> socket.socket | None:
@@ -290,36 +165,7 @@ class BlynkClient:
                 raise UsageError(str(exc)) from None
             self._kick()
             return
-        number = self._pin(pin)
-        texts = tuple(self._text(v) for v in values)
-        self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
-
-    def sync(self, *pins: str | int) -> None:
-        """Ask the server to send back the stored values of ``pins`` (all pins when none given)."""
-        numbers = tuple(str(self._pin(p)) for p in pins)
-        self._submit(QueuedOp(kind="sync", args=numbers, key=("sync", numbers)))
-
-    def set_property(self, pin: str | int, name: str, *values: object) -> None:
-        """Set a widget property (PROPERTY 19: ``pin\\0name\\0value...``), e.g. ``label``."""
-        number = self._pin(pin)
-        if not name or "\0" in name:
-            raise UsageError("a property name must be non-empty text")
-        texts = tuple(self._text(v) for v in values)
-        self._submit(QueuedOp(kind="set_property", args=(str(number), name, *texts), key=("prop", number, name)))
-
-    def log_event(self, code: str, description: str | None = None) -> None:
-        """Log an event (EVENT_LOG 64). Events are never coalesced in the offline queue."""
-        if not code or "\0" in code:
-            raise UsageError("an event code must be non-empty text")
-        args = (code,) if description is None else (code, self._text(description))
-        self._submit(QueuedOp(kind="log_event", args=args))
-
-    def resolve_event(self, code: str, *, all_events: bool = False) -> None:
-        """Resolve the latest event ``code`` (EVENT_CLEAR 65), or every one with ``all_events``."""
-        if not code or "\0" in code:
-            raise UsageError("an event code must be non-empty text")
-        args = (code, "all") if all_events else (code,)
-        self._submit(QueuedOp(kind="resolve_event", args=args, key=("resolve", args)))
+        self._queue_virtual_write(pin, values)
 
     async def ping(self, timeout: float = 10.0) -> float:
         """Send PING and return the round-trip time in seconds (needs a logged-in session)."""
@@ -420,7 +266,7 @@ class BlynkClient:
     async def _supervise(self, retry: bool) -> None:
         """Run sessions: follow redirects at once, back off after failures, stop on a bad token."""
         loop = asyncio.get_running_loop()
-        redirects = 0
+        self._redirects = 0
         while not self._stopping:
             host, port = self._target
             failure: BlynkError
@@ -430,26 +276,16 @@ class BlynkClient:
                     return
                 failure = ConnectError(f"{host}:{port} closed the connection")
             except _Redirect as hop:
-                redirects += 1
-                self.stats.redirects += 1
-                if redirects > self.max_redirects:
-                    failure = ConnectError(f"more than {self.max_redirects} redirects")
-                    self._target = (self.server, self.port)
-                    redirects = 0
-                else:
-                    self.log.info("redirected to %s:%d", hop.host, hop.port)
-                    self._target = (hop.host, hop.port)
+                too_many = self._follow_redirect(hop)
+                if too_many is None:
                     continue
+                failure = too_many
             except InvalidTokenError:
                 self.log.info("the server rejected the auth token %s: not retrying", redact_token(self._token))
                 raise
             except (ConnectError, ProtocolError) as exc:
                 failure = exc
-            redirects = 0
-            if self._target != (self.server, self.port):
-                # A redirect target that failed: ask the original server again next time (it
-                # redirects again if the device still belongs elsewhere).
-                self._target = (self.server, self.port)
+            self._reset_target()
             if self._stopping:
                 return
             if not retry:
@@ -469,12 +305,7 @@ class BlynkClient:
         self.stats.attempts += 1
         self.log.info("connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
         reader, writer = await self._open(host, port)
-        conn = proto.BlynkConnection(
-            proto.Role.DEVICE,
-            heartbeat=self.heartbeat,
-            timeout=self.response_timeout,
-            login_timeout=self.login_timeout,
-        )
+        conn = self._new_connection()
         self._conn, self._writer, self._abort_exc = conn, writer, None
         was_logged_in = False
         try:
@@ -492,9 +323,7 @@ class BlynkClient:
                 if not data:
                     if self._stopping:
                         return
-                    if not self._logged_in:
-                        raise ConnectError(f"{host}:{port} closed the connection during login")
-                    raise ConnectError(f"{host}:{port} closed the connection")
+                    raise self._closed_error(host, port)
                 self.stats.bytes_in += len(data)
                 try:
                     conn.receive_data(data, loop.time())
@@ -561,25 +390,9 @@ class BlynkClient:
             raise ConnectError(f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s") from None
 
     def _prepare_socket(self, sock: socket.socket, family: int) -> None:
-        """Non-blocking, TCP_NODELAY (coalescing is ours), and the optional interface/source binding."""
+        """Non-blocking, then TCP_NODELAY and the optional interface/source binding."""
         sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.interface:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode() + b"\0")
-            except OSError as exc:
-                if exc.errno in (errno.EPERM, errno.EACCES):
-                    raise UsageError(
-                        f"binding to interface {self.interface} needs root or CAP_NET_RAW"
-                    ) from None
-                if exc.errno == errno.ENODEV:
-                    raise UsageError(f"no such network interface: {self.interface}") from None
-                raise UsageError(f"cannot bind to interface {self.interface}: {exc.strerror}") from None
-        if self.source_address:
-            try:
-                sock.bind((self.source_address, 0) if family == socket.AF_INET else (self.source_address, 0, 0, 0))
-            except OSError as exc:
-                raise UsageError(f"cannot bind to source address {self.source_address}: {exc.strerror}") from None
+        super()._prepare_socket(sock, family)
 
     def _process_events(self) -> None:
         conn = self._conn
@@ -590,48 +403,13 @@ class BlynkClient:
                 return
             self._handle_event(event)
 
-    def _handle_event(self, event: object) -> None:
-        if isinstance(event, proto.LoginSucceeded):
-            self._on_login()
-        elif isinstance(event, proto.VirtualWrite):
-            self._dispatch_write(event.pin, event.values)
-        elif isinstance(event, proto.Pong):
-            waiter = self._pings.get(event.msg_id)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(event.rtt)
-        elif isinstance(event, proto.LoginFailed):
-            if event.status == proto.Status.INVALID_TOKEN:
-                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
-            raise ConnectError(f"the server refused the login with status {event.status}")
-        elif isinstance(event, proto.Redirected):
-            raise _Redirect(event.host, event.port)
-        elif isinstance(event, proto.LoginTimeout):
-            raise ConnectError(f"no login answer within {self.login_timeout:g} s")
-        elif isinstance(event, proto.HeartbeatTimeout):
-            raise ConnectError(f"heartbeat timeout: nothing received for {event.idle:.0f} s")
-        elif isinstance(event, proto.ProtocolViolation):
-            raise RemoteProtocolError(f"the server broke the protocol: {event.reason}", status=event.status)
-        elif isinstance(event, proto.ConnectionClosed):
-            raise ConnectError("the server closed the connection")
-        elif isinstance(event, proto.DebugPrint):
-            self.log.info("server: %s", event.text)
-        else:
-            self.log.debug("ignored %s", type(event).__name__)
+    def _on_pong(self, msg_id: int, rtt: float) -> None:
+        waiter = self._pings.get(msg_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(rtt)
 
-    def _on_login(self) -> None:
-        self._logged_in = True
-        self.stats.logins += 1
-        self._backoff.reset()
-        host, port = self._target
-        self.log.info("logged in to %s:%d as %s", host, port, redact_token(self._token))
-        replay = self.offline.drain()
-        for item in replay:
-            self._apply(item)
-        self.stats.replayed += len(replay)
-        if replay:
-            self.log.info("sent %d operation(s) queued while offline", len(replay))
+    def _after_login(self) -> None:
         self._connected.set()
-        self._fire(self._connect_handlers)
 
     def _abort(self, exc: BaseException) -> None:
         """End the session from a callback: remember why and reset the transport."""
@@ -665,31 +443,6 @@ class BlynkClient:
 
     # -- transmit and timer ------------------------------------------------------------------------
 
-    def _submit(self, item: QueuedOp) -> None:
-        if not self._logged_in or self._conn is None:
-            self.offline.put(item)
-            return
-        self._apply(item)
-        self._kick()
-
-    def _apply(self, item: QueuedOp) -> None:
-        conn = self._conn
-        assert conn is not None
-        args = item.args
-        now = self._loop.time() if self._loop is not None else 0.0
-        if item.kind == "virtual_write":
-            conn.virtual_write(int(args[0]), *args[1:], now=now)
-        elif item.kind == "sync":
-            conn.sync(*(int(a) for a in args), now=now)
-        elif item.kind == "set_property":
-            conn.set_property(int(args[0]), args[1], *args[2:], now=now)
-        elif item.kind == "log_event":
-            conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
-        elif item.kind == "resolve_event":
-            conn.resolve_event(args[0], all_events=len(args) > 1, now=now)
-        else:  # pragma: no cover - kinds are ours
-            raise LocalProtocolError(f"unknown queued operation {item.kind}")
-
     def _kick(self) -> None:
         """Transmit now, or within the coalescing window so close writes share one segment.
 
@@ -718,6 +471,9 @@ class BlynkClient:
         if data and not writer.is_closing():
             self._write(writer, data)
         self._arm_timer()
+
+    def _now(self) -> float:
+        return self._loop.time() if self._loop is not None else 0.0
 
     def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         """The single place bytes leave the client (tests count calls here)."""
@@ -752,22 +508,12 @@ class BlynkClient:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _dispatch_write(self, pin: int, values: tuple[str, ...]) -> None:
-        args = Values(pin, values)
-        handlers = self._write_handlers.get(pin, []) + self._write_handlers.get(None, [])
-        for handler in handlers:
-            self._call(handler, args)
-
-    def _fire(self, handlers: Iterable[StateHandler]) -> None:
-        for handler in handlers:
-            self._call(handler)
+    def _log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
+        self.log.log(level, msg, *args, exc_info=exc_info)
 
     def _call(self, handler: Callable[..., Any], *args: Any) -> None:
-        try:
-            result = handler(*args)
-        except Exception:
-            self.log.exception("handler %s failed", getattr(handler, "__name__", handler))
-            return
+        """Call a handler; a coroutine function's result runs as a task (errors logged)."""
+        result = super()._call(handler, *args)
         if inspect.isawaitable(result) and self._loop is not None:
             task = self._loop.create_task(self._guard(result, handler))
             self._tasks.add(task)
@@ -778,26 +524,6 @@ class BlynkClient:
             await awaitable
         except Exception:
             self.log.exception("handler %s failed", getattr(handler, "__name__", handler))
-
-    def _on_drop(self, item: QueuedOp, reason: DropReason) -> None:
-        if reason is DropReason.OVERFLOW:
-            self.log.warning("offline queue full: dropped %s %s", item.kind, item.args[:1])
-        if self._user_on_drop is not None:
-            self._user_on_drop(item, reason)
-
-    @staticmethod
-    def _pin(pin: str | int) -> int:
-        try:
-            return parse_pin(pin)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-
-    @staticmethod
-    def _text(value: object) -> str:
-        text = proto.format_value(value)
-        if "\0" in text:
-            raise UsageError("a value must not contain NUL characters")
-        return text
 
 
 class Blynk:

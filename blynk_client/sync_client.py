@@ -31,64 +31,46 @@ costs about 3 MiB; without configuration those levels are dropped anyway); warni
 
 from __future__ import annotations
 
-import errno
 import selectors
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from blynk_client import protocol as proto
+from blynk_client._session import (
+    DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
+    DEFAULT_SERVER,
+    DEFAULT_TLS_PORT,  # noqa: F401 - re-exported
+    MAX_REDIRECTS,  # noqa: F401 - re-exported
+    SessionBase,
+    make_ssl_context,
+)
+from blynk_client._session import WARNING as _WARNING
+from blynk_client._session import Redirect as _Redirect
 from blynk_client.errors import (
     BlynkError,
     ConnectError,
     InvalidTokenError,
     LocalProtocolError,
     ProtocolError,
-    RemoteProtocolError,
     TlsError,
     UsageError,
     redact_token,
 )
-from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, OfflineQueue, QueuedOp, Values
 
 if TYPE_CHECKING:
     import logging
-    import random
-    import ssl
 
 __all__ = ["DEFAULT_SERVER", "Blynk", "SyncStats", "make_ssl_context"]
 
-#: blynk.cloud routes a device to its region with REDIRECT (``blynk-protocol.md`` section 3).
-DEFAULT_SERVER = "blynk.cloud"
-DEFAULT_TLS_PORT = 443
-DEFAULT_PLAIN_PORT = 80
-MAX_REDIRECTS = 5
 #: Above this many bytes waiting for the socket, an operation blocks until the socket drains
 #: (the back-pressure BlynkLib gets from ``sendall``), so memory stays bounded.
 SEND_HIGH_WATER = 1 << 14
 #: One ``recv`` at most (the core's decoder reassembles messages across reads).
 RECV_SIZE = 1 << 14
 _LOG_NAME = "blynk_client.sync_client"
-_WARNING = 30
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """Return the client TLS context: system CAs (or ``ca_file`` only), hostname check, TLS >= 1.2.
-
-    blynk.cloud refuses TLS 1.0/1.1 (``blynk-protocol.md`` section 4).
-    """
-    import ssl
-
-    try:
-        context = ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot load the CA file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
 
 
 class SyncStats:
@@ -116,18 +98,11 @@ class SyncStats:
         return "SyncStats(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__) + ")"
 
 
-class _Redirect(Exception):
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(f"redirect to {host}:{port}")
-        self.host = host
-        self.port = port
-
-
 class _Stop(Exception):
     """A handler called :meth:`Blynk.close` while the driver was inside a blocking call."""
 
 
-class Blynk:
+class Blynk(SessionBase):
     """A blocking Blynk device client (no threads, no asyncio)::
 
         blynk = Blynk(token, server="127.0.0.1", port=8080, insecure=True)
@@ -152,68 +127,18 @@ class Blynk:
         self,
         token: str,
         *,
-        server: str = DEFAULT_SERVER,
-        port: int | None = None,
-        insecure: bool = False,
-        ca_file: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        interface: str | None = None,
-        source_address: str | None = None,
-        heartbeat: float = 45.0,
-        response_timeout: float = 6.0,
-        info: Mapping[str, object] | None = None,
-        connect_timeout: float = 15.0,
-        login_timeout: float = 10.0,
-        coalesce: float = 0.005,
-        coalesce_bytes: int = 1400,
-        backoff: BackoffPolicy | None = None,
-        rng: random.Random | None = None,
-        offline_mode: OfflineMode = OfflineMode.LATEST,
-        offline_max: int = 256,
-        on_drop: Callable[[QueuedOp, DropReason], None] | None = None,
-        max_redirects: int = MAX_REDIRECTS,
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.monotonic,
+        **options: Any,
     ) -> None:
-        if not token or any(c in token for c in "\0\r\n"):
-            raise UsageError("the auth token is empty or contains control characters")
-        if coalesce < 0:
-            raise UsageError("the coalescing window must be >= 0")
-        if port is None:
-            port = DEFAULT_PLAIN_PORT if insecure else DEFAULT_TLS_PORT
-        if not 0 < port < 65536:
-            raise UsageError(f"port out of range: {port}")
-        self._token = token
-        self.server = server
-        self.port = port
-        self.tls = not insecure and port != DEFAULT_PLAIN_PORT
-        self._ssl = (ssl_context or make_ssl_context(ca_file)) if self.tls else None
-        self.interface = interface
-        self.source_address = source_address
-        self.heartbeat = heartbeat
-        self.response_timeout = response_timeout
-        self.info = dict(info or {})
-        self.connect_timeout = connect_timeout
-        self.login_timeout = login_timeout
-        self.coalesce = coalesce
-        self.coalesce_bytes = coalesce_bytes
-        self.max_redirects = max_redirects
         self._logger = logger
         self._clock = clock
-        self._backoff = Backoff(backoff, rng)
-        self._user_on_drop = on_drop
-        self.offline = OfflineQueue(mode=offline_mode, max_items=offline_max, on_drop=self._on_drop)
         self.stats = SyncStats()
-        self._write_handlers: dict[int | None, list[Callable[[Values], Any]]] = {}
-        self._connect_handlers: list[Callable[[], Any]] = []
-        self._disconnect_handlers: list[Callable[[], Any]] = []
-        self._target = (server, port)
-        self._redirects = 0
+        super().__init__(token, **options)
         # Session state.
         self._sock: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
         self._conn: proto.BlynkConnection | None = None
-        self._logged_in = False
         self._out = bytearray()  # bytes the socket did not take yet
         self._flush_at: float | None = None  # end of the open coalescing window
         self._retry_at: float | None = None  # next connection attempt after a failure
@@ -224,9 +149,7 @@ class Blynk:
         self._fatal: BlynkError | None = None
 
     def __repr__(self) -> str:
-        state = "connected" if self._logged_in else "disconnected"
-        host, port = self._target
-        return f"<Blynk token={redact_token(self._token)} server={host}:{port} tls={self.tls} {state}>"
+        return self._describe("Blynk")
 
     def __enter__(self) -> Blynk:
         return self
@@ -234,34 +157,7 @@ class Blynk:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- handlers -----------------------------------------------------------------------------
-
-    def on_write(self, pin: str | int) -> Callable[[F], F]:
-        """Decorator: call the function with :class:`Values` when the server writes ``pin`` (or ``"*"``)."""
-        key = None if pin == "*" else self._pin(pin)
-
-        def register(func: F) -> F:
-            self._write_handlers.setdefault(key, []).append(func)
-            return func
-
-        return register
-
-    def on_connect(self, func: F) -> F:
-        """Decorator: call ``func()`` after every successful login (after the offline replay)."""
-        self._connect_handlers.append(func)
-        return func
-
-    def on_disconnect(self, func: F) -> F:
-        """Decorator: call ``func()`` when a logged-in session ends."""
-        self._disconnect_handlers.append(func)
-        return func
-
     # -- state ------------------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """True while a session is logged in."""
-        return self._logged_in
 
     @property
     def socket(self) -> socket.socket | None:
@@ -275,9 +171,7 @@ class Blynk:
         if not values:
             raise UsageError("virtual_write needs at least one value")
         if not self._logged_in:
-            number = self._pin(pin)
-            texts = tuple(self._text(v) for v in values)
-            self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
+            self._queue_virtual_write(pin, values)
             return
         # The hot path: the core checks the pin and values and formats; then the coalescing window.
         conn = self._conn
@@ -297,33 +191,6 @@ class Blynk:
         self._transmit()
         if len(self._out) > SEND_HIGH_WATER:
             self._drain_to(SEND_HIGH_WATER // 2)
-
-    def sync(self, *pins: str | int) -> None:
-        """Ask the server to send back the stored values of ``pins`` (all pins when none given)."""
-        numbers = tuple(str(self._pin(p)) for p in pins)
-        self._submit(QueuedOp(kind="sync", args=numbers, key=("sync", numbers)))
-
-    def set_property(self, pin: str | int, name: str, *values: object) -> None:
-        """Set a widget property (PROPERTY 19: ``pin\\0name\\0value...``), e.g. ``label``."""
-        number = self._pin(pin)
-        if not name or "\0" in name:
-            raise UsageError("a property name must be non-empty text")
-        texts = tuple(self._text(v) for v in values)
-        self._submit(QueuedOp(kind="set_property", args=(str(number), name, *texts), key=("prop", number, name)))
-
-    def log_event(self, code: str, description: str | None = None) -> None:
-        """Log an event (EVENT_LOG 64). Events are never coalesced in the offline queue."""
-        if not code or "\0" in code:
-            raise UsageError("an event code must be non-empty text")
-        args = (code,) if description is None else (code, self._text(description))
-        self._submit(QueuedOp(kind="log_event", args=args))
-
-    def resolve_event(self, code: str, *, all_events: bool = False) -> None:
-        """Resolve the latest event ``code`` (EVENT_CLEAR 65), or every one with ``all_events``."""
-        if not code or "\0" in code:
-            raise UsageError("an event code must be non-empty text")
-        args = (code, "all") if all_events else (code,)
-        self._submit(QueuedOp(kind="resolve_event", args=args, key=("resolve", args)))
 
     # -- blocking calls ---------------------------------------------------------------------------
 
@@ -452,8 +319,7 @@ class Blynk:
         time.sleep(delay)
 
     def _failed(self, exc: BlynkError, retry: bool) -> None:
-        self._redirects = 0
-        self._target = (self.server, self.port)
+        self._reset_target()
         if self._stopping:
             return
         if not retry:
@@ -464,14 +330,9 @@ class Blynk:
 
     def _follow(self, hop: _Redirect) -> None:
         self._end_session()
-        self._redirects += 1
-        self.stats.redirects += 1
-        if self._redirects > self.max_redirects:
-            self._redirects = 0
-            self._target = (self.server, self.port)
-            raise ConnectError(f"more than {self.max_redirects} redirects")
-        self._log(20, "redirected to %s:%d", hop.host, hop.port)
-        self._target = (hop.host, hop.port)
+        too_many = self._follow_redirect(hop)
+        if too_many is not None:
+            raise too_many
 
     def _serve(self, end: float | None) -> None:
         conn, sock, sel = self._conn, self._sock, self._sel
@@ -515,9 +376,7 @@ class Blynk:
                 return
             raise ConnectError(f"connection to {host}:{port} lost: {exc}") from None
         if not data:
-            if not self._logged_in:
-                raise ConnectError(f"{host}:{port} closed the connection during login")
-            raise ConnectError(f"{host}:{port} closed the connection")
+            raise self._closed_error(host, port)
         self.stats.bytes_in += len(data)
         conn.receive_data(data, now)
         try:
@@ -536,55 +395,14 @@ class Blynk:
                 return
             event = conn.next_event()
 
-    def _handle_event(self, event: proto.Event) -> None:
-        kind = type(event)
-        if kind is proto.VirtualWrite:
-            self._dispatch_write(event.pin, event.values)  # type: ignore[attr-defined]
-        elif kind is proto.LoginSucceeded:
-            self._on_login()
-        elif kind is proto.Pong:
-            self._pongs[event.msg_id] = event.rtt  # type: ignore[attr-defined]
-            if len(self._pongs) > 16:
-                del self._pongs[next(iter(self._pongs))]
-        elif kind is proto.LoginFailed:
-            status = event.status  # type: ignore[attr-defined]
-            if status == proto.Status.INVALID_TOKEN:
-                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
-            raise ConnectError(f"the server refused the login with status {status}")
-        elif kind is proto.Redirected:
-            raise _Redirect(event.host, event.port)  # type: ignore[attr-defined]
-        elif kind is proto.LoginTimeout:
-            raise ConnectError(f"no login answer within {self.login_timeout:g} s")
-        elif kind is proto.HeartbeatTimeout:
-            raise ConnectError(f"heartbeat timeout: nothing received for {event.idle:.0f} s")  # type: ignore[attr-defined]
-        elif kind is proto.ProtocolViolation:
-            raise RemoteProtocolError(
-                f"the server broke the protocol: {event.reason}",  # type: ignore[attr-defined]
-                status=event.status,  # type: ignore[attr-defined]
-            )
-        elif kind is proto.ConnectionClosed:
-            raise ConnectError("the server closed the connection")
-        elif kind is proto.DebugPrint:
-            self._log(20, "server: %s", event.text)  # type: ignore[attr-defined]
-        else:
-            self._log(10, "ignored %s", kind.__name__)
+    def _on_pong(self, msg_id: int, rtt: float) -> None:
+        self._pongs[msg_id] = rtt
+        if len(self._pongs) > 16:
+            del self._pongs[next(iter(self._pongs))]
 
-    def _on_login(self) -> None:
-        self._logged_in = True
+    def _after_login(self) -> None:
         self._redirects = 0
-        self.stats.logins += 1
-        self._backoff.reset()
-        host, port = self._target
-        self._log(20, "logged in to %s:%d as %s", host, port, redact_token(self._token))
-        replay = self.offline.drain()
-        for item in replay:
-            self._apply(item)
-        self.stats.replayed += len(replay)
-        if replay:
-            self._log(20, "sent %d operation(s) queued while offline", len(replay))
         self._transmit()
-        for handler in list(self._connect_handlers):
-            self._call(handler)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -622,12 +440,7 @@ class Blynk:
         if self._ssl is not None:
             sock = self._handshake(sock, host, port, end)
         sock.setblocking(False)
-        conn = proto.BlynkConnection(
-            proto.Role.DEVICE,
-            heartbeat=self.heartbeat,
-            timeout=self.response_timeout,
-            login_timeout=self.login_timeout,
-        )
+        conn = self._new_connection()
         sel = selectors.DefaultSelector()
         sel.register(sock, selectors.EVENT_READ)
         self._sock, self._sel, self._conn = sock, sel, conn
@@ -656,24 +469,6 @@ class Blynk:
             raise TlsError(f"TLS with {host}:{port} failed: {exc}") from None
         return tls
 
-    def _prepare_socket(self, sock: socket.socket, family: int) -> None:
-        """TCP_NODELAY (coalescing is ours), and the optional interface/source binding."""
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.interface:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode() + b"\0")
-            except OSError as exc:
-                if exc.errno in (errno.EPERM, errno.EACCES):
-                    raise UsageError(f"binding to interface {self.interface} needs root or CAP_NET_RAW") from None
-                if exc.errno == errno.ENODEV:
-                    raise UsageError(f"no such network interface: {self.interface}") from None
-                raise UsageError(f"cannot bind to interface {self.interface}: {exc.strerror}") from None
-        if self.source_address:
-            try:
-                sock.bind((self.source_address, 0) if family == socket.AF_INET else (self.source_address, 0, 0, 0))
-            except OSError as exc:
-                raise UsageError(f"cannot bind to source address {self.source_address}: {exc.strerror}") from None
-
     def _end_session(self) -> None:
         conn, sock, sel = self._conn, self._sock, self._sel
         was_logged_in = self._logged_in
@@ -691,8 +486,7 @@ class Blynk:
         if sock is not None:
             sock.close()
         if was_logged_in:
-            for handler in list(self._disconnect_handlers):
-                self._call(handler)
+            self._fire(self._disconnect_handlers)
 
     def _shutdown(self) -> None:
         """Flush (bounded) and close the session; used by :meth:`close`."""
@@ -713,32 +507,9 @@ class Blynk:
 
     # -- transmit -----------------------------------------------------------------------------------
 
-    def _submit(self, item: QueuedOp) -> None:
-        if not self._logged_in:
-            self.offline.put(item)
-            return
-        self._apply(item)
-        self._kick(self._clock())
-
-    def _apply(self, item: QueuedOp) -> None:
-        conn = self._conn
-        assert conn is not None
-        args, now = item.args, self._clock()
-        if item.kind == "virtual_write":
-            conn.virtual_write(int(args[0]), *args[1:], now=now)
-        elif item.kind == "sync":
-            conn.sync(*(int(a) for a in args), now=now)
-        elif item.kind == "set_property":
-            conn.set_property(int(args[0]), args[1], *args[2:], now=now)
-        elif item.kind == "log_event":
-            conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
-        elif item.kind == "resolve_event":
-            conn.resolve_event(args[0], all_events=len(args) > 1, now=now)
-        else:  # pragma: no cover - kinds are ours
-            raise LocalProtocolError(f"unknown queued operation {item.kind}")
-
-    def _kick(self, now: float) -> None:
+    def _kick(self) -> None:
         """Send now, or when the coalescing window closes (it opens with the first held operation)."""
+        now = self._clock()
         conn = self._conn
         assert conn is not None
         flush_at = self._flush_at
@@ -815,26 +586,8 @@ class Blynk:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _dispatch_write(self, pin: int, values: tuple[str, ...]) -> None:
-        handlers = self._write_handlers.get(pin)
-        every = self._write_handlers.get(None)
-        if handlers is None and every is None:
-            return
-        args = Values(pin, values)
-        for handler in (handlers or []) + (every or []):
-            self._call(handler, args)
-
-    def _call(self, handler: Callable[..., Any], *args: Any) -> None:
-        try:
-            handler(*args)
-        except Exception:
-            self._log(40, "handler %s failed", getattr(handler, "__name__", handler), exc_info=True)
-
-    def _on_drop(self, item: QueuedOp, reason: DropReason) -> None:
-        if reason is DropReason.OVERFLOW:
-            self._log(_WARNING, "offline queue full: dropped %s %s", item.kind, item.args[:1])
-        if self._user_on_drop is not None:
-            self._user_on_drop(item, reason)
+    def _now(self) -> float:
+        return self._clock()
 
     def _log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         logger = self._logger
@@ -845,17 +598,3 @@ class Blynk:
 
             logger = self._logger = logging.getLogger(_LOG_NAME)
         logger.log(level, msg, *args, exc_info=exc_info)
-
-    @staticmethod
-    def _pin(pin: str | int) -> int:
-        try:
-            return proto.parse_pin(pin)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-
-    @staticmethod
-    def _text(value: object) -> str:
-        text = proto.format_value(value)
-        if "\0" in text:
-            raise UsageError("a value must not contain NUL characters")
-        return text
