@@ -309,7 +309,8 @@ NOTES = [
     "# What limits the numbers (slirp 1.0.17 is the network-side peer; evidence: the tcp lines above):",
     "# - select() shim: slirp passes select() tv_usec = 4294967295 when no TCP timer is due; the shim used to",
     "#   turn that into 0.5 s, and slirp's -b throttle left tty output queued during the sleep (921600 download",
-    "#   17 %). The cap is now 2 ms (slirp's own minimum): 1, 2 and 5 ms measured the same (67-70 % down).",
+    "#   17 %). The cap is now 2 ms (slirp's own minimum): 1, 2 and 5 ms measured the same (67-70 % down);",
+    "#   an idle slirp then costs ~0.6 % of a core (500 wake-ups/s).",
     "# - slirp's per-turn tty write cap towrite_max (default 512 B) held 921600 downloads at ~70 %; the",
     "#   simulator now starts slirp with towrite_max 4096: ~91 %. 16384 measured the same.",
     "# - Download: slirp sends 512-byte TCP segments (rcvmss 512 whatever its mtu option or the MSS of 1460",
@@ -319,13 +320,14 @@ NOTES = [
     "#   ~97 % at 512 B), which slirp offers in IPCP and pppos's IPCP rejects.",
     "# - Upload: slirp advertises a fixed 8760-octet window (6 x 1460, its 8 KB socket buffer) and ACKs",
     "#   full-size segments only from its delayed-ACK timer (~5 ACKs/s, srtt ~180 ms vs min ~10 ms), so at",
-    "#   most ~8760 B per ~0.2 s ~ 44 KB/s get through: 47 % of 921600 (bare slirp with no simulator showed",
+    "#   most ~8760 B per ~0.2 s ~ 44 KB/s get through: 43-47 % of 921600 (bare slirp with no simulator showed",
     "#   the same ~42 KB/s). At 115200 the window is 0.76 s of line time and the ACK delay still costs ~10 %.",
     "#   Neither is settable in slirp 1.0.17 (no window/socket-buffer option); a route MTU lock to make",
     "#   segments 'short' (slirp ACKs those at once) did not help (tried mtu lock 1400 advmss 1460).",
     "# - Daemon CPU at 921600 download: 0.75-1.8 s/MB (6-15 % of a core) depending on the machine's load;",
     "#   ~150 wake-ups/s (the simulator releases line bytes every ~10 ms, plus one TUN read per ACK), about",
     "#   1/3 of it kernel time in TUN writes (the namespace's TCP receive path runs in the writer's context).",
+    "#   CPU figures swing 2x between runs on this shared 2-core machine; see the load averages.",
 ]
 
 
