@@ -168,22 +168,21 @@ class Session:
             time.sleep(0.1)
         raise SystemExit("pppos-up did not come up")
 
+    @staticmethod
+    def _stop(proc: subprocess.Popen, timeout: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; always reaped."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
     def close(self) -> None:
-        if self.up.poll() is None:
-            self.up.send_signal(signal.SIGTERM)
-            try:
-                self.up.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.up.kill()
-                self.up.wait()
+        self._stop(self.up, 20)
         self.ns.close()
-        if self.sim.poll() is None:
-            self.sim.send_signal(signal.SIGTERM)
-            try:
-                self.sim.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.sim.kill()
-                self.sim.wait()
+        self._stop(self.sim, 10)
 
 
 def upload(session: Session) -> dict:
