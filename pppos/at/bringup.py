@@ -11,7 +11,10 @@ back to ``ATO``, V.250 6.3.7) and CONNECT, which hands over the bytes after it (
 Before the sync the plan checks for a modem left in data mode, as esp_modem does: it sends an LCP
 Echo-Request (RFC 1661 section 5.8) in an RFC 1662 HDLC-like frame (FCS-16, section C.2; every
 control character escaped, section 7.1), followed by an LCP Terminate-Request (section 5.5), which
-a peer still negotiating answers too (an Echo-Request is answered only in the Opened state). If
+a peer still negotiating answers too (an Echo-Request is answered only in the Opened state), and
+then ``AT``. A modem in command mode answers that line at once (OK, or ERROR for the probe's bytes),
+which ends the check without a fixed wait; in data mode the line is noise between frames for the
+peer (RFC 1662 section 4.3) and the check waits ``detect_wait`` (0.3 s) for the peer's answer. If
 PPP flag bytes (0x7E) other than an echo of our own frames come back, it runs the :class:`Hangup`
 procedure (DTR drop, 1 s guard, ``+++`` alone, 1 s guard, ``ATH``) and continues. A modem whose
 data call has a silent peer answers nothing at all: when the first rate gets no answer to ``AT``,
@@ -715,14 +718,21 @@ class Bringup(_Plan):
 
     def _steps(self) -> _Script:
         cfg = self.config
+        answered_ok = False
         # 1. a modem still in data mode?
         if cfg.detect_data_mode:
             self._detect_buf = bytearray()
             self.engine.write_raw(self._detect_frame)
-            yield _Wait(cfg.detect_wait)
+            # "AT" right behind the probe ends the wait as soon as a modem in command mode answers: OK
+            # or ERROR is a text line, which no PPP peer sends. A modem in data mode passes these bytes
+            # to its peer as noise between frames, which the peer discards (RFC 1662 section 4.3), and
+            # the wait runs its full length so the peer's reply to the probe can arrive.
+            reply = yield _Cmd("AT", cfg.detect_wait, lead=b"\r")
             seen = bytes(self._detect_buf)
             self._detect_buf = None
-            if 0x7E in _without_echo(seen, self._detect_frame):
+            answered = isinstance(reply, CommandDone | CommandFailed)
+            answered_ok = isinstance(reply, CommandDone)
+            if not answered and 0x7E in _without_echo(seen, self._detect_frame):
                 self._progress("detect", "the modem answered with PPP bytes: it is still in data mode")
                 ok, text = yield from self._hangup_steps(
                     self.profile.benign_hangup_errors | frozenset({58}), cfg.guard, cfg.command_timeout
@@ -738,7 +748,8 @@ class Bringup(_Plan):
             if index:
                 self._emit(SetBaud(rate=rate))
             self._progress("sync", f"sending AT at {rate} baud")
-            synced = yield from self._sync_tries()
+            # the OK to the detection step's AT already is the sync at the first rate
+            synced = (index == 0 and answered_ok) or (yield from self._sync_tries())
             if not synced and index == 0 and cfg.detect_data_mode:
                 # a data call whose peer is silent does not answer the LCP probe: escape blindly once
                 self._progress("sync", "no answer: trying +++ in case the modem is in a silent data call")

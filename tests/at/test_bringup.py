@@ -123,7 +123,7 @@ def test_slow_registration_is_polled_until_home() -> None:
     assert verdict.code is VerdictCode.READY
     assert info_of(events).registration == (("CREG", "roaming"), ("CGREG", "searching"))
     assert modem.commands.count("AT+CREG?") == 4
-    assert end == pytest.approx(T0 + 0.3 + 3.0)  # detect wait + three 1 s polls
+    assert end == pytest.approx(T0 + 3.0)  # three 1 s polls: the OK to the probe's AT ends the detection at once
 
 
 def test_autobaud_finds_the_modem_at_9600() -> None:
@@ -279,7 +279,7 @@ def test_registration_timeout_while_searching() -> None:
     verdict = verdict_of(events)
     assert verdict.code is VerdictCode.REG_TIMEOUT and verdict.exit_status is ExitStatus.NETWORK
     assert "5 s" in verdict.message and "searching" in verdict.message and "unknown" in verdict.message
-    assert end == pytest.approx(T0 + 0.3 + 5.0)
+    assert end == pytest.approx(T0 + 5.0)
 
 
 def test_unsupported_registration_command_is_skipped() -> None:
@@ -309,7 +309,7 @@ def test_attach_timeout_is_bounded_by_the_profile() -> None:
     events, end, _ = bring_up(modem, attach_timeout=600.0)
     assert verdict_of(events).code is VerdictCode.ATTACH_FAILED
     assert "60 s" in verdict_of(events).message
-    assert end == pytest.approx(T0 + 0.3 + 60.0)
+    assert end == pytest.approx(T0 + 60.0)
 
 
 def test_pdp_context_refused() -> None:
@@ -352,7 +352,8 @@ def test_recovers_a_modem_left_in_data_mode() -> None:
     assert dtr == [False, True]
     assert any(isinstance(e, Progress) and e.step == "detect" for e in events)
     assert modem.commands[:2] == ["ATH", "AT"]
-    assert lcp_echo_request_frame() + lcp_terminate_request_frame() + b"+++" in bytes(modem.raw)
+    # the probe, the "AT" that a modem in command mode would have answered, then the guarded escape
+    assert lcp_echo_request_frame() + lcp_terminate_request_frame() + b"\rAT\r+++" in bytes(modem.raw)
 
 
 def test_silent_data_call_is_escaped_blindly() -> None:
@@ -376,6 +377,27 @@ def test_echo_of_the_probe_frame_is_not_data_mode(cut: int | None) -> None:
     modem = RawEcho()
     events, _, _ = bring_up(modem)
     assert verdict_of(events).code is VerdictCode.READY
+    assert not [e for e in events if isinstance(e, SetDtr)]
+
+
+def test_detection_ends_at_the_modems_answer() -> None:
+    """A modem in command mode answers the "AT" behind the probe: no fixed wait, and that OK is the sync."""
+    modem = ScriptedModem()
+    events, end, _ = bring_up(modem, detect_wait=5.0)
+    assert verdict_of(events).code is VerdictCode.READY
+    assert end == pytest.approx(T0)  # the scripted modem answers at once; a 5 s wait would show here
+    assert modem.commands[:2] == ["AT", "ATE0"]
+    assert not [e for e in events if isinstance(e, SetDtr)]
+
+
+def test_error_to_the_probe_line_is_command_mode_and_syncs_again() -> None:
+    """A modem that takes the probe bytes for a bad command line answers ERROR: still command mode."""
+    answers = iter(["ERROR"])
+    modem = modem_with(AT=lambda m, c: next(answers, "OK"))
+    events, end, _ = bring_up(modem, detect_wait=5.0)
+    assert verdict_of(events).code is VerdictCode.READY
+    assert end == pytest.approx(T0)
+    assert modem.commands[:3] == ["AT", "AT", "ATE0"]
     assert not [e for e in events if isinstance(e, SetDtr)]
 
 

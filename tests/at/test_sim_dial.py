@@ -61,10 +61,14 @@ def test_dial_ppp_bytes_hangup_and_data_mode_detection(tmp_path: Path) -> None:
         finally:
             port.close()
         port = open_port(str(link), 115200)
+        trace: list[str] = []
         try:
-            verdict, events = run(port, Bringup(BringupConfig(dial=False, detect_wait=1.0)))
+            verdict, events = run(port, Bringup(BringupConfig(dial=False, detect_wait=1.0), trace=trace.append))
         finally:
             port.close()
     assert verdict.code is VerdictCode.READY, verdict.message
     steps = [e.step for e in events if isinstance(e, Progress)]
-    assert "detect" in steps, steps  # slirp kept sending LCP frames: the probe saw 0x7e
+    # The probe's Terminate-Request ends slirp's side of the stale call. Either the simulator reports
+    # NO CARRIER before the detection wait is over (the modem is back in command mode: no escape
+    # needed), or slirp's frames arrive first and the probe sees 0x7e and runs the guarded hang-up.
+    assert "<< NO CARRIER" in trace or "detect" in steps, (steps, trace[:8])
