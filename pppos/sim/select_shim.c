@@ -12,9 +12,18 @@
  * long queued tty output can wait. The default can be changed (for measurements) with the
  * environment variable PPPOS_SLIRP_SELECT_USEC (1..500000). A NULL timeout (block forever) is
  * passed through unchanged.
+ *
+ * slirp's port redirections ("redir tcp PORT to ADDR:PORT") listen on INADDR_ANY, which would offer
+ * the simulated network to every host that can reach this machine. bind() is wrapped so that an
+ * IPv4 bind to INADDR_ANY with a fixed port (a listener) binds to 127.0.0.1 instead. Binds to port 0
+ * (slirp's outgoing UDP and TCP sockets) are left alone so they can still reach the host's resolver.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/select.h>
@@ -44,4 +53,23 @@ int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, struc
         }
     }
     return real_select(nfds, readfds, writefds, exceptfds, timeout);
+}
+
+typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    static bind_fn real_bind = NULL;
+    if (real_bind == NULL) {
+        real_bind = (bind_fn)dlsym(RTLD_NEXT, "bind");
+    }
+    if (addr != NULL && len >= (socklen_t)sizeof(struct sockaddr_in) && addr->sa_family == AF_INET) {
+        struct sockaddr_in local;
+        memcpy(&local, addr, sizeof(local));
+        if (local.sin_addr.s_addr == htonl(INADDR_ANY) && local.sin_port != 0) {
+            local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            return real_bind(fd, (const struct sockaddr *)&local, sizeof(local));
+        }
+    }
+    return real_bind(fd, addr, len);
 }

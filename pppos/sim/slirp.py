@@ -14,10 +14,16 @@ client to the host. Facts this module relies on (checked on Debian 12):
   (a 0.5 s cap held 921600-baud downloads to 17 % of the line rate; see :func:`build_shim`).
 - slirp reads ``~/.slirprc``, ``~/.pap-secrets`` and ``~/.chap-secrets``: ``HOME`` is a private
   temporary directory, so nothing from the real home leaks in, and tests can write secrets there.
-- Addresses: the client gets 10.0.2.15, DNS 10.0.2.3 (forwarded to the host's resolver: never send DNS
-  through it from a test), and 10.0.2.2 is the host's loopback.
+- Addresses: the client gets 10.0.2.15 and 10.0.2.2 is the host's loopback. IPCP hands out the host's
+  own resolver (the first nameserver of /etc/resolv.conf), not 10.0.2.3: never send DNS through it
+  from a test.
+- ``redir tcp PORT to 10.0.2.15:PORT`` makes slirp listen on the host and connect into the client.
+  slirp binds such listeners to INADDR_ANY; the shim turns every fixed-port INADDR_ANY bind into
+  127.0.0.1, so the simulated network is reachable from this machine only.
 - Negotiation facts seen on the wire (LCP/IPCP, RFC 1661 and RFC 1332): slirp's LCP Configure-Request
-  carries MRU 1500, ACCM 0, a magic number, PFC and ACFC, and it acks a request with only a magic
+  carries MRU 1500, a magic number, PFC and ACFC but **no ACCM**, so the client must escape every
+  control character it sends (RFC 1662 section 7.1 default map) unless slirp is started with the
+  option ``asyncmap 0``, which makes it ask for ACCM 0. It acks a request with only a magic
   number. Its IPCP Configure-Request asks for IP-Address **0.0.0.0** plus VJ compression (0x002d, 15
   slots, slot-id compression). The client must **Nak** that address with one for slirp (10.0.2.2
   works); slirp then re-requests with it and the client acks. If the client acks 0.0.0.0 or rejects

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -92,12 +94,54 @@ def test_slirp_answers_lcp_configure_request(tmp_path: Path) -> None:
         opts = {o.type: o for o in lcp[PPP_LCP_Configure].options}
         assert opts[1].max_recv_unit == 1500
         assert 5 in opts
+        assert 2 not in opts  # no ACCM: its receive map is the all-ones default (RFC 1662 section 7.1)
         pid = peer.pid
     # close() reaped the process and removed the private home.
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     assert not peer.home.exists()
     assert peer.fd == -1
+
+
+def _slirp_lcp_request(args: list[str]) -> dict[int, object]:
+    with SlirpProcess(args) as peer:
+        os.write(peer.fd, hdlc_frame(LCP_CONFREQ))
+
+        def done(buf: bytes) -> bool:
+            return any(f[:5] == b"\xff\x03\xc0\x21\x01" for f in hdlc_frames(buf))
+
+        stream = read_until(peer.fd, done, 5.0)
+    req = next(f for f in hdlc_frames(stream) if f[:5] == b"\xff\x03\xc0\x21\x01")
+    return {o.type: o for o in PPP(req[2:])[PPP_LCP_Configure].options}
+
+
+def test_slirp_asyncmap_option_asks_for_accm_0() -> None:
+    need_slirp()
+    opts = _slirp_lcp_request(["asyncmap 0"])
+    assert opts[2].accm == 0
+
+
+def _listeners(port: int) -> set[str]:
+    """Local addresses of TCP listeners on ``port`` (``/proc/net/tcp``, state 0A)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, _, state = line.split()[1:4]
+        addr, hexport = local.split(":")
+        if int(hexport, 16) == port and state == "0A":
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(addr))))
+    return found
+
+
+def test_shim_keeps_slirps_port_redirections_on_loopback() -> None:
+    need_slirp()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with SlirpProcess([f"redir tcp {port} to 10.0.2.15:{port}"]) as peer:
+        deadline = time.monotonic() + 5.0
+        while not _listeners(port) and time.monotonic() < deadline and peer.alive:
+            time.sleep(0.05)
+        assert _listeners(port) == {"127.0.0.1"}  # slirp itself asks for 0.0.0.0
 
 
 def test_slirp_home_is_private_and_holds_secrets(tmp_path: Path) -> None:
