@@ -52,6 +52,9 @@ HANGUP_WAIT = 8.0
 #: The state file is rewritten at most this often while the link runs.
 STATUS_INTERVAL = 1.0
 READ_SIZE = 65536
+#: at most this many TUN packets per wake-up, and no more once this many framed octets wait for the port
+TUN_BATCH = 16
+TUN_BATCH_BYTES = 8192
 
 
 class Reporter:
@@ -66,7 +69,7 @@ class Reporter:
 
     def _emit(self, level: str, step: str, message: str, fields: dict[str, Any]) -> None:
         if self.json_format:
-            record = {"ts": round(time.time(), 3), "level": level, "step": step, "message": message, **fields}
+            record = {"ts": round(time.time(), 6), "level": level, "step": step, "message": message, **fields}
             line = json.dumps(record, default=str)
         elif level == "info":
             line = f"{self.prog}: {message}"
@@ -415,17 +418,27 @@ class Daemon:
         self._guard(self._read_tun)
 
     def _read_tun(self) -> None:
-        try:
-            packet = os.read(self.tun.fd, READ_SIZE)
-        except (BlockingIOError, InterruptedError):
+        """Frame the packets waiting on the TUN queue: up to :data:`TUN_BATCH` per wake-up, so a
+        burst (a window of TCP segments, a run of ACKs) costs one event-loop turn, and stop early once
+        the serial side has a backlog (the rest waits in the TUN queue: backpressure, no copy)."""
+        link = self.link
+        if link is None:
             return
-        except OSError as exc:
-            raise LinkError(f"reading {self.opts.ifname} failed: {exc.strerror}") from None
-        if not packet or self.link is None:
-            return
-        self.counters["packets_out"] += 1
-        self.counters["bytes_out"] += len(packet)
-        self.link.send_ip(packet, self._now())
+        now = self._now()
+        for _ in range(TUN_BATCH):
+            try:
+                packet = os.read(self.tun.fd, READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                raise LinkError(f"reading {self.opts.ifname} failed: {exc.strerror}") from None
+            if not packet:
+                return
+            self.counters["packets_out"] += 1
+            self.counters["bytes_out"] += len(packet)
+            link.send_ip(packet, now)
+            if link.pending_output() >= TUN_BATCH_BYTES:
+                return
 
     def _on_serial_writable(self) -> None:
         self._guard(lambda: None)

@@ -1065,6 +1065,10 @@ class PppLink:
         """The next event, or None."""
         return self._events.popleft() if self._events else None
 
+    def pending_output(self) -> int:
+        """How many framed octets wait for :meth:`data_to_send` (a driver's backpressure signal)."""
+        return len(self._out)
+
     def data_to_send(self) -> bytes:
         """Serial bytes to write now (drains the buffer)."""
         out = bytes(self._out)
