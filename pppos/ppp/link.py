@@ -1053,13 +1053,16 @@ class PppLink:
     def receive_data(self, data: bytes, now: float) -> None:
         """Feed serial bytes (any chunking); frames are handled as they complete."""
         self.stats.bytes_in += len(data)
+        control = False
         for protocol, information in self._deframer.feed(data):
             self._handle_frame(protocol, information, now)
             if protocol not in _DATA:
+                control = True
                 self._flush(now)  # act on a control frame (phase changes) before the next frame
         d = self._deframer.stats
         self.stats.bad_frames = d.bad_fcs + d.runts + d.too_long + d.aborts + d.bad_header
-        self._after(now)
+        if control or self._park:
+            self._after(now)  # data frames alone change no protocol state: nothing to flush
 
     def next_event(self) -> LinkEvent | None:
         """The next event, or None."""
