@@ -160,7 +160,7 @@ class BlynkClient(SessionBase):
         if self._logged_in and conn is not None and self._loop is not None:
             # The hot path: straight into the core (it checks the pin and formats), then coalesce.
             try:
-                conn.virtual_write(pin, *values, now=self._loop.time())
+                conn.virtual_write_values(pin, values, self._loop.time())
             except LocalProtocolError as exc:
                 raise UsageError(str(exc)) from None
             self._kick()

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from enum import Enum
 
-from blynk_client.protocol import FrozenRecord, record
+from blynk_client.protocol import FrozenRecord
 
 __all__ = [
     "Backoff",
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 
-@record
 class BackoffPolicy(FrozenRecord):
     """Parameters of the reconnect backoff.
 
@@ -119,7 +118,6 @@ class DropReason(Enum):
     OVERFLOW = "overflow"
 
 
-@record
 class QueuedOp(FrozenRecord):
     """One operation the application made while offline.
 

@@ -77,7 +77,7 @@ ends (:class:`HeartbeatTimeout`) after ``ceil(2.3 * h)`` seconds without receivi
 ``h`` is the device's ``h-beat`` from its info message, or our ``heartbeat`` before that.
 
 Use one :class:`BlynkConnection` per TCP connection (a reconnect makes a new one; the device's id
-counter restarts at 1 with the login). Events are frozen records (:func:`record`); see :data:`__all__`. Every
+counter restarts at 1 with the login). Events are frozen records (:class:`FrozenRecord`); see :data:`__all__`. Every
 session-ending event is followed by no further events; :attr:`BlynkConnection.state` is then
 ``State.CLOSED``.
 """
@@ -89,10 +89,22 @@ import struct
 from collections import deque
 from collections.abc import Callable, Mapping
 from enum import Enum, IntEnum, unique
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any
 
 from blynk_client import __version__
 from blynk_client.errors import LocalProtocolError, RemoteProtocolError, redact_token
+
+if TYPE_CHECKING:  # served by the module __getattr__ below, on first use
+    from blynk_client._server_role import (
+        EventLogged,
+        EventResolved,
+        GroupMarker,
+        InfoReceived,
+        LoginRequested,
+        PropertySet,
+        ServerConnection,
+        SyncRequested,
+    )
 
 __all__ = [
     "HEADER",
@@ -127,10 +139,12 @@ __all__ = [
     "Redirected",
     "Response",
     "Role",
+    "ServerConnection",
     "State",
     "Status",
     "SyncRequested",
     "VirtualWrite",
+    "decode_values",
     "format_value",
     "parse_pin",
 ]
@@ -201,10 +215,6 @@ class Status(IntEnum):
 
 _PACK_HEADER = HEADER.pack
 _UNPACK_HEADER = HEADER.unpack_from
-#: Value types whose ``format()`` is the wire text (``bool`` is not: it goes as 1/0).
-_PLAIN = frozenset({str, int, float})
-#: Pin text -> number for the receive fast path ("0".."255"; "007" and "V7" take the general path).
-_PIN_TEXT = {str(n): n for n in range(256)}
 _HARDWARE = 20  # Command.HARDWARE as a plain int (IntEnum arithmetic and hashing are Python-level)
 
 #: int -> Command, a dict lookup instead of the (slow) ``Command(n)`` call on the receive path.
@@ -243,17 +253,49 @@ def parse_pin(pin: str | int) -> int:
     return number
 
 
+def decode_values(raw: bytes) -> tuple[str, ...]:
+    """The values of a ``vw`` body from its raw form: the bytes after ``vw\\0pin\\0``.
+
+    UTF-8 with replacement characters, split at NUL, as every received body (``b""`` is one empty
+    value). :attr:`BlynkConnection.write_store` holds this raw form.
+    """
+    return tuple(raw.decode("utf-8", "replace").split("\0"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Records
 
 
-class Record:
+class _RecordType(type):
+    """The metaclass of :class:`Record`: a subclass's field annotations become its ``__slots__``.
+
+    Done while the class is made, so each record class is created once (a class decorator would
+    make it twice: slots cannot be added to an existing class). A class that names its own
+    ``__slots__`` (the bases below) is left as it is.
+    """
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> _RecordType:
+        if "__slots__" not in namespace:
+            own = namespace.get("__annotations__", {})
+            names = tuple(field for field in own if not field.startswith("_"))
+            defaults = {field: namespace.pop(field) for field in names if field in namespace}
+            base = bases[0] if bases else object
+            fields = tuple(field for b in bases for field in getattr(b, "_fields", ())) + names
+            namespace["__slots__"] = names
+            namespace["_fields"] = fields
+            namespace["_defaults"] = {**getattr(base, "_defaults", {}), **defaults}
+            kw_only = namespace.get("_kw_only", getattr(base, "_kw_only", False))
+            namespace["__match_args__"] = () if kw_only else fields
+        return super().__new__(mcls, name, bases, namespace)
+
+
+class Record(metaclass=_RecordType):
     """Base of the small slotted records of this package (events, messages, counters).
 
     What ``@dataclass(slots=True)`` gives (``__init__`` by field name, ``__eq__``, ``__repr__``,
     ``__post_init__``), without importing :mod:`dataclasses`: that import and its generated code
-    cost about 1 MiB of peak RSS, which matters for a device client. Declare the fields as class
-    annotations, defaults as class attributes, and decorate the class with :func:`record`.
+    cost about 1 MiB of peak RSS, which matters for a device client. Declare the fields of a
+    subclass as class annotations and defaults as class attributes; the metaclass makes the slots.
     ``_hidden`` names fields left out of the repr (a login token); ``_kw_only`` refuses positional
     arguments.
     """
@@ -261,7 +303,7 @@ class Record:
     __slots__ = ()
     __hash__ = None  # type: ignore[assignment]  # mutable records are unhashable, as dataclasses
     _fields: tuple[str, ...] = ()
-    _defaults: dict[str, object] = {}  # replaced per class by record()
+    _defaults: dict[str, object] = {}  # replaced per class by the metaclass
     _hidden: frozenset[str] = frozenset()
     _kw_only = False
 
@@ -319,31 +361,10 @@ class FrozenRecord(Record):
         return hash(self._values())
 
 
-R = TypeVar("R", bound=type)
-
-
-def record(cls: R) -> R:
-    """Turn the annotated class ``cls`` (a :class:`Record` subclass) into a slotted record."""
-    own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - importing inspect costs RSS
-    names = tuple(name for name in own if not name.startswith("_"))
-    namespace = {k: v for k, v in cls.__dict__.items() if k not in names and k not in ("__dict__", "__weakref__")}
-    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
-    inherited = tuple(getattr(base, "_fields", ()) for base in cls.__bases__)
-    fields = tuple(name for group in inherited for name in group) + names
-    namespace["__slots__"] = names
-    namespace["_fields"] = fields
-    namespace["_defaults"] = {**getattr(cls, "_defaults", {}), **defaults}
-    namespace["__match_args__"] = () if getattr(cls, "_kw_only", False) else fields
-    new = type(cls)(cls.__name__, cls.__bases__, namespace)
-    new.__qualname__ = cls.__qualname__
-    return new  # type: ignore[return-value]
-
-
 # ---------------------------------------------------------------------------------------------
 # Codec
 
 
-@record
 class Message(FrozenRecord):
     """One Blynk message.
 
@@ -413,20 +434,24 @@ class MessageDecoder:
         if not 0 <= max_body <= MAX_BODY:
             raise ValueError("max_body must be in 0..65535")
         self.max_body = max_body
-        self._buf = bytearray()
+        # Immutable bytes, not a bytearray: the receive fast paths slice it into hashable,
+        # splittable bytes without a copy per field, and a chunk that starts on a message boundary
+        # (the usual case) becomes the buffer as it is.
+        self._buf = b""
         self._pos = 0
 
     def feed(self, data: bytes) -> None:
-        """Append received bytes."""
-        if self._pos and self._pos * 2 >= len(self._buf):
-            del self._buf[: self._pos]
-            self._pos = 0
-        self._buf += data
+        """Append received bytes (only the unconsumed tail, at most one message, is copied)."""
+        if self._pos >= len(self._buf):
+            self._buf = bytes(data)  # no copy for bytes
+        else:
+            self._buf = self._buf[self._pos :] + data
+        self._pos = 0
 
     @property
     def buffered(self) -> bytes:
         """The bytes received but not yet returned as messages (trailing data)."""
-        return bytes(self._buf[self._pos :])
+        return self._buf[self._pos :]
 
     def peek_header(self) -> tuple[int, int, int] | None:
         """The next header ``(command, msg_id, length_or_status)`` without consuming it."""
@@ -455,7 +480,7 @@ class MessageDecoder:
         end = self._pos + HEADER.size + length
         if len(self._buf) < end:
             return None
-        body = bytes(self._buf[self._pos + HEADER.size : end])
+        body = self._buf[self._pos + HEADER.size : end]
         self._pos = end
         args = tuple(body.decode("utf-8", errors="replace").split("\0")) if body else ()
         return Message(_COMMANDS.get(command, command), msg_id, args)
@@ -490,26 +515,22 @@ class Event(FrozenRecord):
     _kw_only = True
 
 
-@record
 class LoginSucceeded(Event):
     """Device: the server accepted the login (status 200, or 4 as C++ accepts); info was queued."""
 
     status: int = Status.OK
 
 
-@record
 class LoginFailed(Event):
     """Device: the server refused the login; ``status`` 9 means the token is invalid. Closed."""
 
     status: int
 
 
-@record
 class LoginTimeout(Event):
     """No login answer (device) or no login message (server) within ``login_timeout``. Closed."""
 
 
-@record
 class Redirected(Event):
     """Device: the server sent REDIRECT; connect to ``host:port`` (TLS to the new name). Closed."""
 
@@ -517,7 +538,6 @@ class Redirected(Event):
     port: int
 
 
-@record
 class VirtualWrite(Event):
     """A HARDWARE (or BRIDGE) ``vw`` message: values written to virtual pin ``pin`` (0..255)."""
 
@@ -533,7 +553,6 @@ class VirtualWrite(Event):
         _set(self, "msg_id", msg_id)
 
 
-@record
 class Hardware(Event):
     """A HARDWARE or BRIDGE message other than ``vw`` (legacy ``pm``, ``dw``, ``vr``...)."""
 
@@ -542,14 +561,12 @@ class Hardware(Event):
     msg_id: int
 
 
-@record
 class PingReceived(Event):
     """The peer sent PING; the core already queued RESPONSE 200 with the same id."""
 
     msg_id: int
 
 
-@record
 class Pong(Event):
     """The answer to one of our PINGs arrived ``rtt`` seconds after we queued it."""
 
@@ -558,7 +575,6 @@ class Pong(Event):
     rtt: float
 
 
-@record
 class Response(Event):
     """A RESPONSE to something other than the login or a ping (info, property, event...)."""
 
@@ -566,7 +582,6 @@ class Response(Event):
     status: int
 
 
-@record
 class Internal(Event):
     """An INTERNAL message other than the device info (``rtc``, ``utc``, ``meta``, ``ota``...)."""
 
@@ -574,19 +589,6 @@ class Internal(Event):
     msg_id: int
 
 
-@record
-class InfoReceived(Event):
-    """Server: the device info message (``ver``/``h-beat``/``buff-in``/``dev``...); answered 200."""
-
-    info: tuple[tuple[str, str], ...]
-    msg_id: int
-
-    def as_dict(self) -> dict[str, str]:
-        """The info pairs as a dict."""
-        return dict(self.info)
-
-
-@record
 class DebugPrint(Event):
     """DEBUG_PRINT (55): text the peer wants printed (tolerated, unlike BlynkLib)."""
 
@@ -594,80 +596,21 @@ class DebugPrint(Event):
     msg_id: int
 
 
-@record
 class HeartbeatTimeout(Event):
     """Nothing received for too long (device: ``h + 3t``; server: ``ceil(2.3 h)``). Closed."""
 
     idle: float
 
 
-@record
 class ConnectionClosed(Event):
     """The peer closed the stream (``receive_data(b"", now)``). Closed."""
 
 
-@record
 class ProtocolViolation(Event):
     """The peer broke the protocol; ``status`` (if any) was queued as a RESPONSE. Closed."""
 
     reason: str
     status: int | None
-
-
-@record
-class LoginRequested(Event):
-    """Server: a device sent HW_LOGIN (or LOGIN 2 when ``legacy``); call accept/reject/redirect."""
-
-    _hidden = frozenset({"token"})
-
-    token: str
-    legacy: bool
-    msg_id: int
-
-
-@record
-class SyncRequested(Event):
-    """Server: HARDWARE_SYNC for ``pins`` (empty = every stored pin); answer with ``sync_reply``."""
-
-    pins: tuple[int, ...]
-    msg_id: int
-
-
-@record
-class PropertySet(Event):
-    """Server: PROPERTY ``pin``, ``name``, ``values``; answer with ``respond(msg_id, 200 or 11)``."""
-
-    pin: int
-    name: str
-    values: tuple[str, ...]
-    msg_id: int
-
-
-@record
-class EventLogged(Event):
-    """Server: EVENT_LOG ``code`` with an optional ``description``."""
-
-    code: str
-    description: str | None
-    msg_id: int
-
-
-@record
-class EventResolved(Event):
-    """Server: EVENT_CLEAR ``code`` (the latest one, or all when ``all_events``)."""
-
-    code: str
-    all_events: bool
-    msg_id: int
-
-
-@record
-class GroupMarker(Event):
-    """Server: GROUP ``begin`` (optionally with ``timestamp_ms``) or ``end``."""
-
-    action: str
-    timestamp_ms: int | None
-    msg_id: int
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,6 +632,9 @@ class State(Enum):
     AUTHORIZING = "authorizing"  #: server: LoginRequested emitted, waiting for accept/reject/redirect
     READY = "ready"  #: logged in
     CLOSED = "closed"  #: over; the driver closes the socket after sending ``data_to_send()``
+
+
+_READY = State.READY  # one global load on the send fast path instead of two lookups
 
 
 class Input(Enum):
@@ -766,7 +712,6 @@ SENDABLE: dict[Role, frozenset[int]] = {
 }
 
 
-@record
 class ConnectionStats(Record):
     """Counters of one connection (peer noise is counted here, never raised)."""
 
@@ -777,6 +722,33 @@ class ConnectionStats(Record):
     unknown_commands: int = 0  #: command numbers < 100 we do not handle (ignored, as the legacy server)
     malformed: int = 0  #: bodies we could not parse (answered with a status where the role allows)
     ignored_after_close: int = 0  #: bytes received after the session ended
+    writes_stored: int = 0  #: server role: ``vw`` writes put into :attr:`BlynkConnection.write_store`
+
+
+#: The server role's operations (``ServerConnection``); asked of a device they raise.
+_SERVER_OPERATIONS = frozenset({"accept_login", "reject_login", "redirect", "sync_reply", "debug_print"})
+#: Names this module serves from :mod:`blynk_client._server_role` on first use (module ``__getattr__``).
+_SERVER_NAMES = frozenset(
+    {
+        "EventLogged",
+        "EventResolved",
+        "GroupMarker",
+        "InfoReceived",
+        "LoginRequested",
+        "PropertySet",
+        "ServerConnection",
+        "SyncRequested",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The server-role names load :mod:`blynk_client._server_role` on first use (a device never does)."""
+    if name in _SERVER_NAMES:
+        from blynk_client import _server_role
+
+        return getattr(_server_role, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BlynkConnection:
@@ -791,6 +763,26 @@ class BlynkConnection:
     :param buffer_in: our receive limit for one body (device default 1024, server default 8192);
         the device announces it as ``buff-in``.
     """
+
+    #: Receive dispatch, command -> handler: the device's (the server role's is its own class's).
+    _handler_table: dict[int, Callable[[BlynkConnection, Message, float], None]]
+
+    def __new__(cls, role: Role, **options: Any) -> BlynkConnection:
+        """``BlynkConnection(Role.SERVER, ...)`` makes a ``ServerConnection`` (the same API).
+
+        The server role lives in :mod:`blynk_client._server_role`, which a device never imports.
+        """
+        if role is Role.SERVER and cls is BlynkConnection:
+            from blynk_client._server_role import ServerConnection
+
+            return super().__new__(ServerConnection)
+        return super().__new__(cls)
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a missing attribute: a server operation asked of a device connection."""
+        if name in _SERVER_OPERATIONS:
+            raise LocalProtocolError(f"{name} is a server operation")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __init__(
         self,
@@ -813,9 +805,13 @@ class BlynkConnection:
         self.peer_info: dict[str, str] = {}
         #: The peer's receive limit: server role from ``buff-in``, else the legacy default 250.
         self.peer_buffer_in = DEFAULT_PEER_BUFFER if role is Role.SERVER else MAX_BODY
+        #: Server role: where the receive fast path stores ``vw`` writes, ``store[pin] = raw`` (the
+        #: value bytes, read with :func:`decode_values`), instead of emitting :class:`VirtualWrite`
+        #: events (counted in ``stats.writes_stored``). ``None`` (the default): events only.
+        self.write_store: dict[int, bytes | tuple[str, ...]] | None = None
         self._decoder = MessageDecoder(max_body=self.buffer_in)
-        # per-role tables keyed by plain ints: IntEnum hashing is a Python-level call
-        self._handlers = {int(k): v for k, v in _HANDLERS[role].items()}
+        # per-role table keyed by plain ints: IntEnum hashing is a Python-level call
+        self._handlers = self._handler_table
         self._sendable = frozenset(int(c) for c in SENDABLE[role])
         self._ids = MessageIds()
         self._events: deque[Event] = deque()
@@ -992,27 +988,35 @@ class BlynkConnection:
     def virtual_write(self, pin: str | int, *values: object, now: float) -> int:
         """Queue HARDWARE ``vw\\0pin\\0values...`` (device: a write; server: a push).
 
-        The hot path of every client (notes section 1, "HARDWARE"): the body is encoded once and
-        packed with the pre-built header :data:`HEADER` straight into the output buffer, without an
-        intermediate :class:`Message`; anything unusual (a state that forbids it, no values, an
-        oversized body) takes the general path of :meth:`_send` and its errors.
+        See :meth:`virtual_write_values`, which takes the values as one tuple.
         """
-        if self._state is State.READY and values:
-            if type(pin) is not int or not 0 <= pin <= 255:
-                pin = self._pin(pin)
-            if len(values) == 1 and type(values[0]) in _PLAIN:
-                value = values[0]
-                if type(value) is str and "\0" in value:
+        return self.virtual_write_values(pin, values, now)
+
+    def virtual_write_values(self, pin: str | int, values: tuple[object, ...], now: float) -> int:
+        """:meth:`virtual_write` with ``values`` as one tuple (drivers pass theirs on unpacked).
+
+        The hot path of every client (notes section 1, "HARDWARE"): for one ``int``, ``str`` or
+        ``float`` value on a pin given as a number, the body is formatted as bytes in one step and
+        packed with :data:`HEADER` straight into the output buffer, without an intermediate
+        :class:`Message`. Anything else (several values, other types, a pin as text, a state that
+        forbids it, no values, an oversized body) takes the general path of :meth:`_send` and its
+        errors.
+        """
+        if self._state is _READY and len(values) == 1 and type(pin) is int and 0 <= pin <= 255:
+            value = values[0]
+            kind = type(value)
+            if kind is int:
+                body = b"vw\0%d\0%d" % (pin, value)
+            elif kind is str:
+                if "\0" in value:
                     raise LocalProtocolError("a value must not contain NUL characters")
-                body = f"vw\0{pin}\0{value}".encode()
+                body = b"vw\0%d\0%b" % (pin, value.encode())
+            elif kind is float:
+                body = b"vw\0%d\0%r" % (pin, value)  # repr() is str() for a float
             else:
-                texts = [format_value(v) for v in values]
-                for text in texts:
-                    if "\0" in text:
-                        raise LocalProtocolError("a value must not contain NUL characters")
-                body = ("vw\0" + str(pin) + "\0" + "\0".join(texts)).encode()
+                body = b""
             size = len(body)
-            if size <= self.peer_buffer_in:
+            if body and size <= self.peer_buffer_in:
                 ids = self._ids
                 mid = ids._last = 1 if ids._last >= MAX_MSG_ID else ids._last + 1
                 out = self._out
@@ -1023,6 +1027,12 @@ class BlynkConnection:
                 stats.bytes_out += size + 5
                 self._last_tx = now
                 return mid
+        if self._state is State.READY and values:
+            texts = [format_value(v) for v in values]
+            for text in texts:
+                if "\0" in text:
+                    raise LocalProtocolError("a value must not contain NUL characters")
+            return self._send(Command.HARDWARE, ("vw", str(self._pin(pin)), *texts), now)
         args = ("vw", str(self._pin(pin)), *(format_value(v) for v in values))
         return self._send(Command.HARDWARE, args, now)
 
@@ -1115,53 +1125,12 @@ class BlynkConnection:
         self._device_only("group_end")
         return self._send(Command.GROUP, ("e",), now)
 
-    # -- server API -----------------------------------------------------------------------------
-
-    def _server_only(self, what: str) -> None:
-        if self.role is not Role.SERVER:
-            raise LocalProtocolError(f"{what} is a server operation")
-
-    def accept_login(self, now: float) -> None:
-        """Answer the pending login with 200 and process any messages that were waiting."""
-        self._server_only("accept_login")
-        self._move(Input.ACCEPT)
-        self._queue(Message(Command.RESPONSE, self._login_id, (), Status.OK))
-        self._last_tx = now
-        self._process(now)
-
-    def reject_login(self, status: int = Status.INVALID_TOKEN, *, now: float) -> None:
-        """Answer the pending login with ``status`` (9 = invalid token) and close."""
-        self._server_only("reject_login")
-        self._move(Input.REJECT)
-        self._queue(Message(Command.RESPONSE, self._login_id, (), int(status)))
-        self._last_tx = now
-
-    def redirect(self, host: str, port: int, *, now: float) -> None:
-        """Answer the pending login with REDIRECT ``host\\0port`` (login's id) and close."""
-        self._server_only("redirect")
-        if not host or "\0" in host or not 0 < port <= 0xFFFF:
-            raise LocalProtocolError("redirect needs a host and a port in 1..65535")
-        self._move(Input.REDIRECT)
-        self._queue(Message(Command.REDIRECT, self._login_id, (host, str(port))))
-        self._last_tx = now
-
     def respond(self, msg_id: int, status: int, *, now: float) -> None:
         """Queue RESPONSE ``status`` for message ``msg_id``."""
         if self._state is not State.READY:
             raise LocalProtocolError(f"cannot respond in state {self._state.value}")
         self._queue(Message(Command.RESPONSE, msg_id, (), int(status)))
         self._last_tx = now
-
-    def sync_reply(self, msg_id: int, pin: str | int, *values: object, now: float) -> None:
-        """Server: queue HARDWARE ``vw\\0pin\\0values`` reusing the sync request's id."""
-        self._server_only("sync_reply")
-        args = ("vw", str(self._pin(pin)), *(format_value(v) for v in values))
-        self._send(Command.HARDWARE, args, now, msg_id=msg_id)
-
-    def debug_print(self, text: str, *, now: float) -> int:
-        """Server: queue DEBUG_PRINT ``text``."""
-        self._server_only("debug_print")
-        return self._send(Command.DEBUG_PRINT, (text,), now)
 
     # -- receiving ------------------------------------------------------------------------------
 
@@ -1187,13 +1156,16 @@ class BlynkConnection:
             handler(self, message, now)
 
     def _fast_virtual_writes(self) -> None:
-        """Decode the run of well-formed HARDWARE ``vw`` messages at the buffer head (READY only).
+        """Take the run of well-formed HARDWARE ``vw`` messages at the buffer head (READY only).
 
-        The receive hot path (notes section 1): header unpacked in place, body decoded once, one
-        :class:`VirtualWrite` per message, no :class:`Message`. It stops, without consuming, at the
-        first message that is anything else (another command, id 0, an oversized or incomplete
-        body, a malformed pin); the general path of :meth:`_process` then takes that one with all
-        its checks and answers.
+        The receive hot path (notes section 1): each header is unpacked in place and each body
+        split once as bytes, with no :class:`Message`. With :attr:`write_store` set (server role)
+        and no other event waiting, a write costs one dict store of its raw values
+        (:func:`decode_values` reads them) and no event; otherwise it becomes one
+        :class:`VirtualWrite`. It stops, without consuming, at the first message that is anything
+        else (another command, id 0, an oversized or incomplete body, a malformed pin, a ``vw``
+        without values); the general path of :meth:`_process` then takes that one with all its
+        checks and answers. Storing only while no event waits keeps the order a later sync needs.
         """
         decoder = self._decoder
         buf = decoder._buf
@@ -1201,23 +1173,45 @@ class BlynkConnection:
         size = len(buf)
         limit = decoder.max_body
         events = self._events
-        count = 0
-        while size - pos >= 5:
-            command, mid, length = _UNPACK_HEADER(buf, pos)
-            end = pos + 5 + length
-            if command != _HARDWARE or mid == 0 or length > limit or end > size:
-                break
-            args = buf[pos + 5 : end].decode("utf-8", "replace").split("\0")
-            if len(args) < 2 or args[0] != "vw":
-                break
-            pin = _PIN_TEXT.get(args[1])
-            if pin is None:
-                break
-            events.append(VirtualWrite(pin=pin, values=tuple(args[2:]), msg_id=mid))
-            pos = end
-            count += 1
-        decoder._pos = pos
-        self.stats.messages_in += count
+        store = self.write_store
+        unpack = _UNPACK_HEADER
+        start = pos
+        stored = count = 0
+        if store is not None and not events:
+            while size - pos >= 5:
+                command, mid, length = unpack(buf, pos)
+                end = pos + 5 + length
+                if command != _HARDWARE or not mid or length > limit or end > size:
+                    break
+                parts = buf[pos + 5 : end].split(b"\0", 2)
+                if len(parts) != 3 or parts[0] != b"vw" or not 0 < len(parts[1]) < 4 or not parts[1].isdigit():
+                    break
+                pin = int(parts[1])
+                if pin > 255:
+                    break
+                store[pin] = parts[2]
+                pos = end
+                stored += 1
+        else:
+            while size - pos >= 5:
+                command, mid, length = unpack(buf, pos)
+                end = pos + 5 + length
+                if command != _HARDWARE or not mid or length > limit or end > size:
+                    break
+                parts = buf[pos + 5 : end].split(b"\0", 2)
+                if len(parts) != 3 or parts[0] != b"vw" or not 0 < len(parts[1]) < 4 or not parts[1].isdigit():
+                    break
+                pin = int(parts[1])
+                if pin > 255:
+                    break
+                events.append(VirtualWrite(pin=pin, values=decode_values(parts[2]), msg_id=mid))
+                pos = end
+                count += 1
+        if pos != start:
+            decoder._pos = pos
+            stats = self.stats
+            stats.messages_in += stored + count
+            stats.writes_stored += stored
 
     # device handlers
 
@@ -1292,25 +1286,7 @@ class BlynkConnection:
         self._events.append(Hardware(command=message.command, args=args, msg_id=message.msg_id))
 
     def _both_internal(self, message: Message, now: float) -> None:
-        if self._state is State.AWAIT_LOGIN and self.role is Role.SERVER:
-            self._before_login(message, now)
-            return
-        args = message.args
-        if self.role is Role.SERVER and args[:1] and args[0] in INFO_KEYS:
-            pairs = tuple(zip(args[0::2], args[1::2], strict=False))
-            self._info = dict(pairs)
-            self.peer_info = dict(pairs)
-            hb = _positive_number(self.peer_info.get("h-beat"))
-            if hb is not None:
-                self._peer_heartbeat = hb
-            buf = _positive_number(self.peer_info.get("buff-in"))
-            if buf is not None:
-                self.peer_buffer_in = min(int(buf), MAX_BODY)
-            self._queue(Message(Command.RESPONSE, message.msg_id, (), Status.OK))
-            self._last_tx = now
-            self._events.append(InfoReceived(info=pairs, msg_id=message.msg_id))
-            return
-        self._events.append(Internal(args=args, msg_id=message.msg_id))
+        self._events.append(Internal(args=message.args, msg_id=message.msg_id))
 
     def _malformed(self, message: Message, status: int, now: float) -> None:
         self.stats.malformed += 1
@@ -1318,108 +1294,8 @@ class BlynkConnection:
             self._queue(Message(Command.RESPONSE, message.msg_id, (), status))
             self._last_tx = now
 
-    # server handlers
-
     def _before_login(self, message: Message, now: float) -> None:
         self._violation(f"{_command_name(message.command)} before login", Status.NOT_AUTHENTICATED, message.msg_id)
-
-    def _s_login(self, message: Message, now: float) -> None:
-        if self._state is State.READY:
-            self._queue(Message(Command.RESPONSE, message.msg_id, (), Status.ALREADY_REGISTERED))
-            self._last_tx = now
-            return
-        token = message.args[0] if message.args else ""
-        if not token or len(message.args) > 1:
-            self._violation("a login without exactly one token", Status.INVALID_TOKEN, message.msg_id)
-            return
-        self._login_id = message.msg_id
-        self._move(Input.RECV_LOGIN)
-        self._events.append(LoginRequested(token=token, legacy=message.command == Command.LOGIN, msg_id=message.msg_id))
-
-    def _s_response(self, message: Message, now: float) -> None:
-        if self._state is State.AWAIT_LOGIN:
-            self._before_login(message, now)
-            return
-        status = message.status if message.status is not None else 0
-        sent = self._pings.pop(message.msg_id, None)
-        if sent is not None:
-            self._events.append(Pong(msg_id=message.msg_id, status=status, rtt=now - sent))
-        else:
-            self._events.append(Response(msg_id=message.msg_id, status=status))
-
-    def _s_ready_only(self, message: Message, now: float) -> bool:
-        if self._state is State.AWAIT_LOGIN:
-            self._before_login(message, now)
-            return False
-        return True
-
-    def _s_sync(self, message: Message, now: float) -> None:
-        if not self._s_ready_only(message, now):
-            return
-        args = message.args
-        if args and args[0] != "vr":
-            self._malformed(message, Status.ILLEGAL_COMMAND, now)
-            return
-        try:
-            pins = tuple(parse_pin(a) for a in args[1:])
-        except ValueError:
-            self._malformed(message, Status.ILLEGAL_COMMAND, now)
-            return
-        self._events.append(SyncRequested(pins=pins, msg_id=message.msg_id))
-
-    def _s_property(self, message: Message, now: float) -> None:
-        if not self._s_ready_only(message, now):
-            return
-        args = message.args
-        try:
-            pin = parse_pin(args[0]) if len(args) >= 3 and args[1] else -1
-        except ValueError:
-            pin = -1
-        if pin < 0:
-            self._malformed(message, Status.ILLEGAL_COMMAND_BODY, now)
-            return
-        self._events.append(PropertySet(pin=pin, name=args[1], values=args[2:], msg_id=message.msg_id))
-
-    def _s_event_log(self, message: Message, now: float) -> None:
-        if not self._s_ready_only(message, now):
-            return
-        args = message.args
-        if not args or not args[0] or len(args) > 2:
-            self._malformed(message, Status.ILLEGAL_COMMAND_BODY, now)
-            return
-        self._events.append(
-            EventLogged(code=args[0], description=args[1] if len(args) > 1 else None, msg_id=message.msg_id)
-        )
-
-    def _s_event_clear(self, message: Message, now: float) -> None:
-        if not self._s_ready_only(message, now):
-            return
-        args = message.args
-        if not args or not args[0] or len(args) > 2 or (len(args) == 2 and args[1] != "all"):
-            self._malformed(message, Status.ILLEGAL_COMMAND_BODY, now)
-            return
-        self._events.append(EventResolved(code=args[0], all_events=len(args) == 2, msg_id=message.msg_id))
-
-    def _s_group(self, message: Message, now: float) -> None:
-        if not self._s_ready_only(message, now):
-            return
-        args = message.args
-        if args == ("b",):
-            self._events.append(GroupMarker(action="begin", timestamp_ms=None, msg_id=message.msg_id))
-        elif args == ("e",):
-            self._events.append(GroupMarker(action="end", timestamp_ms=None, msg_id=message.msg_id))
-        elif len(args) == 2 and args[0] == "t" and args[1].isascii() and args[1].isdigit():
-            self._events.append(GroupMarker(action="begin", timestamp_ms=int(args[1]), msg_id=message.msg_id))
-        else:
-            self._malformed(message, Status.ILLEGAL_COMMAND, now)
-
-    def _s_other(self, message: Message, now: float) -> None:
-        if not self._s_ready_only(message, now):
-            return
-        if message.command == Command.DEBUG_PRINT:
-            self._d_debug_print(message, now)
-        else:
-            self.stats.unknown_commands += 1
 
 
 def _positive_number(text: str | None) -> float | None:
@@ -1432,30 +1308,15 @@ def _positive_number(text: str | None) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
-#: Receive dispatch per role: command -> handler. Commands not listed are counted and ignored.
-_HANDLERS: dict[Role, dict[int, Callable[[BlynkConnection, Message, float], None]]] = {
-    Role.DEVICE: {
-        Command.RESPONSE: BlynkConnection._d_response,
-        Command.PING: BlynkConnection._both_ping,
-        Command.HARDWARE: BlynkConnection._both_hardware,
-        Command.BRIDGE: BlynkConnection._both_hardware,
-        Command.INTERNAL: BlynkConnection._both_internal,
-        Command.REDIRECT: BlynkConnection._d_redirect,
-        Command.DEBUG_PRINT: BlynkConnection._d_debug_print,
-    },
-    Role.SERVER: {
-        Command.LOGIN: BlynkConnection._s_login,
-        Command.HW_LOGIN: BlynkConnection._s_login,
-        Command.RESPONSE: BlynkConnection._s_response,
-        Command.PING: BlynkConnection._both_ping,
-        Command.HARDWARE: BlynkConnection._both_hardware,
-        Command.BRIDGE: BlynkConnection._both_hardware,
-        Command.INTERNAL: BlynkConnection._both_internal,
-        Command.HARDWARE_SYNC: BlynkConnection._s_sync,
-        Command.PROPERTY: BlynkConnection._s_property,
-        Command.EVENT_LOG: BlynkConnection._s_event_log,
-        Command.EVENT_CLEAR: BlynkConnection._s_event_clear,
-        Command.GROUP: BlynkConnection._s_group,
-        Command.DEBUG_PRINT: BlynkConnection._s_other,
-    },
+#: Receive dispatch of the device role: command -> handler. Commands not listed are counted and
+#: ignored. (The server role's table is in :mod:`blynk_client._server_role`.)
+_DEVICE_HANDLERS: dict[int, Callable[[BlynkConnection, Message, float], None]] = {
+    int(Command.RESPONSE): BlynkConnection._d_response,
+    int(Command.PING): BlynkConnection._both_ping,
+    int(Command.HARDWARE): BlynkConnection._both_hardware,
+    int(Command.BRIDGE): BlynkConnection._both_hardware,
+    int(Command.INTERNAL): BlynkConnection._both_internal,
+    int(Command.REDIRECT): BlynkConnection._d_redirect,
+    int(Command.DEBUG_PRINT): BlynkConnection._d_debug_print,
 }
+BlynkConnection._handler_table = _DEVICE_HANDLERS

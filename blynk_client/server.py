@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from blynk_client import _server_role as role
 from blynk_client import protocol as proto
 from blynk_client.errors import LocalProtocolError, UsageError, redact_token
 from blynk_client.protocol import BlynkConnection, Role, Status
@@ -96,13 +97,27 @@ class LoggedEvent:
 
 @dataclass(slots=True)
 class DeviceRecord:
-    """What the server keeps per token: pin values, properties, events, device info."""
+    """What the server keeps per token: pin values, properties, events, device info.
 
-    pins: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    ``pins`` holds a pin's values as a tuple, or as the raw bytes a device wrote (the core's receive
+    fast path stores them undecoded, see :attr:`~blynk_client.protocol.BlynkConnection.write_store`);
+    :meth:`values` reads either.
+    """
+
+    pins: dict[int, bytes | tuple[str, ...]] = field(default_factory=dict)
     properties: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
     events: deque[LoggedEvent] = field(default_factory=deque)
     resolved: list[tuple[str, bool]] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
+
+    def values(self, pin: int) -> tuple[str, ...] | None:
+        """The values stored on ``pin`` (decoded once, on first read), or ``None``."""
+        stored = self.pins.get(pin)
+        if stored is None or type(stored) is tuple:
+            return stored
+        values = proto.decode_values(stored)  # type: ignore[arg-type]
+        self.pins[pin] = values
+        return values
 
 
 @dataclass(slots=True)
@@ -170,6 +185,7 @@ class _DeviceSession(asyncio.Protocol):
         self.peer = "?"
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._writes_seen = 0  # conn.stats.writes_stored already counted in the server's stats
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -190,7 +206,11 @@ class _DeviceSession(asyncio.Protocol):
         self._rearm()
 
     def data_received(self, data: bytes) -> None:
-        self._guarded(lambda: self.conn.receive_data(data, self.loop.time()))
+        try:
+            self.conn.receive_data(data, self.loop.time())
+            self._pump()
+        except Exception:
+            self._internal_error()
 
     def eof_received(self) -> bool:
         self._guarded(lambda: self.conn.receive_data(b"", self.loop.time()))
@@ -210,10 +230,13 @@ class _DeviceSession(asyncio.Protocol):
             step()
             self._pump()
         except Exception:
-            self.server.stats.internal_errors += 1
-            log.exception("internal error on the connection from %s; closing it", self.peer)
-            if self.transport is not None:
-                self.transport.abort()
+            self._internal_error()
+
+    def _internal_error(self) -> None:
+        self.server.stats.internal_errors += 1
+        log.exception("internal error on the connection from %s; closing it", self.peer)
+        if self.transport is not None:
+            self.transport.abort()
 
     def _pump(self) -> None:
         conn, server = self.conn, self.server
@@ -221,6 +244,11 @@ class _DeviceSession(asyncio.Protocol):
             while (event := conn.next_event()) is not None:
                 server._on_event(self, event)
         finally:
+            stored = conn.stats.writes_stored
+            if stored != self._writes_seen:  # writes the core stored without events
+                server.stats.writes_in += stored - self._writes_seen
+                self._writes_seen = stored
+                server._writes_pending = True
             server._notify_writes()  # once per received chunk, not once per write in it
         self._transmit()
         if conn.closed:
@@ -387,7 +415,7 @@ class BlynkServer:
         record = self._records.get(token)
         if record is None:
             return None
-        return record.pins.get(proto.parse_pin(pin))
+        return record.values(proto.parse_pin(pin))
 
     def is_connected(self, token: str) -> bool:
         """True when a device with ``token`` is logged in."""
@@ -467,43 +495,43 @@ class BlynkServer:
 
     def _on_event(self, session: _DeviceSession, event: proto.Event) -> None:
         """Server logic for one core event (token check, storage, sync replies)."""
-        conn = session.conn
-        now = session.loop.time()
-        if isinstance(event, proto.LoginRequested):
-            self._login(session, event, now)
-            return
         token = session.token
         record = self._records.get(token) if token is not None else None
-        if isinstance(event, proto.VirtualWrite):
+        if type(event) is proto.VirtualWrite:  # the core stores most writes itself (write_store)
             if record is not None:
-                record.pins[event.pin] = event.values
+                record.pins[event.pin] = event.values  # type: ignore[attr-defined]
                 self.stats.writes_in += 1
                 self._writes_pending = True
-        elif isinstance(event, proto.SyncRequested):
+            return
+        conn = session.conn
+        now = session.loop.time()
+        if isinstance(event, role.LoginRequested):
+            self._login(session, event, now)
+        elif isinstance(event, role.SyncRequested):
             if record is not None:
                 pins = event.pins or tuple(sorted(record.pins))
                 for pin in pins:
-                    values = record.pins.get(pin)
+                    values = record.values(pin)
                     if values is not None:
                         try:
                             conn.sync_reply(event.msg_id, pin, *values, now=now)
                         except LocalProtocolError as exc:  # a stored value too long for this device
                             log.debug("sync of V%d to %s skipped: %s", pin, session.peer, exc)
-        elif isinstance(event, proto.PropertySet):
+        elif isinstance(event, role.PropertySet):
             if record is not None:
                 record.properties[(event.pin, event.name)] = event.values
             conn.respond(event.msg_id, Status.OK, now=now)
             self._notify()
-        elif isinstance(event, proto.EventLogged):
+        elif isinstance(event, role.EventLogged):
             if record is not None:
                 self._log_event(record, event.code, event.description)
             conn.respond(event.msg_id, Status.OK, now=now)
-        elif isinstance(event, proto.EventResolved):
+        elif isinstance(event, role.EventResolved):
             if record is not None:
                 record.resolved.append((event.code, event.all_events))
                 del record.resolved[: -self.limits.max_events]
                 self._notify()
-        elif isinstance(event, proto.InfoReceived):
+        elif isinstance(event, role.InfoReceived):
             if record is not None:
                 record.info = event.as_dict()
                 self._notify()
@@ -515,10 +543,11 @@ class BlynkServer:
         elif isinstance(event, proto.HeartbeatTimeout | proto.LoginTimeout):
             log.info("closing %s: %s", session.peer, type(event).__name__)
 
-    def _login(self, session: _DeviceSession, event: proto.LoginRequested, now: float) -> None:
+    def _login(self, session: _DeviceSession, event: role.LoginRequested, now: float) -> None:
         conn = session.conn
         token = event.token
         if token in self._records:
+            conn.write_store = self._records[token].pins  # the fast path stores writes directly
             conn.accept_login(now)
             session.token = token
             self._by_token.setdefault(token, set()).add(session)
@@ -649,7 +678,7 @@ class BlynkServer:
         record = self._records[token]
         found: dict[str, object] = {}
         for pin in pins:
-            values = record.pins.get(pin)
+            values = record.values(pin)
             if values is None:
                 raise _HttpError(400, f"Requested pin V{pin} has no value.")
             found[f"V{pin}"] = values[0] if len(values) == 1 else list(values)

@@ -73,6 +73,24 @@ RECV_SIZE = 1 << 14
 _LOG_NAME = "blynk_client.sync_client"
 
 
+def _literal_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
+    """``getaddrinfo``'s answer for a literal IPv4 or IPv6 address, without asking the resolver.
+
+    As :mod:`asyncio` does (``base_events._ipaddr_info``): glibc's ``getaddrinfo`` loads its NSS
+    and ``gai.conf`` machinery even for ``127.0.0.1``, about 0.3 MiB of RSS a device client need
+    not pay when its server is configured by address. Host names (and scoped IPv6 addresses) go to
+    ``getaddrinfo`` as before.
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        address = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address)]
+    return None
+
+
 class SyncStats:
     """Counters of one :class:`Blynk` over its lifetime (all sessions)."""
 
@@ -168,25 +186,23 @@ class Blynk(SessionBase):
 
     def virtual_write(self, pin: str | int, *values: object) -> None:
         """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
-        if not values:
-            raise UsageError("virtual_write needs at least one value")
-        if not self._logged_in:
+        conn = self._conn
+        if conn is None or not self._logged_in or not values:
+            if not values:
+                raise UsageError("virtual_write needs at least one value")
             self._queue_virtual_write(pin, values)
             return
-        # The hot path: the core checks the pin and values and formats; then the coalescing window.
-        conn = self._conn
-        assert conn is not None
+        # The hot path: the core checks, formats and queues; then the coalescing window.
         now = self._clock()
         try:
-            conn.virtual_write(pin, *values, now=now)
+            conn.virtual_write_values(pin, values, now)
         except LocalProtocolError as exc:
             raise UsageError(str(exc)) from None
         flush_at = self._flush_at
-        if flush_at is None:
-            if self.coalesce > 0 and conn.pending_bytes() < self.coalesce_bytes:
-                self._flush_at = now + self.coalesce
-                return
-        elif now < flush_at and conn.pending_bytes() < self.coalesce_bytes:
+        if flush_at is not None and now < flush_at and conn.pending_bytes() < self.coalesce_bytes:
+            return  # the open window holds it
+        if flush_at is None and self.coalesce > 0 and conn.pending_bytes() < self.coalesce_bytes:
+            self._flush_at = now + self.coalesce  # the first write opens the window
             return
         self._transmit()
         if len(self._out) > SEND_HIGH_WATER:
@@ -411,10 +427,12 @@ class Blynk(SessionBase):
         self.stats.attempts += 1
         self._log(20, "connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
         end = self._clock() + self.connect_timeout
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-        except socket.gaierror as exc:
-            raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+        infos = _literal_address(host, port)
+        if infos is None:
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+            except socket.gaierror as exc:
+                raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
         last: OSError | None = None
         sock: socket.socket | None = None
         for family, kind, proto_num, _, address in infos:

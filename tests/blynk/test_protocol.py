@@ -38,10 +38,12 @@ from blynk_client.protocol import (
     Redirected,
     Response,
     Role,
+    ServerConnection,
     State,
     Status,
     SyncRequested,
     VirtualWrite,
+    decode_values,
     format_value,
     parse_pin,
 )
@@ -732,3 +734,131 @@ def test_any_bytes_in_any_state_never_raise(start: str, chunks: list[bytes], val
         assert seen[-1] is closing[0] and conn.closed
     elif conn.closed:
         assert rejected  # the only way to close without a closing event is our own decision
+
+
+# ---------------------------------------------------------------------------------------------
+# Send and receive fast paths, the server's write store, the server role's own module
+
+
+def vw(msg_id: int, pin: str, *values: str) -> bytes:
+    return Message(Command.HARDWARE, msg_id, ("vw", pin, *values)).encode()
+
+
+def ready_server() -> BlynkConnection:
+    srv = BlynkConnection(Role.SERVER)
+    srv.receive_data(Message(Command.HW_LOGIN, 1, (TOKEN,)).encode(), 0.0)
+    assert isinstance(srv.next_event(), LoginRequested)
+    srv.accept_login(0.0)
+    srv.data_to_send()
+    return srv
+
+
+@pytest.mark.parametrize(
+    ("values", "wire_values"),
+    [
+        ((7,), ("7",)),
+        ((-12345678901234567890,), ("-12345678901234567890",)),
+        ((2.5,), ("2.5",)),
+        ((1e20,), ("1e+20",)),
+        ((float("nan"),), ("nan",)),
+        (("héllo",), ("héllo",)),
+        (("",), ("",)),
+        ((True,), ("1",)),  # bool is not an int here: the general path formats it as 1/0
+        ((1, "a", 2.5), ("1", "a", "2.5")),
+    ],
+)
+def test_send_fast_path_matches_the_general_encoder(values: tuple[object, ...], wire_values: tuple[str, ...]) -> None:
+    dev = BlynkConnection(Role.DEVICE)
+    dev._state = State.READY
+    mid = dev.virtual_write(9, *values, now=0.0)
+    assert dev.data_to_send() == vw(mid, "9", *wire_values)
+    assert dev.virtual_write_values("V9", values, 0.0) == mid + 1  # a pin as text: the general path
+    assert dev.data_to_send() == vw(mid + 1, "9", *wire_values)
+    assert dev.stats.messages_out == 2
+    assert dev.stats.bytes_out == 2 * len(vw(mid, "9", *wire_values))
+
+
+def test_send_fast_path_refuses_what_the_general_path_refuses() -> None:
+    dev = BlynkConnection(Role.DEVICE)
+    with pytest.raises(LocalProtocolError):
+        dev.virtual_write(1, 1, now=0.0)  # not logged in
+    dev._state = State.READY
+    with pytest.raises(LocalProtocolError, match="NUL"):
+        dev.virtual_write(1, "a\0b", now=0.0)
+    with pytest.raises(LocalProtocolError, match="NUL"):
+        dev.virtual_write(1, 1, "a\0b", now=0.0)
+    for pin in (256, -1, True, "V256"):
+        with pytest.raises(LocalProtocolError):
+            dev.virtual_write(pin, 1, now=0.0)  # type: ignore[arg-type]
+    dev.peer_buffer_in = 8
+    with pytest.raises(LocalProtocolError, match="receive limit"):
+        dev.virtual_write(1, "1234", now=0.0)  # vw\01\01234 = 9 bytes
+    assert dev.data_to_send() == b""
+
+
+def test_write_store_takes_writes_without_events() -> None:
+    srv = ready_server()
+    store: dict[int, bytes | tuple[str, ...]] = {}
+    srv.write_store = store
+    srv.receive_data(vw(2, "1", "10") + vw(3, "255", "a", "b") + vw(4, "1", "") + vw(5, "0", "x"), 1.0)
+    assert events(srv) == []
+    assert store == {1: b"", 255: b"a\0b", 0: b"x"}
+    assert {pin: decode_values(raw) for pin, raw in store.items()} == {1: ("",), 255: ("a", "b"), 0: ("x",)}  # type: ignore[arg-type]
+    assert srv.stats.writes_stored == 4
+    assert srv.stats.messages_in == 1 + 4  # the login and the writes
+
+
+def test_write_store_keeps_the_order_a_sync_needs() -> None:
+    srv = ready_server()
+    store: dict[int, bytes | tuple[str, ...]] = {}
+    srv.write_store = store
+    sync = Message(Command.HARDWARE_SYNC, 3, ("vr", "1")).encode()
+    srv.receive_data(vw(2, "1", "before") + sync + vw(4, "1", "after"), 1.0)
+    # the write after the sync must not be visible to it: once an event waits, writes are events
+    assert store == {1: b"before"}
+    assert events(srv) == [SyncRequested(pins=(1,), msg_id=3), VirtualWrite(pin=1, values=("after",), msg_id=4)]
+    assert srv.stats.writes_stored == 1
+
+
+def test_receive_fast_path_hands_the_unusual_to_the_general_path() -> None:
+    srv = ready_server()
+    srv.write_store = {}
+    wire = vw(2, "007", "a") + vw(3, "V5", "b") + Message(Command.HARDWARE, 4, ("vw", "6")).encode() + vw(5, "256", "c")
+    srv.receive_data(wire, 1.0)
+    assert srv.write_store == {7: b"a"}  # "007" is pin 7 on both paths
+    assert events(srv) == [VirtualWrite(pin=5, values=("b",), msg_id=3), VirtualWrite(pin=6, values=(), msg_id=4)]
+    assert srv.data_to_send() == Message(Command.RESPONSE, 5, (), Status.ILLEGAL_COMMAND).encode()  # pin 256
+    assert srv.stats.malformed == 1
+
+
+def test_receive_fast_path_across_chunk_boundaries_and_buffer_types() -> None:
+    wire = b"".join(vw(i, str(i % 256), f"v{i}") for i in range(2, 300))
+    dev = BlynkConnection(Role.DEVICE)
+    dev._state = State.READY
+    for i, cut in enumerate(range(0, len(wire), 7)):
+        chunk = wire[cut : cut + 7]
+        dev.receive_data((bytes, bytearray, memoryview)[i % 3](chunk), 1.0)  # type: ignore[arg-type]
+    got = events(dev)
+    assert len(got) == 298
+    assert got[-1] == VirtualWrite(pin=299 % 256, values=("v299",), msg_id=299)
+    assert dev._decoder.buffered == b""
+
+
+def test_decode_values_replaces_bad_utf8_as_the_general_path_does() -> None:
+    assert decode_values(b"\xff\x00ok") == ("\ufffd", "ok")
+    srv = ready_server()
+    srv.receive_data(hdr(20, 2, 8) + b"vw\x001\x00\xff\x00k", 1.0)
+    assert events(srv) == [VirtualWrite(pin=1, values=("\ufffd", "k"), msg_id=2)]
+
+
+def test_server_role_is_its_own_class_and_module() -> None:
+    srv = BlynkConnection(Role.SERVER)
+    assert isinstance(srv, ServerConnection) and isinstance(srv, BlynkConnection)
+    assert type(BlynkConnection(Role.DEVICE)) is BlynkConnection
+    with pytest.raises(ValueError, match="server role"):
+        ServerConnection(Role.DEVICE)
+    with pytest.raises(AttributeError):
+        BlynkConnection(Role.DEVICE).no_such_thing  # noqa: B018
+    for name in ("reject_login", "redirect", "sync_reply", "debug_print"):
+        with pytest.raises(LocalProtocolError, match="server operation"):
+            getattr(BlynkConnection(Role.DEVICE), name)

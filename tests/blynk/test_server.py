@@ -236,6 +236,38 @@ def test_sync_property_event_ping() -> None:
     run(main)
 
 
+def test_device_writes_in_one_chunk_are_stored_in_order_around_a_sync() -> None:
+    """The core stores most writes straight into the record; a sync in the same chunk sees exactly
+    the writes before it, and every write is counted, readable by stored(), the HTTP API and a sync."""
+
+    async def main() -> None:
+        async with BlynkServer(tokens=[TOKEN]) as server:
+            dev = await Device.open(server.port)
+            await dev.login()
+            now = dev.loop.time()
+            for i in range(200):
+                dev.conn.virtual_write(1, i, now=now)
+            dev.conn.virtual_write(2, "a", "b c", now=now)
+            sid = dev.conn.sync(1, now=now)
+            dev.conn.virtual_write(1, "after", now=now)
+            dev.flush()  # one write(): the server sees them in one or a few chunks
+            assert await dev.next(proto.VirtualWrite) == proto.VirtualWrite(pin=1, values=("199",), msg_id=sid)
+            await server.wait_for(lambda: server.stats.writes_in == 202)
+            assert server.stored(TOKEN, 1) == ("after",)
+            assert server.stored(TOKEN, "V2") == ("a", "b c")
+            assert await get(server.http_port, f"/external/api/get?token={TOKEN}&V2") == (200, b'["a", "b c"]')
+            assert await get(server.http_port, f"/external/api/get?token={TOKEN}&V1") == (200, b"after")
+            sid = dev.conn.sync(now=now)
+            dev.flush()
+            got = [await dev.next(proto.VirtualWrite) for _ in range(2)]
+            assert got == [
+                proto.VirtualWrite(pin=1, values=("after",), msg_id=sid),
+                proto.VirtualWrite(pin=2, values=("a", "b c"), msg_id=sid),
+            ]
+
+    run(main)
+
+
 def test_http_update_reaches_the_device_in_all_forms() -> None:
     async def main() -> None:
         async with BlynkServer(tokens=[TOKEN]) as server:

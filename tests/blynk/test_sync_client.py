@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from blynk_client import protocol as proto
 from blynk_client.errors import ConnectError, InvalidTokenError, TlsError, UsageError
 from blynk_client.offline import BackoffPolicy, Values
 from blynk_client.server import BlynkServer
-from blynk_client.sync_client import Blynk
+from blynk_client.sync_client import Blynk, _literal_address
 from tests.blynk.client_helpers import TlsFiles, make_tls_files
 
 TOKEN = "SyncTok3n_0123456789abcdefghijk"
@@ -314,12 +315,12 @@ def test_core_fast_path_matches_the_general_encoder() -> None:
     assert events == [
         proto.VirtualWrite(pin=3, values=("7",), msg_id=1),
         proto.VirtualWrite(pin=4, values=("1", "2.5", "x"), msg_id=2),
-        proto.VirtualWrite(pin=7, values=("z",), msg_id=3),  # "007": the general path's parse_pin
+        proto.VirtualWrite(pin=7, values=("z",), msg_id=3),  # "007" is pin 7, as parse_pin says
     ]
 
 
 def test_import_pulls_in_neither_asyncio_nor_ssl_nor_logging() -> None:
-    heavy = "{'asyncio', 'ssl', 'logging', 'dataclasses'}"
+    heavy = "{'asyncio', 'ssl', 'logging', 'dataclasses', 'blynk_client._server_role'}"
     code = f"import sys, blynk_client.sync_client; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.strip() == "[]"
@@ -352,3 +353,14 @@ def test_script_process_exits_cleanly(tmp_path: Path, loop: Loop) -> None:
         assert loop.stored(server, 6) == ("script",)
     finally:
         loop.run(server.stop())
+
+
+def test_literal_addresses_skip_the_resolver() -> None:
+    assert _literal_address("127.0.0.1", 80) == [
+        (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", 80))
+    ]
+    assert _literal_address("::1", 443) == [
+        (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("::1", 443, 0, 0))
+    ]
+    for name in ("localhost", "blynk.cloud", "127.1", "fe80::1%lo", "", "1.2.3.4 "):
+        assert _literal_address(name, 80) is None  # these go to getaddrinfo
