@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from blynk_client import protocol as proto
 from blynk_client.errors import (
@@ -25,11 +25,14 @@ from blynk_client.errors import (
     UsageError,
     redact_token,
 )
-from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, OfflineQueue, QueuedOp, Values
+from blynk_client.values import Values
 
 if TYPE_CHECKING:
     import random
     import ssl
+    from collections.abc import Hashable
+
+    from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, OfflineQueue, QueuedOp
 
 __all__ = [
     "DEFAULT_PLAIN_PORT",
@@ -50,9 +53,12 @@ MAX_REDIRECTS = 5
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 
-WriteHandler = Callable[[Values], Any]
-StateHandler = Callable[[], Any]
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:  # annotations only: no typing objects at run time
+    from typing import TypeAlias, TypeVar
+
+    WriteHandler: TypeAlias = Callable[[Values], Any]
+    StateHandler: TypeAlias = Callable[[], Any]
+    F = TypeVar("F", bound=Callable[..., Any])
 
 
 def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
@@ -111,7 +117,7 @@ class SessionBase:
         coalesce_bytes: int = 1400,
         backoff: BackoffPolicy | None = None,
         rng: random.Random | None = None,
-        offline_mode: OfflineMode = OfflineMode.LATEST,
+        offline_mode: OfflineMode | None = None,
         offline_max: int = 256,
         on_drop: Callable[[QueuedOp, DropReason], None] | None = None,
         max_redirects: int = MAX_REDIRECTS,
@@ -140,9 +146,14 @@ class SessionBase:
         self.coalesce = coalesce
         self.coalesce_bytes = coalesce_bytes
         self.max_redirects = max_redirects
-        self._backoff = Backoff(backoff, rng)
+        if offline_max < 1:
+            raise ValueError("the offline queue needs max_items >= 1")
+        # The backoff and the offline queue are made on first use (see :mod:`blynk_client.offline`).
+        self._backoff_options = (backoff, rng)
+        self._backoff_state: Backoff | None = None
+        self._offline_options = (offline_mode, offline_max)
+        self._offline: OfflineQueue | None = None
         self._user_on_drop = on_drop
-        self.offline = OfflineQueue(mode=offline_mode, max_items=offline_max, on_drop=self._on_drop)
         self._write_handlers: dict[int | None, list[WriteHandler]] = {}
         self._connect_handlers: list[StateHandler] = []
         self._disconnect_handlers: list[StateHandler] = []
@@ -207,18 +218,41 @@ class SessionBase:
         """True while a session is logged in."""
         return self._logged_in
 
+    @property
+    def offline(self) -> OfflineQueue:
+        """The :class:`~blynk_client.offline.OfflineQueue` of operations made while disconnected.
+
+        Made on first use, like the backoff: :mod:`blynk_client.offline` is imported only when a
+        client goes offline (or an application looks at the queue).
+        """
+        if self._offline is None:
+            from blynk_client.offline import OfflineMode, OfflineQueue
+
+            mode, max_items = self._offline_options
+            self._offline = OfflineQueue(mode=mode or OfflineMode.LATEST, max_items=max_items, on_drop=self._on_drop)
+        return self._offline
+
+    @property
+    def _backoff(self) -> Backoff:
+        """The reconnect pacing (made at the first failed attempt)."""
+        if self._backoff_state is None:
+            from blynk_client.offline import Backoff
+
+            self._backoff_state = Backoff(*self._backoff_options)
+        return self._backoff_state
+
     # -- operations (queued while offline) ------------------------------------------------------------
 
     def _queue_virtual_write(self, pin: str | int, values: tuple[object, ...]) -> None:
         """The offline path of ``virtual_write``: check and format now, send after the next login."""
         number = self._pin(pin)
         texts = tuple(self._text(v) for v in values)
-        self._submit(QueuedOp(kind="virtual_write", args=(str(number), *texts), key=("vw", number)))
+        self._submit("virtual_write", (str(number), *texts), ("vw", number))
 
     def sync(self, *pins: str | int) -> None:
         """Ask the server to send back the stored values of ``pins`` (all pins when none given)."""
         numbers = tuple(str(self._pin(p)) for p in pins)
-        self._submit(QueuedOp(kind="sync", args=numbers, key=("sync", numbers)))
+        self._submit("sync", numbers, ("sync", numbers))
 
     def set_property(self, pin: str | int, name: str, *values: object) -> None:
         """Set a widget property (PROPERTY 19: ``pin\\0name\\0value...``), e.g. ``label``."""
@@ -226,45 +260,51 @@ class SessionBase:
         if not name or "\0" in name:
             raise UsageError("a property name must be non-empty text")
         texts = tuple(self._text(v) for v in values)
-        self._submit(QueuedOp(kind="set_property", args=(str(number), name, *texts), key=("prop", number, name)))
+        self._submit("set_property", (str(number), name, *texts), ("prop", number, name))
 
     def log_event(self, code: str, description: str | None = None) -> None:
         """Log an event (EVENT_LOG 64). Events are never coalesced in the offline queue."""
         if not code or "\0" in code:
             raise UsageError("an event code must be non-empty text")
         args = (code,) if description is None else (code, self._text(description))
-        self._submit(QueuedOp(kind="log_event", args=args))
+        self._submit("log_event", args)
 
     def resolve_event(self, code: str, *, all_events: bool = False) -> None:
         """Resolve the latest event ``code`` (EVENT_CLEAR 65), or every one with ``all_events``."""
         if not code or "\0" in code:
             raise UsageError("an event code must be non-empty text")
         args = (code, "all") if all_events else (code,)
-        self._submit(QueuedOp(kind="resolve_event", args=args, key=("resolve", args)))
+        self._submit("resolve_event", args, ("resolve", args))
 
-    def _submit(self, item: QueuedOp) -> None:
+    def _submit(self, kind: str, args: tuple[str, ...], key: Hashable | None = None) -> None:
+        """Apply an operation now, or queue it (as a :class:`QueuedOp`) while offline."""
         if not self._logged_in or self._conn is None:
-            self.offline.put(item)
+            from blynk_client.offline import QueuedOp
+
+            self.offline.put(QueuedOp(kind=kind, args=args, key=key))
             return
-        self._apply(item)
+        self._apply_op(kind, args)
         self._kick()
 
     def _apply(self, item: QueuedOp) -> None:
+        self._apply_op(item.kind, item.args)
+
+    def _apply_op(self, kind: str, args: tuple[str, ...]) -> None:
         conn = self._conn
         assert conn is not None
-        args, now = item.args, self._now()
-        if item.kind == "virtual_write":
+        now = self._now()
+        if kind == "virtual_write":
             conn.virtual_write(int(args[0]), *args[1:], now=now)
-        elif item.kind == "sync":
+        elif kind == "sync":
             conn.sync(*(int(a) for a in args), now=now)
-        elif item.kind == "set_property":
+        elif kind == "set_property":
             conn.set_property(int(args[0]), args[1], *args[2:], now=now)
-        elif item.kind == "log_event":
+        elif kind == "log_event":
             conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
-        elif item.kind == "resolve_event":
+        elif kind == "resolve_event":
             conn.resolve_event(args[0], all_events=len(args) > 1, now=now)
         else:  # pragma: no cover - kinds are ours
-            raise LocalProtocolError(f"unknown queued operation {item.kind}")
+            raise LocalProtocolError(f"unknown queued operation {kind}")
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -312,10 +352,11 @@ class SessionBase:
     def _on_login(self) -> None:
         self._logged_in = True
         self.stats.logins += 1
-        self._backoff.reset()
+        if self._backoff_state is not None:
+            self._backoff_state.reset()
         host, port = self._target
         self._log(INFO, "logged in to %s:%d as %s", host, port, redact_token(self._token))
-        replay = self.offline.drain()
+        replay = self._offline.drain() if self._offline is not None else []
         for item in replay:
             self._apply(item)
         self.stats.replayed += len(replay)
@@ -390,6 +431,8 @@ class SessionBase:
             return None
 
     def _on_drop(self, item: QueuedOp, reason: DropReason) -> None:
+        from blynk_client.offline import DropReason
+
         if reason is DropReason.OVERFLOW:
             self._log(WARNING, "offline queue full: dropped %s %s", item.kind, item.args[:1])
         if self._user_on_drop is not None:

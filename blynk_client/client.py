@@ -108,7 +108,8 @@ class BlynkClient(SessionBase):
     :param coalesce: operations made within this window leave in one socket write; 0 disables.
     :param coalesce_bytes: send at once when this much is waiting (about one TCP segment).
     :param backoff: the reconnect :class:`BackoffPolicy`; ``rng`` seeds its jitter.
-    :param offline_mode: :class:`OfflineMode` of the offline queue; ``offline_max`` bounds it.
+    :param offline_mode: :class:`OfflineMode` of the offline queue (default ``LATEST``); ``offline_max``
+        bounds it. The queue and the backoff are made on first use.
     :param on_drop: called for every offline item let go (superseded or overflowed).
     """
 

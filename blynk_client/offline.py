@@ -13,17 +13,22 @@ heartbeat and login rules we follow are in ``blynk-protocol.md`` section 3.
   next login. Latest value per key (a virtual pin) by default, or every item up to a bound. Items
   that are superseded or pushed out are counted and reported through a callback, never silently lost.
 - :class:`Values`: the arguments of a server-to-device virtual write (HARDWARE ``vw``,
-  ``blynk-protocol.md`` section 3 "Server → device virtual-pin write") with typed accessors.
+  ``blynk-protocol.md`` section 3 "Server → device virtual-pin write") with typed accessors;
+  defined in :mod:`blynk_client.values` and re-exported here.
+
+The drivers import this module only when it is needed (the first failed attempt, the first
+operation made offline), so a device client that stays connected does not pay for it in RSS.
 """
 
 from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator
 from enum import Enum
 
 from blynk_client.protocol import FrozenRecord
+from blynk_client.values import Values
 
 __all__ = [
     "Backoff",
@@ -228,69 +233,3 @@ def parse_pin(pin: str | int) -> int:
 def format_pin(pin: str | int) -> str:
     """Return the canonical name ``"V<n>"`` of a pin given in any form :func:`parse_pin` accepts."""
     return f"V{parse_pin(pin)}"
-
-
-class Values(Sequence[str]):
-    """The values of one virtual-pin write, with typed accessors (like the C++ ``BlynkParam``).
-
-    ``values[0]`` and iteration give strings; ``int()``, ``float()`` and ``str()`` convert the
-    value at an index (default 0) and raise :class:`ValueError` with a one-line message.
-    """
-
-    __slots__ = ("_items", "pin")
-
-    def __init__(self, pin: int, items: Sequence[str]) -> None:
-        #: The virtual pin number the values were written to.
-        self.pin = pin
-        self._items = tuple(items)
-
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
-        return self._items[index]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Values):
-            return self.pin == other.pin and self._items == other._items
-        if isinstance(other, (list, tuple)):
-            return list(self._items) == list(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.pin, self._items))
-
-    def __repr__(self) -> str:
-        return f"Values(V{self.pin}, {list(self._items)!r})"
-
-    def int(self, index: int = 0) -> int:
-        """Return the value at ``index`` as an int (a float text like ``"3.0"`` is accepted)."""
-        text = self._at(index)
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(f"V{self.pin}[{index}] is not a number: {text!r}") from None
-            if not number.is_integer():
-                raise ValueError(f"V{self.pin}[{index}] is not an integer: {text!r}") from None
-            return int(number)
-
-    def float(self, index: int = 0) -> float:
-        """Return the value at ``index`` as a float."""
-        text = self._at(index)
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"V{self.pin}[{index}] is not a number: {text!r}") from None
-
-    def str(self, index: int = 0) -> str:
-        """Return the value at ``index`` as text."""
-        return self._at(index)
-
-    def _at(self, index: int) -> str:
-        try:
-            return self._items[index]
-        except IndexError:
-            raise ValueError(f"V{self.pin} has no value at index {index} ({len(self._items)} given)") from None

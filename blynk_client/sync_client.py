@@ -116,10 +116,6 @@ class SyncStats:
         return "SyncStats(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__) + ")"
 
 
-class _Stop(Exception):
-    """A handler called :meth:`Blynk.close` while the driver was inside a blocking call."""
-
-
 class Blynk(SessionBase):
     """A blocking Blynk device client (no threads, no asyncio)::
 
