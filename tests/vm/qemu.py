@@ -252,7 +252,7 @@ def qemu_available() -> bool:
 
 
 def write_boot_result(seconds: float, path: Path | None = None, note: str = "") -> None:
-    """Append a boot-time line to bench/results/vm_boot.txt."""
+    """Append a boot-time line to ``path`` (default: bench/results/vm_boot.txt, for bench/vm_boot.py)."""
     out = path or Path(__file__).resolve().parents[2] / "bench" / "results" / "vm_boot.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
