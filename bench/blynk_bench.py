@@ -20,8 +20,12 @@ when the server has answered a later sync of the pin with the last value (so eve
 received and processed). That includes the server's time, which is the same for every client.
 "issue rate" is the time to hand all writes to the library, client-side only. "CPU/write" is the
 child's user + system CPU time (``resource.getrusage``) over the same span divided by ``N``: on a
-loaded machine it is steadier than wall time. Every client runs ``ROUNDS`` times, interleaved; the
-table shows the median round (by rate) and the spread.
+loaded machine it is steadier than wall time. Every client runs ``ROUNDS`` times, interleaved (each
+round runs every client once, one after the other, against the same server); each column of the
+table is the median over the rounds, with the spread of the rates. The rate target is judged on
+the medians; the same-round ratios (ours over the faster peer of that round, which saw about the
+same machine load) are printed as well. Peak RSS is ``VmHWM`` at the end of the child; a
+``getaddrinfo`` variant of our client shows what a host name (or any resolver use) adds.
 
 **Bytes per write**: writes at 1, 10 and 50 per second for a few seconds. The client's own TCP
 socket is read with ``getsockopt(TCP_INFO)`` before and after: payload bytes out
@@ -361,22 +365,37 @@ NOTES = """
   scripts (socket + selectors over the same sans-I/O core; TLS, redirect, heartbeat, reconnect with
   BackoffPolicy, offline queue, coalescing as the asyncio client). The asyncio BlynkClient is shown
   for transparency: its CPU per write is close, but asyncio alone costs ~8 MiB of RSS.
-- Rate: the end-to-end rate includes the server (our asyncio blynk-server, one process on the other
-  core), which is the same for everyone but caps the fastest client: ours issues writes faster than
-  the server retires them (issue/s > writes/s), BlynkLib does not. CPU per write is the client's own
-  cost and is the steadier figure on this shared, loaded machine (rounds vary 1.5-2.5x in wall time).
-- RSS: ~0.3-0.5 MiB above BlynkLib remain: the protocol core (both roles, tables, 22 event records)
-  and the policies module are bigger than BlynkLib's single file. Records no longer use dataclasses
-  (-1 MiB), ssl/logging/asyncio are imported only when needed.
+- Rate: the end-to-end rate includes the server (our asyncio blynk-server, one process, the same for
+  every client). It used to cap ours (issue/s well above writes/s); the server now takes each write
+  straight from the receive fast path into the token's pin dict as raw bytes (no event object, no
+  decode until read: BlynkConnection.write_store), about 4-5x less server CPU per message, so the
+  rate is client-bound again (issue/s ~ writes/s). Our write costs one Python call into the core
+  (bytes formatted in one step, packed into the output buffer; one send per 5 ms window or 1400 B);
+  BlynkLib and blynklib make one send() system call per write. CPU per write is the client's own
+  cost and the steadier figure on this shared machine (rounds vary 1.5-2.5x in wall time). With
+  coalesce 0 ours also makes one send() and, with TCP_NODELAY, one segment per write, which costs
+  more kernel time than BlynkLib's sends that Nagle merges: a setting for latency, not for bursts.
+- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB on ~14.4 MiB. Importing
+  our client costs ~0.4 MiB (protocol core, session, driver: code objects are most of it) against
+  ~30 KiB for BlynkLib's one file; BlynkLib in turn pays ~0.3 MiB anonymous memory plus resolver
+  file pages for getaddrinfo("127.0.0.1"), which ours skips for a literal address (as asyncio
+  does); the "getaddrinfo" row is ours paying it too, as it would for a host name (blynk.cloud).
+  Cut for this: the server role (_server_role.py) and the offline queue/backoff (offline.py) are
+  not imported by a connected device, records get their slots without a second class object, no
+  pin tables, no dataclasses/ssl/logging/asyncio imports. With a literal address what is left is
+  parity within the noise: between full runs the medians moved by up to ~0.1 MiB (BlynkLib
+  14.36-14.46 MiB, ours 14.39-14.43 MiB on 2026-11-23), so this verdict can flip from run to run.
+  With a host name ours is ~0.4 MiB above BlynkLib: the size of our import.
 - Bytes at 10 writes/s: writes 100 ms apart cannot share a segment with a window of a few ms; each
-  write is one data segment plus one ACK (118 B) for every client. The target (<= 50 %) needs a
-  window of about 250 ms, which the application can choose (coalesce=0.25, e.g. on a metered link);
-  the default stays 5 ms because it adds no visible latency to a dashboard. At 50/s (bursts: the
-  harness serves I/O in 50 ms rounds, for BlynkLib too) the default window already gives 55-60 B
-  against BlynkLib's ~90-105 B. TCP_NODELAY stays on: on loopback or a fast link the ACK of a lone
-  write returns before the next write, so Nagle would not merge 10/s writes either, and with delayed
-  ACKs it would delay bursts by up to 40 ms; our window does the merging (compare BlynkLib, which
-  keeps Nagle on, at 50/s).
+  write is one data segment plus one ACK (118 B) for every client, and even without the ACK a lone
+  14 B write costs 66 B = 56 % of BlynkLib's 118 B. The target (<= 50 %) needs >= 3 writes per
+  segment, i.e. a window of about 250 ms, which the application chooses on a metered link
+  (coalesce=0.25, blynk-client --coalesce 0.25: 50.4 B = 43 %). The default stays 5 ms because it
+  adds no visible latency to a dashboard; at 50/s (bursts: the harness serves I/O in 50 ms rounds,
+  for BlynkLib too) the default window already gives 55-60 B against BlynkLib's ~90-105 B.
+  TCP_NODELAY stays on: on loopback or a fast link the ACK of a lone write returns before the next
+  write, so Nagle would not merge 10/s writes either, and with delayed ACKs it would delay bursts
+  by up to 40 ms; our window does the merging (compare BlynkLib, which keeps Nagle on, at 50/s).
 """
 
 
@@ -513,6 +532,9 @@ def main() -> int:
         lines.append(f"RSS: ours {ours['rss_kib'] / 1024:.2f} MiB vs lowest peer {peer_rss / 1024:.2f} MiB (medians, "
                      f"{(ours['rss_kib'] - peer_rss):+.0f} KiB) (target: no higher): "
                      f"{'MET' if ours['rss_kib'] <= peer_rss else 'NOT MET'}")
+        for label in (OURS, *PEERS):
+            kib = [f"{r['rss_kib']:.0f}" for r in rounds.get(label, []) if "rss_kib" in r]
+            lines.append(f"  {label} peak RSS per round (KiB): {', '.join(kib)}")
         resolved = rate.get("sync (5 ms, getaddrinfo)", {})
         if "rss_kib" in resolved:
             lines.append(f"  ours resolving 127.0.0.1 with getaddrinfo, as the peers do (and as any host name "

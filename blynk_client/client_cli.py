@@ -64,7 +64,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--heartbeat", type=float, default=45.0, help="heartbeat interval in seconds")
     parser.add_argument(
         "--coalesce", type=float, default=0.005, metavar="SECONDS",
-        help="writes within this window share one TCP segment (default 0.005; 0 = off; 0.25 for metered links)",
+        help="writes within this window share one TCP segment (default 0.005; 0 = off; 0.25 on a metered link: "
+        "writes 100 ms apart then share segments)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress to stderr (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
