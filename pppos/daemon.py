@@ -534,11 +534,11 @@ class Daemon:
 
     def _rearm(self) -> None:
         assert self.loop is not None
-        candidates = [self._terminate_deadline, self._hangup_deadline, self._status_due]
         core = self._active_core()
-        if core is not None:
-            candidates.append(core.get_timer())
-        deadline = min((d for d in candidates if d is not None), default=None)
+        deadline = core.get_timer() if core is not None else None
+        for other in (self._terminate_deadline, self._hangup_deadline, self._status_due):
+            if other is not None and (deadline is None or other < deadline):
+                deadline = other
         if deadline == self._timer_at and self._timer is not None:
             return
         if self._timer is not None:

@@ -660,6 +660,8 @@ class Lcp(ControlProtocol):
 
 _CONTROL = frozenset({Protocol.LCP, Protocol.PAP, Protocol.CHAP, Protocol.IPCP, Protocol.IPV6CP})
 _DATA = frozenset({Protocol.IP, Protocol.IPV6})
+#: "not computed" marker for PppLink's cached timer (None is a valid answer: no timer running)
+_UNKNOWN = object()
 
 
 class PppLink:
@@ -687,6 +689,7 @@ class PppLink:
         self.phase = Phase.DEAD
         self._events: deque[LinkEvent] = deque()
         self._out = bytearray()
+        self._timer_cache: float | object | None = _UNKNOWN
         # Receive ACCM: the characters we ask the peer to escape. Before negotiation the peer
         # escapes every control character (a superset) and after it exactly these, so dropping raw
         # ones from this set is right at all times, with no race around LCP opening.
@@ -1079,14 +1082,25 @@ class PppLink:
         return out
 
     def get_timer(self) -> float | None:
-        """The earliest deadline of LCP, the NCPs and authentication (absolute), or None."""
+        """The earliest deadline of LCP, the NCPs and authentication (absolute), or None.
+
+        Cached between calls: deadlines change only where protocol state does (control frames,
+        timers, open/close), and every such path ends in ``_after``, which drops the cache. A driver
+        asks after every wake-up, and a wake-up that carried only data frames changes nothing.
+        """
+        cached = self._timer_cache
+        if cached is not _UNKNOWN:
+            return cached  # type: ignore[return-value]
         deadlines = [self.lcp.get_timer(), self.ipcp.get_timer(), self.ipv6cp.get_timer()]
         deadlines += [a.get_timer() for a in (self._auth_peer, self._auth_server) if a is not None]
         live = [d for d in deadlines if d is not None]
-        return min(live) if live else None
+        result = min(live) if live else None
+        self._timer_cache = result
+        return result
 
     def handle_timer(self, now: float) -> None:
         """Run every timer that is due at ``now``."""
+        self._timer_cache = _UNKNOWN
         self.lcp.handle_timer(now)
         for cp in self._ncps:
             cp.handle_timer(now)
@@ -1103,6 +1117,7 @@ class PppLink:
     # -- internals ------------------------------------------------------------------------------
 
     def _after(self, now: float) -> None:
+        self._timer_cache = _UNKNOWN
         self._flush(now)
         if self._park:
             self._park = False

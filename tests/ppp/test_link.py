@@ -528,3 +528,23 @@ def test_line_noise_never_raises_and_keeps_the_link_up(chunks: list[bytes]) -> N
     while link.next_event() is not None:
         pass
     link.data_to_send()
+
+
+# -- the cached timer -----------------------------------------------------------------------------
+
+
+def test_timer_is_cached_across_data_and_refreshed_by_echo_ticks() -> None:
+    """get_timer() is cached between protocol changes: data frames keep it, an echo tick moves it."""
+    pair = open_pair(client=cfg(CLIENT, echo_interval=10.0))
+    client, server = pair.client.link, pair.server.link
+    deadline = client.get_timer()
+    assert deadline is not None and deadline > pair.now  # the next LCP Echo-Request (RFC 1661 5.8)
+    packet = bytes(IP(src="10.0.2.2", dst="10.0.2.15") / UDP(sport=1, dport=2) / (b"x" * 100))
+    for _ in range(5):
+        assert server.send_ip(packet, pair.now)
+    client.receive_data(server.data_to_send(), pair.now)
+    assert len([e for e in iter(client.next_event, None) if isinstance(e, PacketReceived)]) == 5
+    assert client.get_timer() == deadline  # five data frames: the keepalive schedule is unchanged
+    client.handle_timer(deadline)
+    assert client.get_timer() == pytest.approx(deadline + 10.0)  # the Echo-Request went; next tick
+    assert b"\xc0\x21\x09" in client.data_to_send().replace(b"\x7d\x29", b"\x09")  # LCP code 9
