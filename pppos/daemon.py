@@ -55,6 +55,13 @@ READ_SIZE = 65536
 #: at most this many TUN packets per wake-up, and no more once this many framed octets wait for the port
 TUN_BATCH = 16
 TUN_BATCH_BYTES = 8192
+#: Bulk serial input (a read of at least HOLDOFF_MIN_READ octets) pauses the serial reader until about
+#: HOLDOFF_FILL octets more can have arrived at the rate just seen, at most HOLDOFF_MAX seconds: one
+#: wake-up per ~2 KB instead of one per driver chunk, while staying far below the tty's 4 KB buffer at
+#: any rate. Only PPP-phase reads are held; short ones (LCP, a lone ACK) and the AT phase never.
+HOLDOFF_MIN_READ = 64
+HOLDOFF_FILL = 2048
+HOLDOFF_MAX = 0.02
 
 
 class Reporter:
@@ -141,6 +148,9 @@ class Daemon:
         self._writer_armed = False
         self._tun_reading = False
         self._serial_reading = False
+        # serial read holdoff (see HOLDOFF_*): the reader is off until _serial_resume_at
+        self._serial_resume_at: float | None = None
+        self._last_serial_read = 0.0
         # timer
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -402,10 +412,27 @@ class Daemon:
             self._modem_gone("the serial port reported end of file")
             return
         now = self._now()
-        self.counters["serial_in"] += len(chunk)
+        size = len(chunk)
+        self.counters["serial_in"] += size
         core = self._active_core()
         if core is not None:
             core.receive_data(chunk, now)
+        since, self._last_serial_read = now - self._last_serial_read, now
+        if size >= HOLDOFF_MIN_READ and since > 0 and self._serial_reading and core is not None and core is self.link:
+            holdoff = min(HOLDOFF_MAX, HOLDOFF_FILL * since / size)
+            if holdoff >= 0.001:
+                assert self.loop is not None
+                self.loop.remove_reader(self.serial_fd)
+                self._serial_resume_at = now + holdoff
+
+    def _resume_serial(self, now: float) -> None:
+        """End a read holdoff: watch the port again (its bytes wait in the tty buffer meanwhile)."""
+        if self._serial_resume_at is None or now < self._serial_resume_at:
+            return
+        self._serial_resume_at = None
+        if self._serial_reading and self.serial_fd >= 0:
+            assert self.loop is not None
+            self.loop.add_reader(self.serial_fd, self._on_serial_readable)
 
     def _modem_gone(self, why: str) -> None:
         assert self.loop is not None
@@ -449,6 +476,7 @@ class Daemon:
         now = max(self._now(), armed or 0.0)
 
         def expire() -> None:
+            self._resume_serial(now)
             core = self._active_core()
             if core is not None:
                 deadline = core.get_timer()
@@ -536,7 +564,7 @@ class Daemon:
         assert self.loop is not None
         core = self._active_core()
         deadline = core.get_timer() if core is not None else None
-        for other in (self._terminate_deadline, self._hangup_deadline, self._status_due):
+        for other in (self._terminate_deadline, self._hangup_deadline, self._status_due, self._serial_resume_at):
             if other is not None and (deadline is None or other < deadline):
                 deadline = other
         if deadline == self._timer_at and self._timer is not None:
