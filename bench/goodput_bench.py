@@ -712,6 +712,8 @@ def main() -> int:
     share, rate = wakeup_floor()
     lines.append(f"# wake-up floor on this machine: a bare asyncio loop reading a pty fed every 10 ms uses "
                  f"{share:.1f} % of one core ({rate:.0f} wake-ups/s, {share / 100 / rate * 1e6:.0f} us each)")
+    with contextlib.suppress(OSError):
+        RUN_BASE.rmdir()  # each session removed its own run directory
     lines.append(f"# load average at end: {os.getloadavg()[0]:.2f}")
     lines += line_targets(rows, bringup, cpu_runs)
     lines += NOTES
