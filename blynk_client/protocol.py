@@ -1177,36 +1177,25 @@ class BlynkConnection:
         unpack = _UNPACK_HEADER
         start = pos
         stored = count = 0
-        if store is not None and not events:
-            while size - pos >= 5:
-                command, mid, length = unpack(buf, pos)
-                end = pos + 5 + length
-                if command != _HARDWARE or not mid or length > limit or end > size:
-                    break
-                parts = buf[pos + 5 : end].split(b"\0", 2)
-                if len(parts) != 3 or parts[0] != b"vw" or not 0 < len(parts[1]) < 4 or not parts[1].isdigit():
-                    break
-                pin = int(parts[1])
-                if pin > 255:
-                    break
-                store[pin] = parts[2]
-                pos = end
+        storing = store is not None and not events
+        while size - pos >= 5:
+            command, mid, length = unpack(buf, pos)
+            end = pos + 5 + length
+            if command != _HARDWARE or not mid or length > limit or end > size:
+                break
+            parts = buf[pos + 5 : end].split(b"\0", 2)
+            if len(parts) != 3 or parts[0] != b"vw" or not 0 < len(parts[1]) < 4 or not parts[1].isdigit():
+                break
+            pin = int(parts[1])
+            if pin > 255:
+                break
+            if storing:
+                store[pin] = parts[2]  # type: ignore[index]
                 stored += 1
-        else:
-            while size - pos >= 5:
-                command, mid, length = unpack(buf, pos)
-                end = pos + 5 + length
-                if command != _HARDWARE or not mid or length > limit or end > size:
-                    break
-                parts = buf[pos + 5 : end].split(b"\0", 2)
-                if len(parts) != 3 or parts[0] != b"vw" or not 0 < len(parts[1]) < 4 or not parts[1].isdigit():
-                    break
-                pin = int(parts[1])
-                if pin > 255:
-                    break
+            else:
                 events.append(VirtualWrite(pin=pin, values=decode_values(parts[2]), msg_id=mid))
-                pos = end
                 count += 1
+            pos = end
         if pos != start:
             decoder._pos = pos
             stats = self.stats

@@ -862,3 +862,12 @@ def test_server_role_is_its_own_class_and_module() -> None:
     for name in ("reject_login", "redirect", "sync_reply", "debug_print"):
         with pytest.raises(LocalProtocolError, match="server operation"):
             getattr(BlynkConnection(Role.DEVICE), name)
+
+
+def test_lazily_served_server_names_match_the_server_role_module() -> None:
+    """protocol's module __getattr__ serves exactly what _server_role exports (the two lists must agree)."""
+    from blynk_client import _server_role, protocol
+
+    assert frozenset(_server_role.__all__) == protocol._SERVER_NAMES
+    for name in _server_role.__all__:
+        assert getattr(protocol, name) is getattr(_server_role, name)
