@@ -212,6 +212,14 @@ def test_shim_timeout_cap_env_is_passed_to_slirp_only_when_set(monkeypatch: pyte
     need_slirp()
     monkeypatch.setenv(slirp_mod.SHIM_TIMEOUT_ENV, "3000")
     with SlirpProcess() as peer:
-        environ = Path(f"/proc/{peer.pid}/environ").read_bytes().split(b"\0")
+        # /proc/<pid>/environ reads empty in the instant between fork and exec: wait for the exec
+        deadline = time.monotonic() + 5.0
+        environ: list[bytes] = []
+        while time.monotonic() < deadline:
+            environ = Path(f"/proc/{peer.pid}/environ").read_bytes().split(b"\0")
+            if any(item.startswith(b"LD_PRELOAD=") for item in environ):
+                break
+            time.sleep(0.01)
+        assert peer.alive
         assert b"PPPOS_SLIRP_SELECT_USEC=3000" in environ
         assert any(item.startswith(b"LD_PRELOAD=") for item in environ)
