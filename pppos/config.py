@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import configparser
 import ipaddress
+import math
 import os
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -59,6 +61,15 @@ class UpOptions:
     backend: str = "auto"
     direct: bool = False
     persist: bool = False
+    #: ``--persist``: consecutive failed attempts before giving up (0: never).
+    maxfail: int = 0
+    #: ``--persist``: the first wait after a loss, doubling (with jitter) up to ``holdoff_max``.
+    holdoff: float = 1.0
+    holdoff_max: float = 300.0
+    #: ``--persist``: seconds to wait for a vanished port (None: forever).
+    port_wait: float | None = None
+    #: the user's power-cycle hook as an argv (run without a shell), the ladder's last resort.
+    reset_command: tuple[str, ...] | None = None
     #: Show the generated pppd configuration (secrets masked) and exit (``--backend pppd``).
     print_config: bool = False
     quiet: bool = False
@@ -108,7 +119,17 @@ def build_up_parser() -> ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="INI file with these options in a [pppos] section")
     p.add_argument("--backend", choices=BACKENDS, help="python (TUN), pppd (kernel PPP) or auto (default)")
     p.add_argument("--direct", action="store_true", help="the port is already a PPP link: skip the AT phase")
-    p.add_argument("--persist", action="store_true", help="redial after the link is lost")
+    p.add_argument("--persist", action="store_true",
+                   help="supervise the session: notice a lost call at once, recover and redial")
+    p.add_argument("--maxfail", type=int, metavar="N",
+                   help="with --persist: give up after N consecutive failed attempts (default 0: never)")
+    p.add_argument("--holdoff", type=float, metavar="S",
+                   help="with --persist: first wait after a loss (default 1 s, doubling with jitter)")
+    p.add_argument("--holdoff-max", type=float, metavar="S", help="with --persist: longest wait (default 300 s)")
+    p.add_argument("--port-wait", type=float, metavar="S",
+                   help="with --persist: how long to wait for a vanished port (default: forever)")
+    p.add_argument("--reset-command", metavar="CMD",
+                   help="with --persist: power-cycle hook run (no shell) when the modem itself does not recover")
     p.add_argument("--print-config", action="store_true",
                    help="show the files the pppd backend would generate (secrets masked) and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only errors")
@@ -150,6 +171,11 @@ _INI_KEYS: dict[str, str] = {
     "backend": "str",
     "direct": "bool",
     "persist": "bool",
+    "maxfail": "int",
+    "holdoff": "float",
+    "holdoff-max": "float",
+    "port-wait": "float",
+    "reset-command": "str",
     "print_config": "bool",
     "quiet": "bool",
     "log-format": "str",
@@ -191,6 +217,11 @@ def load_config_file(path: str) -> dict[str, Any]:
         if kind == "int":
             try:
                 out[name] = int(value)
+            except ValueError:
+                raise ConfigError(f"config file {path}: {key} must be a number, got {value!r}") from None
+        elif kind == "float":
+            try:
+                out[name] = float(value)
             except ValueError:
                 raise ConfigError(f"config file {path}: {key} must be a number, got {value!r}") from None
         elif kind == "bool":
@@ -276,6 +307,15 @@ def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) ->
         except ValueError:
             raise ConfigError(f"--dns {addr!r} is not an IP address") from None
     opts.dns = tuple(checked)
+    reset_command = merged.pop("reset_command", None)
+    if reset_command is not None:
+        try:
+            argv = shlex.split(str(reset_command))
+        except ValueError as exc:
+            raise ConfigError(f"--reset-command: {exc}") from None
+        if not argv:
+            raise ConfigError("--reset-command is empty")
+        opts.reset_command = tuple(argv)
 
     names = {f.name for f in fields(UpOptions)}
     for key, value in merged.items():
@@ -304,6 +344,14 @@ def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) ->
         raise ConfigError(f"log-format {opts.log_format!r}: choose text or json")
     if opts.user is not None and ("\n" in opts.user or len(opts.user) > 255):
         raise ConfigError("--user must be one line of at most 255 characters")
+    if opts.maxfail < 0:
+        raise ConfigError(f"--maxfail {opts.maxfail}: give 0 (never give up) or more")
+    if not (0 <= opts.holdoff <= 86400 and 0 <= opts.holdoff_max <= 86400) or not math.isfinite(opts.holdoff):
+        raise ConfigError("--holdoff and --holdoff-max are seconds between 0 and 86400")
+    if opts.holdoff_max < opts.holdoff:
+        raise ConfigError(f"--holdoff-max {opts.holdoff_max:g} is below --holdoff {opts.holdoff:g}")
+    if opts.port_wait is not None and not 0 <= opts.port_wait <= 10 * 86400:
+        raise ConfigError(f"--port-wait {opts.port_wait:g} is outside 0..864000 seconds")
     if opts.password is not None and len(opts.password) > 255:
         raise ConfigError("the password is longer than 255 characters (PAP limit)")
     return opts

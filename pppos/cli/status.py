@@ -1,6 +1,7 @@
 """``pppos-status [--ifname NAME] [--json]``: what the running ``pppos-up`` is doing.
 
-Reads the daemon's state file (:mod:`pppos.net.status`, under ``/run/pppos`` or ``$PPPOS_RUN_DIR``).
+Reads the daemon's state file (:mod:`pppos.net.status`, under ``/run/pppos`` or ``$PPPOS_RUN_DIR``),
+after asking the daemon to rewrite it (SIGUSR1) so that the counters are those of this moment.
 Exit status 0 when a daemon is running on the interface, :attr:`~pppos.errors.ExitStatus.LINK_LOST`
 (9) when none is (or only a stale file from a dead one remains).
 """
@@ -20,7 +21,7 @@ PROG = "pppos-status"
 
 def _main(argv: list[str]) -> int:
     from pppos.errors import ExitStatus
-    from pppos.net.status import format_status, pid_alive, read_last_failure, read_status, state_path
+    from pppos.net.status import format_status, pid_alive, read_fresh_status, read_last_failure, read_status, state_path
     from pppos.net.tun import validate_ifname
 
     p = ArgumentParser(prog=PROG, description="Show the state of the link run by pppos-up.")
@@ -31,6 +32,8 @@ def _main(argv: list[str]) -> int:
     validate_ifname(args.ifname)
     state = read_status(state_path(args.ifname, args.run_dir))
     running = state is not None and pid_alive(int(state.get("pid", 0)))
+    if running:
+        state = read_fresh_status(state_path(args.ifname, args.run_dir)) or state
     if state is None or not running:
         phase = "down" if state is None else "dead"
         last = read_last_failure(args.ifname, args.run_dir)
