@@ -205,11 +205,9 @@ class DeviceConnection(Connection):
         if not args or not args[0]:
             self._violation("REDIRECT without a host", None, message.msg_id)
             return
-        port: int | None = 80
-        if len(args) > 1 and args[1]:
-            port = parse_decimal(args[1], 1, 0xFFFF)
-            if port is None:
-                self._violation(f"REDIRECT with a bad port {args[1][:16]!r}", None, message.msg_id)
-                return
+        port = parse_decimal(args[1], 1, 0xFFFF) if len(args) > 1 and args[1] else 80
+        if port is None:
+            self._violation(f"REDIRECT with a bad port {args[1][:16]!r}", None, message.msg_id)
+            return
         self._move(Input.RECV_REDIRECT)
         self._events.append(Redirected(host=args[0], port=port))

@@ -126,17 +126,46 @@ __all__ = [
 
 
 @overload
-def BlynkConnection(role: Literal[Role.DEVICE], **options: float) -> DeviceConnection: ...
+def BlynkConnection(
+    role: Literal[Role.DEVICE],
+    *,
+    heartbeat: float | None = None,
+    timeout: float = 6.0,
+    login_timeout: float = 10.0,
+    buffer_in: int | None = None,
+) -> DeviceConnection: ...
 @overload
-def BlynkConnection(role: Literal[Role.SERVER], **options: float) -> ServerConnection: ...
-def BlynkConnection(role: Role, **options: float) -> Connection:  # noqa: N802
+def BlynkConnection(
+    role: Literal[Role.SERVER],
+    *,
+    heartbeat: float | None = None,
+    timeout: float = 6.0,
+    login_timeout: float = 10.0,
+    buffer_in: int | None = None,
+) -> ServerConnection: ...
+def BlynkConnection(  # noqa: N802 - named as the class it stood for
+    role: Role,
+    *,
+    heartbeat: float | None = None,
+    timeout: float = 6.0,
+    login_timeout: float = 10.0,
+    buffer_in: int | None = None,
+) -> Connection:
     """A new connection in ``role``: :class:`DeviceConnection` or :class:`ServerConnection`.
 
-    ``options`` are the role class's keyword arguments (``heartbeat``, ``timeout``,
-    ``login_timeout``, ``buffer_in``); ``None`` values take the role's defaults.
+    ``heartbeat`` and ``buffer_in`` default per role (device 45 s and 1024 bytes, server 10 s and
+    8192 bytes).
     """
-    given = {key: value for key, value in options.items() if value is not None}
-    buffer_in = given.pop("buffer_in", None)
     if role is Role.DEVICE:
-        return DeviceConnection(**given) if buffer_in is None else DeviceConnection(buffer_in=int(buffer_in), **given)
-    return ServerConnection(**given) if buffer_in is None else ServerConnection(buffer_in=int(buffer_in), **given)
+        return DeviceConnection(
+            heartbeat=45.0 if heartbeat is None else heartbeat,
+            timeout=timeout,
+            login_timeout=login_timeout,
+            buffer_in=1024 if buffer_in is None else buffer_in,
+        )
+    return ServerConnection(
+        heartbeat=10.0 if heartbeat is None else heartbeat,
+        timeout=timeout,
+        login_timeout=login_timeout,
+        buffer_in=8192 if buffer_in is None else buffer_in,
+    )

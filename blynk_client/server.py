@@ -122,7 +122,7 @@ class DeviceRecord:
     def values(self, pin: int) -> tuple[str, ...] | None:
         """The values stored on ``pin`` (decoded once, on first read), or ``None``."""
         stored = self.pins.get(pin)
-        if stored is None or type(stored) is tuple:
+        if stored is None or isinstance(stored, tuple):
             return stored
         values = decode_values(stored)
         self.pins[pin] = values
