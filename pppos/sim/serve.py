@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import random
 import select
@@ -179,7 +180,7 @@ class SimServer:
         # The modem was switched on before the simulator opened its port: it is booted already.
         self.modem.power_on(start - self.options.sim.boot_delay)
         for item in self.options.faults:
-            self._timers.add(start + item.at, lambda now, fault=item.fault: self._scheduled(fault, now))
+            self._timers.add(start + item.at, functools.partial(self._scheduled, item.fault))
         return (
             f"pppos-sim: {self.options.sim.profile} modem on {self.link} (pty {self.pty_name}), "
             f"network {self.options.network}"
