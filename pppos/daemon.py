@@ -50,7 +50,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pppos import session as ses
-from pppos.at.bringup import Bringup, BringupConfig, DataMode, Hangup, ModemInfo, Progress, SetBaud, SetDtr, Verdict
+from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, Progress, SetBaud, SetDtr, Verdict
 from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.at.recovery import RecoveryPlan, profile_rungs
 from pppos.config import UpOptions
@@ -388,8 +388,8 @@ class Host:
 
         ifname = self.opts.ifname
         previous = statusmod.read_status(statusmod.state_path(ifname, self.opts.run_dir))
-        other = int(previous.get("pid", 0)) if previous is not None else 0
-        if other and other != os.getpid() and statusmod.pid_alive(other):
+        other = statusmod.state_pid(previous)
+        if other and other != os.getpid() and statusmod.is_pppos_up(other):
             raise PpposError(f"pppos-up is already running on {ifname} (pid {other}); stop it with pppos-down",
                              exit_status=ExitStatus.USAGE)
         backup = statusmod.backup_path(ifname, self.opts.run_dir)
@@ -616,10 +616,7 @@ class Daemon:
                 io.detach()
             case ses.StartBringup():
                 self._t0, self._cpu0 = now, time.process_time()
-                cfg = _build(BringupConfig, {"profile": self.opts.profile or "auto", "baud": self.opts.baud,
-                                             "pin": self.opts.pin, "apn": self.opts.apn, "user": self.opts.user,
-                                             "password": self.opts.password})
-                self._start_core(Bringup(cfg, trace=self._trace()), now)
+                self._start_core(Bringup(self.opts.bringup_config(), trace=self._trace()), now)
             case ses.StartPpp():
                 self._start_ppp(now)
             case ses.HangUp(terminate=terminate):

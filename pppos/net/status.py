@@ -37,6 +37,7 @@ __all__ = [
     "StatusFile",
     "backup_path",
     "format_status",
+    "is_pppos_up",
     "last_failure_path",
     "pid_alive",
     "read_fresh_status",
@@ -44,6 +45,7 @@ __all__ = [
     "read_status",
     "run_dir",
     "state_path",
+    "state_pid",
 ]
 
 DEFAULT_RUN_DIR = "/run/pppos"
@@ -92,6 +94,31 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def is_pppos_up(pid: int) -> bool:
+    """True when ``pid`` is alive and is a ``pppos-up`` (its /proc/PID/cmdline says so).
+
+    A state file left by a dead daemon can name a pid the kernel has since given to an unrelated
+    process; that process must never be signalled or reported as the daemon.
+    """
+    from pppos.portlock import process_name
+
+    return pid_alive(pid) and process_name(pid) == "pppos-up"
+
+
+def state_pid(state: dict[str, Any] | None) -> int:
+    """The pid a state file names, or 0 when it names none (missing, not a number)."""
+    if state is None:
+        return 0
+    value = state.get("pid")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return 0
+    try:
+        pid = int(value)
+    except ValueError:
+        return 0
+    return pid if pid > 0 else 0
+
+
 def read_status(path: Path) -> dict[str, Any] | None:
     """The state in ``path``, or None when there is no such file.
 
@@ -118,10 +145,13 @@ def read_fresh_status(path: Path, timeout: float = 1.0) -> dict[str, Any] | None
     import signal
     import time
 
-    state = read_status(path)
+    try:
+        state = read_status(path)
+    except LinkError:
+        return None
     if state is None or state.get("refresh_signal") != "SIGUSR1":
         return state
-    pid = int(state.get("pid", 0))
+    pid = state_pid(state)
     before = float(state.get("updated", 0.0))
     if pid <= 0:
         return state
@@ -130,14 +160,14 @@ def read_fresh_status(path: Path, timeout: float = 1.0) -> dict[str, Any] | None
     except OSError:
         return state  # not ours to signal (another user), or gone: show what there is
     deadline = time.monotonic() + timeout
+    fresh: dict[str, Any] | None = state
     while time.monotonic() < deadline:
         time.sleep(0.01)
-        fresh = read_status(path)
-        if fresh is None:
-            return None
-        if float(fresh.get("updated", 0.0)) > before:
-            return fresh
-    return read_status(path)
+        with contextlib.suppress(LinkError):  # caught mid-rename or corrupt: try again
+            fresh = read_status(path)
+            if fresh is None or float(fresh.get("updated", 0.0)) > before:
+                return fresh
+    return fresh
 
 
 class StatusFile:
