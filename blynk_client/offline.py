@@ -12,6 +12,8 @@ heartbeat and login rules we follow are in ``blynk-protocol.md`` section 3.
 - :class:`OfflineQueue`: operations the application made while disconnected, replayed after the
   next login. Latest value per key (a virtual pin) by default, or every item up to a bound. Items
   that are superseded or pushed out are counted and reported through a callback, never silently lost.
+Pin names are parsed by the core alone (:func:`blynk_client.protocol.parse_pin`).
+
 - :class:`Values`: the arguments of a server-to-device virtual write (HARDWARE ``vw``,
   ``blynk-protocol.md`` section 3 "Server → device virtual-pin write") with typed accessors;
   defined in :mod:`blynk_client.values` and re-exported here.
@@ -38,8 +40,6 @@ __all__ = [
     "OfflineQueue",
     "QueuedOp",
     "Values",
-    "format_pin",
-    "parse_pin",
 ]
 
 
@@ -207,29 +207,3 @@ class OfflineQueue:
     def _report(self, item: QueuedOp, reason: DropReason) -> None:
         if self.on_drop is not None:
             self.on_drop(item, reason)
-
-
-def parse_pin(pin: str | int) -> int:
-    """Turn ``"V5"``, ``"v5"``, ``"5"`` or ``5`` into the virtual pin number 5 (0..255).
-
-    Raises :class:`ValueError` with a one-line message for anything else.
-    """
-    if isinstance(pin, bool):
-        raise ValueError(f"not a virtual pin: {pin!r}")
-    if isinstance(pin, int):
-        number = pin
-    else:
-        text = pin.strip()
-        if text[:1] in ("V", "v"):
-            text = text[1:]
-        if not text.isdigit():
-            raise ValueError(f"not a virtual pin: {pin!r} (expected V0..V255)")
-        number = int(text)
-    if not 0 <= number <= 255:
-        raise ValueError(f"virtual pin out of range: {pin!r} (expected V0..V255)")
-    return number
-
-
-def format_pin(pin: str | int) -> str:
-    """Return the canonical name ``"V<n>"`` of a pin given in any form :func:`parse_pin` accepts."""
-    return f"V{parse_pin(pin)}"

@@ -294,10 +294,18 @@ def test_bad_values_are_usage_errors(loop: Loop) -> None:
         loop.run(server.stop())
 
 
-def test_interface_binding_needs_an_existing_interface() -> None:
+def test_a_missing_interface_fails_one_attempt_and_is_waited_for_with_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     blynk = Blynk(TOKEN, server="127.0.0.1", port=9, insecure=True, interface="no-such-if0")
-    with pytest.raises(UsageError, match="no-such-if0"):
+    with pytest.raises(ConnectError, match="no-such-if0 is not present"):
         blynk.connect(timeout=2, retry=False)
+    with caplog.at_level(logging.INFO), pytest.raises(ConnectError, match="not connected within"):
+        blynk.connect(timeout=1.5, retry=True)  # waits for the interface, one progress line
+    waiting = [r.getMessage() for r in caplog.records if "waiting for network interface" in r.getMessage()]
+    assert waiting == ["waiting for network interface no-such-if0 to appear"]
+    assert blynk.stats.attempts == 0  # no DNS, no socket while the interface is missing
+    blynk.close()
 
 
 def test_core_fast_path_matches_the_general_encoder() -> None:
