@@ -325,6 +325,7 @@ class BlynkClient(SessionBase):
     async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Resolve, bind, connect and (with TLS) handshake within ``connect_timeout``."""
         loop = asyncio.get_running_loop()
+        handshaking = False
         try:
             async with asyncio.timeout(self.connect_timeout):
                 try:
@@ -353,6 +354,7 @@ class BlynkClient(SessionBase):
                 if sock is None:
                     reason = last.strerror if last is not None and last.strerror else str(last)
                     raise ConnectError(f"cannot connect to {host}:{port}: {reason}")
+                handshaking = self._ssl is not None
                 try:
                     return await asyncio.open_connection(
                         sock=sock,
@@ -372,15 +374,14 @@ class BlynkClient(SessionBase):
                     if self._ssl is not None:
                         raise TlsError(f"TLS with {host}:{port} failed: {exc} ({TLS_HINT})") from None
                     raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from None
-                except TimeoutError:
+                except BaseException:
                     sock.close()
-                    if self._ssl is None:
-                        raise
-                    raise TlsError(
-                        f"TLS with {host}:{port} failed: no handshake answer within {self.connect_timeout:g} s "
-                        f"({TLS_HINT})"
-                    ) from None
+                    raise
         except TimeoutError:
+            if handshaking:
+                raise TlsError(
+                    f"TLS with {host}:{port} failed: no handshake answer within {self.connect_timeout:g} s ({TLS_HINT})"
+                ) from None
             raise ConnectError(f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s") from None
 
     def _prepare_socket(self, sock: socket.socket, family: int) -> None:

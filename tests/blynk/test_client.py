@@ -22,9 +22,9 @@ import pytest
 
 from blynk_client import protocol as proto
 from blynk_client.client import BlynkClient
-from blynk_client.sync_client import Blynk
 from blynk_client.errors import ConnectError, InvalidTokenError, TlsError, UsageError
 from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, QueuedOp, Values
+from blynk_client.sync_client import Blynk
 from tests.blynk.client_helpers import FaultServer, TlsFiles, make_tls_files
 from tests.helpers import FloatClock
 

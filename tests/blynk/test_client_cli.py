@@ -137,7 +137,19 @@ def test_empty_token_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["write", "X1", "1"], ["write", "V300", "1"], ["bogus"], ["write", "V1"], ["--port", "x", "ping"]],
+    [
+        ["write", "X1", "1"],
+        ["write", "V300", "1"],
+        ["bogus"],
+        ["write", "V1"],
+        ["--port", "x", "ping"],
+        ["--heartbeat", "nan", "ping"],
+        ["--heartbeat", "0", "ping"],
+        ["--timeout", "inf", "ping"],
+        ["--coalesce", "nan", "ping"],
+        ["--template-id", "", "ping"],
+        ["resolve"],
+    ],
 )
 def test_usage_errors_exit_2_before_connecting(argv: list[str], token_file: Path) -> None:
     status, _, err = call("--server", "127.0.0.1", "--port", str(closed_port()), "--insecure",
@@ -175,6 +187,15 @@ def test_bad_token_is_exit_5_without_retry(tmp_path: Path, server: ThreadedServe
     assert "rejected the auth token Wron\u2026" in result.stderr
     assert "WrongTok_0123456789abcdefghijklm" not in result.stderr + result.stdout
     assert server.server.connections == 1
+
+
+def test_tls_to_a_plain_server_hints_at_insecure(server: ThreadedServer, token_file: Path) -> None:
+    """A plain server reads a TLS ClientHello as a Blynk header and waits or closes: the one line
+    names the likely cause (it used to say only "timed out")."""
+    argv = ["--server", "127.0.0.1", "--port", str(server.server.port), "--token-file", str(token_file)]
+    status, _, err = call(*argv, "--timeout", "2", "ping")
+    assert status == ExitStatus.TLS, err
+    assert err.count("\n") == 1 and "--insecure" in err and "plain TCP server" in err
 
 
 def test_tls_failure_is_exit_4(tmp_path: Path, token_file: Path) -> None:
@@ -218,6 +239,18 @@ def test_write_sync_event_property_ping(server: ThreadedServer, token_file: Path
     status, out, err = call(*base, "event", "door", "front door opened")
     assert status == 0, err
     assert server.server.events == [("door", "front door opened")]
+
+    status, out, err = call(*base, "resolve", "door")
+    assert status == 0, err
+    status, out, err = call(*base, "resolve", "door", "--all")
+    assert status == 0, err
+    assert server.server.resolved == [("door", False), ("door", True)]
+
+    status, out, err = call(*base, "--template-id", "TMPLxyz", "--firmware", "2.0.1", "--heartbeat", "20", "ping")
+    assert status == 0, err
+    assert {k: server.server.info.get(k) for k in ("tmpl", "fw-type", "fw", "h-beat")} == {
+        "tmpl": "TMPLxyz", "fw-type": "TMPLxyz", "fw": "2.0.1", "h-beat": "20"
+    }
 
     status, out, err = call(*base, "property", "V1", "label", "Room temp")
     assert status == 0, err

@@ -129,7 +129,7 @@ class TestPins:
 
     def test_one_parser(self) -> None:
         """The offline queue had its own copy that read Arabic-Indic digits as a pin number."""
-        import blynk_client.offline as offline
+        from blynk_client import offline
 
         assert not hasattr(offline, "parse_pin")
         with pytest.raises(ValueError, match="pin"):

@@ -372,3 +372,14 @@ def test_literal_addresses_skip_the_resolver() -> None:
     ]
     for name in ("localhost", "blynk.cloud", "127.1", "fe80::1%lo", "", "1.2.3.4 "):
         assert _literal_address(name, 80) is None  # these go to getaddrinfo
+
+
+def test_tls_to_a_plain_server_hints_at_insecure(loop: Loop) -> None:
+    server = loop.server(tokens=[TOKEN])
+    try:
+        blynk = Blynk(TOKEN, server="127.0.0.1", port=server.port, connect_timeout=2)
+        with pytest.raises(TlsError, match="plain TCP server.*--insecure"):
+            blynk.connect(timeout=5, retry=False)
+        blynk.close()
+    finally:
+        loop.run(server.stop())
