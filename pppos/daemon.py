@@ -261,16 +261,9 @@ class Daemon:
             self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
             self._start_link(now, b"")
             return
-        from pppos.at.bringup import Bringup, BringupConfig
+        from pppos.at.bringup import Bringup
 
-        cfg = _build(BringupConfig, {
-            "profile": self.opts.profile or "auto",
-            "baud": self.opts.baud,
-            "pin": self.opts.pin,
-            "apn": self.opts.apn,
-            "user": self.opts.user,
-            "password": self.opts.password,
-        })
+        cfg = self.opts.bringup_config()
         self._set_phase("modem")
         self.bringup = Bringup(cfg, trace=self.rep.trace if self.opts.trace else None)
         self.bringup.start(now)

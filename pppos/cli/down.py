@@ -21,16 +21,19 @@ PROG = "pppos-down"
 
 
 def _main(argv: list[str]) -> int:
+    from pppos.config import interface_of
     from pppos.errors import ExitStatus, LinkError, PermissionProblem
     from pppos.net.dns import restore_backup
     from pppos.net.status import backup_path, pid_alive, read_status, state_path
     from pppos.net.tun import validate_ifname
 
     p = ArgumentParser(prog=PROG, description="Tear down the link run by pppos-up and restore routes and DNS.")
-    p.add_argument("--ifname", default="ppp0", help="interface (default ppp0)")
+    p.add_argument("name", nargs="?", help="a named peer (pppos-up --call NAME): use its interface")
+    p.add_argument("--ifname", help="interface (default ppp0, or the named peer's)")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the daemon (default 20)")
     p.add_argument("--run-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.ifname = interface_of(args.name, args.ifname)
     validate_ifname(args.ifname)
     path = state_path(args.ifname, args.run_dir)
     state = read_status(path)

@@ -19,15 +19,18 @@ PROG = "pppos-status"
 
 
 def _main(argv: list[str]) -> int:
+    from pppos.config import interface_of
     from pppos.errors import ExitStatus
     from pppos.net.status import format_status, pid_alive, read_last_failure, read_status, state_path
     from pppos.net.tun import validate_ifname
 
     p = ArgumentParser(prog=PROG, description="Show the state of the link run by pppos-up.")
-    p.add_argument("--ifname", default="ppp0", help="interface (default ppp0)")
+    p.add_argument("name", nargs="?", help="a named peer (pppos-up --call NAME): use its interface")
+    p.add_argument("--ifname", help="interface (default ppp0, or the named peer's)")
     p.add_argument("--json", action="store_true", help="print the state as one JSON object")
     p.add_argument("--run-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.ifname = interface_of(args.name, args.ifname)
     validate_ifname(args.ifname)
     state = read_status(state_path(args.ifname, args.run_dir))
     running = state is not None and pid_alive(int(state.get("pid", 0)))
