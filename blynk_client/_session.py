@@ -328,7 +328,7 @@ def _arity(func: Callable[..., Any]) -> int:
         return max(0, code.co_argcount - 1) if not code.co_flags & 0x04 else 2
     if code.co_flags & 0x04:  # *args
         return 2
-    count = code.co_argcount
+    count = int(code.co_argcount)
     if getattr(func, "__self__", None) is not None:  # a bound method
         count -= 1
     return count
@@ -407,8 +407,8 @@ class SessionBase:
         self.info: dict[str, object] = {"h-beat": str(max(1, math.ceil(self.heartbeat)))}
         template = template_id if template_id is not None else tmpl_id
         version = firmware if firmware is not None else fw_ver
-        for key, value in (("template_id", template), ("firmware", version)):
-            if value is not None and (not value or any(c in value for c in "\0\r\n")):
+        for key, text in (("template_id", template), ("firmware", version)):
+            if text is not None and (not text or any(c in text for c in "\0\r\n")):
                 raise UsageError(f"{key} must be non-empty text without control characters")
         if template is not None:
             self.info.update({"tmpl": template, "fw-type": template})  # as BlynkLib 1.0 and C++ do

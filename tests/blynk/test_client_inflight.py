@@ -265,3 +265,26 @@ def test_an_idle_run_loop_does_not_spin(server_process: tuple[subprocess.Popen[s
     assert used < 0.25 * window, f"{used:.2f} CPU-s in {window} s over {rounds} rounds"
     assert rounds < 200  # one round per deadline (timer, heartbeat), not a busy loop
     blynk.close()
+
+
+def test_the_readme_port_of_a_blynklib_script_runs(
+    server_process: tuple[subprocess.Popen[str], int, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's ported script, as printed, against the local server (only the server address,
+    the interval and the endless loop are adjusted for a test)."""
+    _, port, http_port = server_process
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("The same script on `blynk_client`", 1)[1]
+    script = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "import BlynkLib" not in script and "timer.run()" not in script
+    script = script.replace("Blynk(BLYNK_AUTH, ", f"Blynk(BLYNK_AUTH, server='127.0.0.1', port={port}, insecure=True, ")
+    script = script.replace("set_interval(5,", "set_interval(0.1,")
+    script = script.replace("while True:", "for _ in range(ROUNDS):")
+    urllib.request.urlopen(f"http://127.0.0.1:{http_port}/external/api/update?token={TOKEN}&V3=17", timeout=10)
+    namespace: dict[str, object] = {"BLYNK_AUTH": TOKEN, "read_sensor": lambda: 42, "ROUNDS": 40}
+    exec(compile(script, "README.md", "exec"), namespace)
+    blynk = namespace["blynk"]
+    assert isinstance(blynk, Blynk) and blynk.info["tmpl"] == "TMPL1234"
+    blynk.close()
+    assert "slider: 17" in capsys.readouterr().out
+    assert _get(http_port, 5) == "42"

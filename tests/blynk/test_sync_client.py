@@ -378,7 +378,7 @@ def test_tls_to_a_plain_server_hints_at_insecure(loop: Loop) -> None:
     server = loop.server(tokens=[TOKEN])
     try:
         blynk = Blynk(TOKEN, server="127.0.0.1", port=server.port, connect_timeout=2)
-        with pytest.raises(TlsError, match="plain TCP server.*--insecure"):
+        with pytest.raises(TlsError, match=r"plain TCP server.*--insecure"):
             blynk.connect(timeout=5, retry=False)
         blynk.close()
     finally:
