@@ -344,6 +344,8 @@ class SessionBase:
 
     _conn: proto.BlynkConnection | None
     _now: Callable[[], float]
+    #: Set by ``close()``: the session ends on purpose.
+    _stopping = False
 
     def __init__(
         self,
@@ -792,7 +794,7 @@ class SessionBase:
         self.stats.resent += len(items)
         if was_logged_in:
             self._log(
-                WARNING,
+                INFO if self._stopping else WARNING,  # an orderly close cannot prove delivery either
                 "the connection ended before the server confirmed %d operation(s); resending them after the next login",
                 len(items),
             )
