@@ -33,7 +33,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from blynk_client import protocol as proto
+from blynk_client import _events as ev
+from blynk_client._device import DeviceConnection
+from blynk_client._wire import Status, format_value, parse_pin
 from blynk_client.errors import (
     ConnectError,
     InvalidTokenError,
@@ -342,7 +344,7 @@ class SessionBase:
     current core, or None) and ``self.stats`` (:class:`ClientStats`).
     """
 
-    _conn: proto.BlynkConnection | None
+    _conn: DeviceConnection | None
     _now: Callable[[], float]
     #: Set by ``close()``: the session ends on purpose.
     _stopping = False
@@ -687,13 +689,13 @@ class SessionBase:
 
     # -- pings and the core's timer ------------------------------------------------------------------
 
-    def _ping_now(self, conn: proto.BlynkConnection) -> int:
+    def _ping_now(self, conn: DeviceConnection) -> int:
         """Send PING now (an explicit ``ping()``): its answer confirms what was sent before it."""
         msg_id = conn.ping(self._now())
         self._inflight.cut(msg_id)
         return msg_id
 
-    def _core_timer(self, conn: proto.BlynkConnection, now: float) -> None:
+    def _core_timer(self, conn: DeviceConnection, now: float) -> None:
         """Serve the core's deadline; a heartbeat PING it sends cuts the unconfirmed operations."""
         before = conn.stats.messages_out
         conn.handle_timer(now)
@@ -702,52 +704,47 @@ class SessionBase:
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def _new_connection(self) -> proto.BlynkConnection:
+    def _new_connection(self) -> DeviceConnection:
         """A fresh device core that pings every ``heartbeat`` seconds when idle, as announced.
 
         The core spaces PINGs at least ``timeout`` apart (the C++ ``BLYNK_TIMEOUT_MS``); a heartbeat
         shorter than that would otherwise be announced but not kept, and the server (which allows
         2.3 announced heartbeats, section 3) would drop us.
         """
-        return proto.BlynkConnection(
-            proto.Role.DEVICE,
+        return DeviceConnection(
             heartbeat=self.heartbeat,
             timeout=min(self.response_timeout, self.heartbeat),
             login_timeout=self.login_timeout,
         )
 
-    def _handle_event(self, event: proto.Event) -> None:
+    def _handle_event(self, event: ev.Event) -> None:
         """One core event: dispatch writes and PONGs, log in, or raise why the session ends."""
-        kind = type(event)
-        if kind is proto.VirtualWrite:
-            self._dispatch_write(event.pin, event.values)  # type: ignore[attr-defined]
-        elif kind is proto.Pong:
-            self._inflight.confirm(event.msg_id)  # type: ignore[attr-defined]
-            self._on_pong(event.msg_id, event.rtt)  # type: ignore[attr-defined]
-        elif kind is proto.LoginSucceeded:
-            self._on_login()
-        elif kind is proto.LoginFailed:
-            status = event.status  # type: ignore[attr-defined]
-            if status == proto.Status.INVALID_TOKEN:
-                raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
-            raise ConnectError(f"the server refused the login with status {status}")
-        elif kind is proto.Redirected:
-            raise Redirect(event.host, event.port)  # type: ignore[attr-defined]
-        elif kind is proto.LoginTimeout:
-            raise ConnectError(f"no login answer within {self.login_timeout:g} s")
-        elif kind is proto.HeartbeatTimeout:
-            raise ConnectError(f"heartbeat timeout: nothing received for {event.idle:.0f} s")  # type: ignore[attr-defined]
-        elif kind is proto.ProtocolViolation:
-            raise RemoteProtocolError(
-                f"the server broke the protocol: {event.reason}",  # type: ignore[attr-defined]
-                status=event.status,  # type: ignore[attr-defined]
-            )
-        elif kind is proto.ConnectionClosed:
-            raise ConnectError("the server closed the connection")
-        elif kind is proto.DebugPrint:
-            self._log(INFO, "server: %r", event.text)  # type: ignore[attr-defined]
-        else:
-            self._log(DEBUG, "ignored %s", kind.__name__)
+        match event:
+            case ev.VirtualWrite(pin=pin, values=values):
+                self._dispatch_write(pin, values)
+            case ev.Pong(msg_id=msg_id, rtt=rtt):
+                self._inflight.confirm(msg_id)
+                self._on_pong(msg_id, rtt)
+            case ev.LoginSucceeded():
+                self._on_login()
+            case ev.LoginFailed(status=status):
+                if status == Status.INVALID_TOKEN:
+                    raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
+                raise ConnectError(f"the server refused the login with status {status}")
+            case ev.Redirected(host=host, port=port):
+                raise Redirect(host, port)
+            case ev.LoginTimeout():
+                raise ConnectError(f"no login answer within {self.login_timeout:g} s")
+            case ev.HeartbeatTimeout(idle=idle):
+                raise ConnectError(f"heartbeat timeout: nothing received for {idle:.0f} s")
+            case ev.ProtocolViolation(reason=reason, status=status):
+                raise RemoteProtocolError(f"the server broke the protocol: {reason}", status=status)
+            case ev.ConnectionClosed():
+                raise ConnectError("the server closed the connection")
+            case ev.DebugPrint(text=text):
+                self._log(INFO, "server: %r", text)
+            case _:
+                self._log(DEBUG, "ignored %s", type(event).__name__)
 
     def _on_login(self) -> None:
         self._logged_in = True
@@ -768,7 +765,7 @@ class SessionBase:
 
     _login_sent = 0.0
 
-    def _login(self, conn: proto.BlynkConnection) -> None:
+    def _login(self, conn: DeviceConnection) -> None:
         """Queue the login of a fresh connection (the driver transmits it)."""
         self._login_sent = self._now()
         conn.login(self._token, self._login_sent, info=self.info)
@@ -896,13 +893,13 @@ class SessionBase:
     @staticmethod
     def _pin(pin: str | int) -> int:
         try:
-            return proto.parse_pin(pin)
+            return parse_pin(pin)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
     @staticmethod
     def _text(value: object) -> str:
-        text = proto.format_value(value)
+        text = format_value(value)
         if "\0" in text:
             raise UsageError("a value must not contain NUL characters")
         return text

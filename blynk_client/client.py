@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from blynk_client import protocol as proto
+from blynk_client._device import DeviceConnection
 from blynk_client._session import (
     DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
     DEFAULT_SERVER,
@@ -119,7 +119,7 @@ class BlynkClient(SessionBase):
         super().__init__(token, **options)
         # Session state (valid while a session runs).
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._conn: proto.BlynkConnection | None = None
+        self._conn: DeviceConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None

@@ -12,7 +12,7 @@ heartbeat and login rules we follow are in ``blynk-protocol.md`` section 3.
 - :class:`OfflineQueue`: operations the application made while disconnected, replayed after the
   next login. Latest value per key (a virtual pin) by default, or every item up to a bound. Items
   that are superseded or pushed out are counted and reported through a callback, never silently lost.
-Pin names are parsed by the core alone (:func:`blynk_client.protocol.parse_pin`).
+Pin names are parsed by the core alone (:func:`blynk_client._wire.parse_pin`, re-exported here).
 
 - :class:`Values`: the arguments of a server-to-device virtual write (HARDWARE ``vw``,
   ``blynk-protocol.md`` section 3 "Server → device virtual-pin write") with typed accessors;
@@ -27,9 +27,10 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 
-from blynk_client.protocol import FrozenRecord
+from blynk_client._wire import parse_pin
 from blynk_client.values import Values
 
 __all__ = [
@@ -40,10 +41,13 @@ __all__ = [
     "OfflineQueue",
     "QueuedOp",
     "Values",
+    "format_pin",
+    "parse_pin",
 ]
 
 
-class BackoffPolicy(FrozenRecord):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackoffPolicy:
     """Parameters of the reconnect backoff.
 
     :param initial: the base delay before the second attempt (seconds).
@@ -51,8 +55,6 @@ class BackoffPolicy(FrozenRecord):
     :param maximum: the cap of the base delay (seconds).
     :param jitter: the fraction of the base delay that is randomised, 0 (none) to 1 (full jitter).
     """
-
-    _kw_only = True
 
     initial: float = 1.0
     factor: float = 2.0
@@ -123,15 +125,14 @@ class DropReason(Enum):
     OVERFLOW = "overflow"
 
 
-class QueuedOp(FrozenRecord):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedOp:
     """One operation the application made while offline.
 
     :param kind: the client method to replay (``virtual_write``, ``set_property``, ``log_event``...).
     :param args: its positional arguments, already converted to text.
     :param key: the identity used by ``OfflineMode.LATEST``; ``None`` means never coalesced.
     """
-
-    _kw_only = True
 
     kind: str
     args: tuple[str, ...]
@@ -207,3 +208,8 @@ class OfflineQueue:
     def _report(self, item: QueuedOp, reason: DropReason) -> None:
         if self.on_drop is not None:
             self.on_drop(item, reason)
+
+
+def format_pin(pin: str | int) -> str:
+    """Return the canonical name ``"V<n>"`` of a pin given in any form :func:`parse_pin` accepts."""
+    return f"V{parse_pin(pin)}"

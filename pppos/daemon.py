@@ -217,8 +217,8 @@ class Daemon:
         ifname = self.opts.ifname
         state = statusmod.state_path(ifname, self.opts.run_dir)
         previous = statusmod.read_status(state)
-        other = int(previous.get("pid", 0)) if previous is not None else 0
-        if other and other != os.getpid() and statusmod.pid_alive(other):
+        other = statusmod.state_pid(previous)
+        if other and other != os.getpid() and statusmod.is_pppos_up(other):
             raise PpposError(f"pppos-up is already running on {ifname} (pid {other}); stop it with pppos-down",
                              exit_status=ExitStatus.USAGE)
         backup = statusmod.backup_path(ifname, self.opts.run_dir)
