@@ -65,6 +65,8 @@ BYTES_SECONDS = 4.0
 #: link" settings an application can choose (100 ms, 250 ms).
 WINDOWS = (0.0, 0.005, 0.1, 0.25)
 TCPI_OPT_TIMESTAMPS = 1
+#: The RSS target (issue 13): ours at most this much above the lighter peer's peak RSS.
+RSS_MARGIN_KIB = 512
 
 
 # -- socket accounting -----------------------------------------------------------------------------
@@ -367,9 +369,9 @@ NOTES = """
   for transparency: its CPU per write is close, but asyncio alone costs ~8 MiB of RSS.
 - Rate: the end-to-end rate includes the server (our asyncio blynk-server, one process, the same for
   every client). It used to cap ours (issue/s well above writes/s); the server now takes each write
-  straight from the receive fast path into the token's pin dict as raw bytes (no event object, no
-  decode until read: BlynkConnection.write_store), about 4-5x less server CPU per message, so the
-  rate is client-bound again (issue/s ~ writes/s). Our write costs one Python call into the core
+  from the receive fast path as raw bytes, a run of writes as one VirtualWrites event (no object
+  per write, no decode until read), about 4-5x less server CPU per message than an event per
+  write, so the rate is client-bound (issue/s ~ writes/s). Our write costs one Python call into the core
   (bytes formatted in one step, packed into the output buffer; one send per 5 ms window or 1400 B);
   BlynkLib and blynklib make one send() system call per write. CPU per write is the client's own
   cost and the steadier figure on this shared machine (rounds vary 1.5-2.5x in wall time). With
@@ -530,8 +532,8 @@ def main() -> int:
                      f"= {peer_cpu / ours['cpu_us']:.2f}x less CPU")
         peer_rss = min(p["rss_kib"] for p in peers if "rss_kib" in p)
         lines.append(f"RSS: ours {ours['rss_kib'] / 1024:.2f} MiB vs lowest peer {peer_rss / 1024:.2f} MiB (medians, "
-                     f"{(ours['rss_kib'] - peer_rss):+.0f} KiB) (target: no higher): "
-                     f"{'MET' if ours['rss_kib'] <= peer_rss else 'NOT MET'}")
+                     f"{(ours['rss_kib'] - peer_rss):+.0f} KiB) (target: within {RSS_MARGIN_KIB} KiB = 0.5 MiB): "
+                     f"{'MET' if ours['rss_kib'] <= peer_rss + RSS_MARGIN_KIB else 'NOT MET'}")
         for label in (OURS, *PEERS):
             kib = [f"{r['rss_kib']:.0f}" for r in rounds.get(label, []) if "rss_kib" in r]
             lines.append(f"  {label} peak RSS per round (KiB): {', '.join(kib)}")
