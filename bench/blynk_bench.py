@@ -377,17 +377,18 @@ NOTES = """
   cost and the steadier figure on this shared machine (rounds vary 1.5-2.5x in wall time). With
   coalesce 0 ours also makes one send() and, with TCP_NODELAY, one segment per write, which costs
   more kernel time than BlynkLib's sends that Nagle merges: a setting for latency, not for bursts.
-- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB on ~14.4 MiB. Importing
-  our client costs ~0.4 MiB (protocol core, session, driver: code objects are most of it) against
-  ~30 KiB for BlynkLib's one file; BlynkLib in turn pays ~0.3 MiB anonymous memory plus resolver
-  file pages for getaddrinfo("127.0.0.1"), which ours skips for a literal address (as asyncio
-  does); the "getaddrinfo" row is ours paying it too, as it would for a host name (blynk.cloud).
-  Cut for this: the server role (_server_role.py) and the offline queue/backoff (offline.py) are
-  not imported by a connected device, records get their slots without a second class object, no
-  pin tables, no dataclasses/ssl/logging/asyncio imports. With a literal address what is left is
-  parity within the noise: between full runs the medians moved by up to ~0.1 MiB (BlynkLib
-  14.36-14.46 MiB, ours 14.39-14.43 MiB on 2026-11-23), so this verdict can flip from run to run.
-  With a host name ours is ~0.4 MiB above BlynkLib: the size of our import.
+- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB. Since issue 13 the core's
+  records are frozen slotted dataclasses (the home-made Record metaclass is gone), and importing
+  `dataclasses` pulls in inspect, ast, dis, tokenize, copy and weakref: about 1.27 MiB of peak RSS
+  on its own (measured: socket+selectors+struct+time 11.62 MiB, plus dataclasses 12.89 MiB), plus
+  ~20 KiB per generated record class (~0.3 MiB for the 15 device events). The rest of ours: the core
+  below the device role ~0.2 MiB, `typing` ~0.5 MiB (imported by the client's _session.py and
+  sync_client.py for TYPE_CHECKING/Any; a `TYPE_CHECKING = False` constant would drop it), session
+  and driver ~0.15 MiB. BlynkLib pays ~0.4 MiB for getaddrinfo("127.0.0.1"), which ours skips for a
+  literal address (the "getaddrinfo" row is ours paying it too, as for a host name). Not imported
+  by a connected device: the server role (_server_role.py), protocol.py, offline.py, ssl, logging,
+  asyncio. So the 0.5 MiB target cannot be met while the records are dataclasses; the figure is
+  stated in the targets above.
 - Bytes at 10 writes/s: writes 100 ms apart cannot share a segment with a window of a few ms; each
   write is one data segment plus one ACK (118 B) for every client, and even without the ACK a lone
   14 B write costs 66 B = 56 % of BlynkLib's 118 B. The target (<= 50 %) needs >= 3 writes per
