@@ -168,7 +168,8 @@ class FaultRig:
             if self.up is not None and self.up.proc.poll() is not None:
                 raise AssertionError(f"pppos-up exited with {self.up.proc.returncode}:\n{self.up.log[-4000:]}")
             time.sleep(0.02)
-        raise AssertionError(f"phase never became {phases}; state {self.state()}\n{self.up.log[-3000:] if self.up else ''}")
+        log = self.up.log[-3000:] if self.up else ""
+        raise AssertionError(f"phase never became {phases}; state {self.state()}\n{log}")
 
     def first_record_after(self, t: float, predicate: Any) -> dict[str, Any] | None:
         """The first log record at or after wall time ``t`` for which ``predicate(record)`` holds."""
