@@ -24,6 +24,7 @@ from typing import Any
 
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
+from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
 
 __all__ = ["BACKENDS", "UpOptions", "build_up_parser", "load_config_file", "parse_up_args"]
 
@@ -55,6 +56,10 @@ class UpOptions:
     #: (interval seconds, failures) for LCP Echo-Request keepalives (RFC 1661 section 5.8); None = off.
     lcp_echo: tuple[float, int] | None = (30.0, 4)
     pcap: str | None = None
+    #: Keep PAP passwords in clear in the pcap (masked with ``*`` by default).
+    pcap_secrets: bool = False
+    #: Run IPv6CP (RFC 5072); ``--no-ipv6`` keeps the link IPv4-only.
+    ipv6: bool = True
     trace: bool = False
     backend: str = "auto"
     direct: bool = False
@@ -101,9 +106,13 @@ def build_up_parser() -> ArgumentParser:
     p.add_argument("--route-metric", type=int, help="metric of that default route (default 0)")
     p.add_argument("--usepeerdns", action="store_true", help="use the name servers the peer announces")
     p.add_argument("--dns", action="append", help="name server when the peer gives none (repeatable)")
-    p.add_argument("--mtu", type=int, help="MRU/MTU to ask for (default 1500)")
+    p.add_argument("--mtu", type=int, help=f"MRU/MTU to ask for, {MIN_MRU}..{MAX_MRU} (default {DEFAULT_MRU})")
+    p.add_argument("--ipv6", action=argparse.BooleanOptionalAction,
+                   help="negotiate IPv6 (IPv6CP) besides IPv4 (default yes)")
     p.add_argument("--lcp-echo", metavar="INTERVAL,FAILURES", help="LCP echo keepalive (default 30,4; 'off')")
-    p.add_argument("--pcap", metavar="FILE", help="write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR)")
+    p.add_argument("--pcap", metavar="FILE",
+                   help="write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR, mode 600, PAP password masked)")
+    p.add_argument("--pcap-secrets", action="store_true", help="keep the PAP password in clear in the --pcap file")
     p.add_argument("--trace", action="store_true", help="print a pppd-style line per PPP packet")
     p.add_argument("--config", metavar="FILE", help="INI file with these options in a [pppos] section")
     p.add_argument("--backend", choices=BACKENDS, help="python (TUN), pppd (kernel PPP) or auto (default)")
@@ -146,6 +155,8 @@ _INI_KEYS: dict[str, str] = {
     "mtu": "int",
     "lcp-echo": "str",
     "pcap": "str",
+    "pcap-secrets": "bool",
+    "ipv6": "bool",
     "trace": "bool",
     "backend": "str",
     "direct": "bool",
@@ -294,8 +305,8 @@ def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) ->
         raise ConfigError(f"--baud {opts.baud} is not a serial speed")
     if opts.apn is not None and not _APN_RE.match(opts.apn):
         raise ConfigError("--apn may hold only letters, digits, '.', '-' and '_' (at most 100)")
-    if opts.mtu is not None and not 128 <= opts.mtu <= 16384:
-        raise ConfigError(f"--mtu {opts.mtu} is outside 128..16384")
+    if opts.mtu is not None and not MIN_MRU <= opts.mtu <= MAX_MRU:
+        raise ConfigError(f"--mtu {opts.mtu} is outside {MIN_MRU}..{MAX_MRU}")
     if not 0 <= opts.route_metric <= 0xFFFFFFFF:
         raise ConfigError(f"--route-metric {opts.route_metric} is outside 0..4294967295")
     if opts.backend not in BACKENDS:
