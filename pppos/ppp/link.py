@@ -693,8 +693,15 @@ class Lcp(ControlProtocol):
 
 _CONTROL = frozenset({Protocol.LCP, Protocol.PAP, Protocol.CHAP, Protocol.IPCP, Protocol.IPV6CP})
 _DATA = frozenset({Protocol.IP, Protocol.IPV6})
-#: "not computed" marker for PppLink's cached timer (None is a valid answer: no timer running)
-_UNKNOWN = object()
+class _Unknown(Enum):
+    """"Not computed" marker for PppLink's cached timer (None is a valid answer: no timer running).
+
+    An enum member, so it stays itself through ``copy.deepcopy`` (a plain ``object()`` would not)."""
+
+    TOKEN = 0
+
+
+_UNKNOWN = _Unknown.TOKEN
 
 
 class PppLink:
@@ -722,7 +729,7 @@ class PppLink:
         self.phase = Phase.DEAD
         self._events: deque[LinkEvent] = deque()
         self._out = bytearray()
-        self._timer_cache: float | object | None = _UNKNOWN
+        self._timer_cache: float | _Unknown | None = _UNKNOWN
         # Receive ACCM: the characters we ask the peer to escape. Before negotiation the peer
         # escapes every control character (a superset) and after it exactly these, so dropping raw
         # ones from this set is right at all times, with no race around LCP opening.
