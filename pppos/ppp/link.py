@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, unique
+from typing import TypedDict
 
 from pppos.errors import ConfigError, LocalProtocolError
 from pppos.ppp import hdlc
@@ -94,6 +95,14 @@ _NEGOTIATING = frozenset({State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT})
 
 
 # -- configuration ------------------------------------------------------------------------------
+
+
+class _Timers(TypedDict):
+    """RFC 1661 section 4.6 restart timer and counters, shared by LCP and the NCPs."""
+
+    restart_timer: float
+    max_terminate: int
+    max_configure: int
 
 
 @unique
@@ -736,7 +745,7 @@ class PppLink:
         # Sized from the MRU we ask for (never below the RFC 1661 default) and resized to the MRU
         # the peer acked when LCP opens (pppos.ppp.limits is the one source of the bound).
         self._deframer = hdlc.Deframer(accm=config.asyncmap or 0, max_frame=frame_bound(config.mru))
-        timers = {
+        timers: _Timers = {
             "restart_timer": config.restart_timer,
             "max_terminate": config.max_terminate,
             "max_configure": config.max_configure,
