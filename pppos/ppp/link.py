@@ -900,13 +900,13 @@ class PppLink:
                 busy = True
                 reason, cp.failure = cp.failure, None
                 if cp is self.ipcp:
-                    self._fail(DownCause.NEGOTIATION_FAILED, f"IPCP: {reason}", now, protocol="IPCP")
+                    self._fail(DownCause.NEGOTIATION_FAILED, reason, now, protocol="IPCP")
                 else:
                     cp.close(now, reason)
         if self.lcp.failure and self.lcp.fsm.state in _NEGOTIATING:
             busy = True
             reason, self.lcp.failure = self.lcp.failure, None
-            self._fail(DownCause.NEGOTIATION_FAILED, f"LCP: {reason}", now, protocol="LCP")
+            self._fail(DownCause.NEGOTIATION_FAILED, reason, now, protocol="LCP")
         if self.lcp_policy.looped_back and not self._loop_handled:
             busy = True
             self._loop_handled = True
@@ -1046,7 +1046,7 @@ class PppLink:
             self._ncp_deadlines.pop(cp, None)
             problem = self.ipcp_policy.problem() if cp is self.ipcp and not self._up_reported else None
             if problem is not None:
-                self._fail(DownCause.NEGOTIATION_FAILED, f"IPCP: {problem}", now, protocol="IPCP")
+                self._fail(DownCause.NEGOTIATION_FAILED, problem, now, protocol="IPCP")
             elif cp is self.ipcp and not self._up_reported:
                 self._up_reported = True
                 v6 = self.ipv6cp_policy.result if self.ipv6cp.is_open else None
@@ -1177,7 +1177,7 @@ class PppLink:
         """
         cached = self._timer_cache
         if cached is not _UNKNOWN:
-            return cached  # type: ignore[return-value]
+            return cached
         deadlines = [self.lcp.get_timer(), self.ipcp.get_timer(), self.ipv6cp.get_timer()]
         deadlines += [a.get_timer() for a in (self._auth_peer, self._auth_server) if a is not None]
         deadlines += [self._lcp_deadline, *self._ncp_deadlines.values()]
@@ -1204,7 +1204,7 @@ class PppLink:
             self._lcp_deadline = None
             if not self.lcp.is_open and self.phase is not Phase.DEAD:
                 seconds = self.config.lcp_timeout
-                self._fail(DownCause.NEGOTIATION_FAILED, f"LCP did not converge within {seconds:g} s", now,
+                self._fail(DownCause.NEGOTIATION_FAILED, f"no agreement within {seconds:g} s", now,
                            protocol="LCP")
         for cp, deadline in list(self._ncp_deadlines.items()):
             if now < deadline:
@@ -1212,7 +1212,7 @@ class PppLink:
             del self._ncp_deadlines[cp]
             if cp.is_open or not self.lcp.is_open:
                 continue
-            reason = f"{cp.name} did not converge within {self.config.ncp_timeout:g} s"
+            reason = f"no agreement within {self.config.ncp_timeout:g} s"
             if cp is self.ipcp:
                 self._fail(DownCause.NEGOTIATION_FAILED, reason, now, protocol="IPCP")
             else:

@@ -98,7 +98,7 @@ def test_unusable_addresses_fail_ipcp_with_one_verdict(
     assert pair.client.of(LinkUp) == []
     (down,) = pair.client.of(LinkDown)
     assert down.cause is DownCause.NEGOTIATION_FAILED and down.protocol == "IPCP"
-    assert down.reason.startswith("IPCP: ") and verdict in down.reason
+    assert verdict in down.reason
 
 
 def test_a_loopback_dns_is_taken_when_the_user_allowed_it() -> None:
@@ -135,7 +135,7 @@ def test_lcp_has_an_overall_deadline() -> None:
     pair.server.link.lcp.receive = lambda pkt, now: None  # type: ignore[method-assign]
     run_pair(pair, 100.0)
     (down,) = pair.client.of(LinkDown)
-    assert down.reason == "LCP did not converge within 5 s" and down.protocol == "LCP"
+    assert down.reason == "no agreement within 5 s" and down.protocol == "LCP"
 
 
 def test_ipcp_has_an_overall_deadline() -> None:
@@ -143,7 +143,7 @@ def test_ipcp_has_an_overall_deadline() -> None:
     pair.server.link.ipcp.receive = lambda pkt, now: None  # type: ignore[method-assign]
     run_pair(pair, 100.0)
     (down,) = pair.client.of(LinkDown)
-    assert down.reason == "IPCP did not converge within 5 s" and down.protocol == "IPCP"
+    assert down.reason == "no agreement within 5 s" and down.protocol == "IPCP"
     assert pair.client.of(LinkUp) == []
 
 
