@@ -232,10 +232,9 @@ class HostilePeer(_Pty):
                                                     self.script.auth_message).encode())
         elif protocol == Protocol.IPCP:
             self._on_ipcp(pkt)
-        elif protocol == Protocol.IPV6CP:
-            if self._lcp_open:
-                data = struct.pack("!H", protocol) + info
-                self._send(Protocol.LCP, ControlPacket(Code.PROTOCOL_REJECT, self._next_id(), data).encode())
+        elif protocol == Protocol.IPV6CP and self._lcp_open:
+            data = struct.pack("!H", protocol) + info
+            self._send(Protocol.LCP, ControlPacket(Code.PROTOCOL_REJECT, self._next_id(), data).encode())
 
     def _on_lcp(self, pkt: ControlPacket) -> None:
         code = pkt.code
