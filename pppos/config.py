@@ -205,8 +205,12 @@ class UpOptions:
             "apn": self.apn,
             "user": self.user,
             "password": self.password,
-            **overrides,
         }
+        # SIM safety: never resend a PIN a SIM refused; remember each refusal (pppos.pinguard).
+        from pppos.pinguard import bringup_fields
+
+        values.update(bringup_fields(self.pin))
+        values.update(overrides)
         names = {f.name for f in fields(BringupConfig)}
         return BringupConfig(**{k: v for k, v in values.items() if k in names and v is not None})
 
