@@ -706,6 +706,11 @@ NOTES = [
     "#   session, where a current desktop core needs about a tenth of that, and the daemon's CPU share scales",
     "#   with it. The daemon stays at 2.5-3x the wake-up floor; halving its serial wake-ups (the read",
     "#   holdoff) did not move the share measurably here.",
+    "# - LTE-class row: no --baud, so the simulator paces nothing and starts slirp with '-b 1000000000' and",
+    "#   'towrite_max 65536' (slirp's built-in 115200 throttle and the 4096-octet per-turn cap held an",
+    "#   'unpaced' run to 11 KB/s before). Four flows, host -> namespace through slirp's redir. pppos-up,",
+    "#   slirp, pppos-sim and the Python sender/receiver share the machine's 2 cores, so the MB/s is a floor",
+    "#   for the path, and CPU per MB (CPU seconds over the window / MB) is the figure to compare.",
 ]
 
 

@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import json
 import os
 import signal
@@ -97,6 +98,8 @@ HOLDOFF_MAX = 0.02
 CARRIER_CONFIRM = 0.03
 #: DCD is polled this often while PPP runs, on ports that report it
 DCD_POLL = 0.05
+#: IPv6 needs a link MTU of at least 1280 octets (RFC 8200 section 5).
+IPV6_MIN_MTU = 1280
 #: the ``--reset-command`` may run this long
 RESET_COMMAND_TIMEOUT = 120.0
 
@@ -366,9 +369,11 @@ class DataPath:
 class Host:
     """``ppp0`` across sessions, the resolver and the state file (see the module docstring)."""
 
-    def __init__(self, opts: UpOptions, rep: Reporter) -> None:
+    def __init__(self, opts: UpOptions, rep: Reporter, wake: Callable[[], None]) -> None:
         self.opts = opts
         self.rep = rep
+        #: a driver wake-up (transmit what a core queued, re-arm)
+        self.wake = wake
         self.tun: TunDevice | None = None
         self.dns: DnsManager | None = None
         self.status: StatusFile | None = None
@@ -401,7 +406,7 @@ class Host:
         self.tun = TunDevice.create(ifname)
         await self.tun.setup()
 
-    async def configure(self, event: LinkUp, ipv6: Ipv6Up | None) -> None:
+    async def configure(self, event: LinkUp, ipv6: Ipv6Up | None, link: PppLink | None) -> None:
         """Address, MTU, IPv6 link-local, default route and DNS for the session that just came up."""
         from pppos.net.dns import choose_servers
 
@@ -416,8 +421,10 @@ class Host:
             self.tun.set_carrier(True)
             await self.tun.configure(str(event.local_ip), str(event.peer_ip), mtu)
             self.local_ip, self.peer_ip, self.mtu = str(event.local_ip), str(event.peer_ip), mtu
+            if mtu < IPV6_MIN_MTU and link is not None and link.ipv6_enabled:
+                self._disable_ipv6(link, f"the link MTU {mtu} is below IPv6's minimum of {IPV6_MIN_MTU}")
             local6, peer6 = (ipv6.ipv6_local, ipv6.ipv6_peer) if ipv6 else (event.ipv6_local, event.ipv6_peer)
-            await self._ipv6(local6, peer6)
+            await self._ipv6(local6, peer6, link)
             if opts.default_route:
                 route = await self.tun.add_default_route(opts.route_metric)
                 if route is None:
@@ -434,18 +441,30 @@ class Host:
                 else:
                     self.rep.warn("the peer gave no DNS servers and no --dns was given")
 
-    async def ipv6_up(self, event: Ipv6Up) -> None:
+    async def ipv6_up(self, event: Ipv6Up, link: PppLink | None) -> None:
         """IPv6CP opened after IPCP: add the link-local addresses."""
         async with self.lock:
-            await self._ipv6(event.ipv6_local, event.ipv6_peer)
+            await self._ipv6(event.ipv6_local, event.ipv6_peer, link)
 
-    async def _ipv6(self, local: str | None, peer: str | None) -> None:
+    async def _ipv6(self, local: str | None, peer: str | None, link: PppLink | None) -> None:
         if local is None or peer is None or self.tun is None or self.ipv6 is not None:
             return
-        await self.tun.configure_ipv6(local, peer)
+        if link is None or not link.ipv6_enabled:
+            return
+        try:
+            await self.tun.configure_ipv6(local, peer)
+        except PpposError as exc:
+            self._disable_ipv6(link, str(exc))  # IPv6 is optional: never take IPv4 down with it
+            return
         assert self.tun.ipv6_local is not None and self.tun.ipv6_peer is not None
         self.ipv6 = (self.tun.ipv6_local, self.tun.ipv6_peer)
         self.rep.step("ipv6cp", f"IPv6CP: {self.ipv6[0]} peer {self.ipv6[1]}")
+
+    def _disable_ipv6(self, link: PppLink, why: str) -> None:
+        """Turn IPv6 off for this link with one warning; IPv4 stays up."""
+        self.rep.warn(f"IPv6 disabled on this link: {why}; IPv4 continues")
+        link.disable_ipv6(asyncio.get_running_loop().time(), "IPv6 unusable on this host")
+        self.wake()
 
     async def unconfigure(self) -> None:
         """The link is down: our routes go, the resolver is restored, the carrier is down (ppp0 stays)."""
@@ -503,7 +522,7 @@ class Daemon:
         self.opts = options
         self.rep = reporter
         self.sup = ses.Supervisor(session_config(options))
-        self.host = Host(options, reporter)
+        self.host = Host(options, reporter, lambda: self._guard(lambda: None))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.io: DataPath | None = None
         self.profile: ModemProfile = PROFILES.get(options.profile or "", PROFILES["generic"])
@@ -581,14 +600,10 @@ class Daemon:
     _pcap: Any = None
 
     def _open_pcap(self) -> None:
-        from pppos.ppp.capture import PcapWriter
+        from pppos.ppp.capture import PcapWriter, open_pcap
 
-        try:
-            self._pcap_file = open(self.opts.pcap or "", "wb")  # noqa: SIM115 - closed in _shutdown
-        except OSError as exc:
-            raise PpposError(f"cannot write the pcap file {self.opts.pcap}: {exc.strerror}",
-                             exit_status=ExitStatus.USAGE) from None
-        self._pcap = PcapWriter(self._pcap_file)
+        self._pcap_file = open_pcap(self.opts.pcap or "")  # mode 0600; closed in _shutdown
+        self._pcap = PcapWriter(self._pcap_file, keep_secrets=self.opts.pcap_secrets)
 
     # ------------------------------------------------------------------ supervisor
 
@@ -628,7 +643,7 @@ class Daemon:
                 self._run_rung(rung, now)
             case ses.ConfigureInterface():
                 assert self._link_up is not None
-                self._spawn(self._configure(self._link_up, self._ipv6_up))
+                self._spawn(self._configure(self._link_up, self._ipv6_up, io.link))
             case ses.UnconfigureInterface():
                 io.set_up(False)
                 self._spawn(self.host.unconfigure())
@@ -672,9 +687,17 @@ class Daemon:
         if self.opts.direct:
             self._t0, self._cpu0 = now, time.process_time()
             self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
-        values: dict[str, Any] = {"username": self.opts.user, "password": self.opts.password, "mru": self.opts.mtu,
-                                  "request_dns": True, "peer_ip": self.opts.peer_ip}
-        # (peer_ip: a peer asking for 0.0.0.0, as slirp does, gets this address instead of a reject.)
+        from pppos.net.addresses import host_ipv4_addresses
+
+        values: dict[str, Any] = {
+            "username": self.opts.user, "password": self.opts.password, "mru": self.opts.mtu, "request_dns": True,
+            # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject.
+            "peer_ip": self.opts.peer_ip, "ipv6": self.opts.ipv6,
+            # The peer may give neither us nor itself an address this host already has, and a
+            # loopback name server only when the user named one with --dns (IPCP checks).
+            "host_addresses": host_ipv4_addresses(),
+            "loopback_dns": any(ipaddress.ip_address(d).is_loopback for d in self.opts.dns),
+        }
         if self.opts.lcp_echo is not None:
             values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
         else:
@@ -771,9 +794,9 @@ class Daemon:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _configure(self, event: LinkUp, ipv6: Ipv6Up | None) -> None:
+    async def _configure(self, event: LinkUp, ipv6: Ipv6Up | None, link: PppLink | None) -> None:
         try:
-            await self.host.configure(event, ipv6)
+            await self.host.configure(event, ipv6, link)
         except PpposError as exc:
             failed = ses.InterfaceFailed(exc.exit_status, str(exc))
             self._guard(lambda: self._feed(failed))
@@ -834,7 +857,7 @@ class Daemon:
                 case Ipv6Up():
                     self._ipv6_up = event
                     if self.sup.phase is ses.Phase.RUNNING:
-                        self._spawn(self.host.ipv6_up(event))
+                        self._spawn(self.host.ipv6_up(event, io.link))
                 case LinkDown(cause=cause, reason=reason, protocol=protocol):
                     if self._terminate_at is None:  # not the end of our own Terminate
                         self._feed(ses.LinkDown(cause.name.lower(), reason, protocol))
