@@ -695,7 +695,8 @@ class Daemon:
             "peer_ip": self.opts.peer_ip, "ipv6": self.opts.ipv6,
             # The peer may give neither us nor itself an address this host already has, and a
             # loopback name server only when the user named one with --dns (IPCP checks).
-            "host_addresses": host_ipv4_addresses(),
+            # (ppp0 keeps the previous session's addresses between sessions: those are ours to reuse)
+            "host_addresses": host_ipv4_addresses() - {self.host.local_ip, self.host.peer_ip},
             "loopback_dns": any(ipaddress.ip_address(d).is_loopback for d in self.opts.dns),
         }
         if self.opts.lcp_echo is not None:
