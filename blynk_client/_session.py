@@ -685,7 +685,12 @@ class SessionBase:
         from blynk_client.offline import QueuedOp
 
         item = QueuedOp(kind=kind, args=args, key=key)
-        self._inflight.current[key if key is not None else ("seq", id(item))] = item
+        current = self._inflight.current
+        current[key if key is not None else ("seq", id(item))] = item
+        if len(current) >= self._offline_options[1]:
+            # A burst of events or properties: ask for the proof now (one PING) rather than at the
+            # next heartbeat, so what waits for confirmation stays within ``offline_max`` per PING.
+            self._ping_now(conn)
 
     # -- pings and the core's timer ------------------------------------------------------------------
 
