@@ -805,6 +805,12 @@ class SessionBase:
         """Count a hop and aim the next attempt at it; past ``max_redirects``, the error to report."""
         self._redirects += 1
         self.stats.redirects += 1
+        host = hop.host
+        if not (0 < len(host) <= 253 and host.isascii() and host.isprintable() and " " not in host):
+            # Peer text that is no host name never reaches a log line or a terminal (nor DNS).
+            self._redirects = 0
+            self._target = (self.server, self.port)
+            return ConnectError(f"the server redirected to an invalid host name ({len(host)} characters)")
         if self._redirects > self.max_redirects:
             self._redirects = 0
             self._target = (self.server, self.port)
