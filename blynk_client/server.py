@@ -760,9 +760,10 @@ class BlynkServer:
             await self._http_serve(reader, writer)
         except (ConnectionError, OSError, asyncio.IncompleteReadError, TimeoutError):
             pass
-        except Exception:
+        except Exception as exc:  # a bug of ours: one line, the traceback at debug level
             self.stats.internal_errors += 1
-            log.exception("internal error in the HTTP API")
+            log.error("internal error in the HTTP API: %s", type(exc).__name__)
+            log.debug("internal error details", exc_info=True)
         finally:
             self._http_tasks.discard(task)
             self._http_idle.pop(writer, None)
