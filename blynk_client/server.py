@@ -691,6 +691,9 @@ class BlynkServer:
                 log.info("closing %s: %s", session.peer, reason)
             case ev.HeartbeatTimeout() | ev.LoginTimeout():
                 log.info("closing %s: %s", session.peer, type(event).__name__)
+            case ev.ConnectionClosed(trailing=trailing) if trailing:
+                self.stats.violations += 1
+                log.info("%s closed the connection inside a message (%d bytes left unread)", session.peer, trailing)
             case _:
                 pass
 
