@@ -3,7 +3,8 @@
 ::
 
     blynk-client [--server HOST] [--port N] [--insecure] [--ca-file F] [--interface IFNAME]
-                 [--source-address ADDR] [--token-file F] COMMAND ...
+                 [--source-address ADDR] [--token-file F] [--heartbeat S] [--coalesce S]
+                 [--template-id T] [--firmware VERSION] COMMAND ...
 
     run [--json]                  stay connected; print each incoming write ("V1 42") and reconnect
     write V0 VALUE [VALUE ...]    one virtual write (HARDWARE vw)
@@ -159,10 +160,18 @@ def make_client(args: argparse.Namespace, token: str) -> BlynkClient:
     )
 
 
+def _printable(text: str) -> str:
+    """Server text for a terminal: control characters (escapes, newlines) shown as ``\\x1b``, ``\\n``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _format(values: Values, as_json: bool) -> str:
+    """One output line per write: ``V1 a b`` (values from the server made printable) or JSON."""
     if as_json:
         return json.dumps({"pin": f"V{values.pin}", "values": list(values)})
-    return " ".join([f"V{values.pin}", *values])
+    return " ".join([f"V{values.pin}", *(_printable(v) for v in values)])
 
 
 async def _cmd_run(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
