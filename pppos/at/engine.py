@@ -25,10 +25,18 @@ Theory of operation
   TCP stack prints a ``CONNECT OK`` line too. It yields :class:`Connected` with the bytes that
   followed the CONNECT line in the same chunk (PPP's first bytes, like h11's ``trailing_data``);
   the engine is then in data mode and keeps any later bytes for :meth:`AtEngine.take_data`.
-* A line that starts with the in-flight command's expected prefix (``+CREG:`` for ``AT+CREG?``) is
-  an intermediate line of that command; a line with a known URC prefix otherwise is an
-  unsolicited result (:class:`Urc`); any other line belongs to the in-flight command, or is a URC
-  when no command is in flight.
+* Solicited answers are matched by the command's expected prefix, as ModemManager and esp_modem
+  do: a line that starts with it (``+CREG:`` for ``AT+CREG?``) is an intermediate line of that
+  command; a line with a known URC prefix (:data:`URC_PREFIXES`: ``RING``, ``SMS DONE``, ...) or
+  that starts like any other extended or vendor response (``+CSQ: 20,99`` during ``AT+CGSN``,
+  ``*ATREADY: 1``, ``^NDISSTAT:``, ``+MSTK``) is an unsolicited result (:class:`Urc`); any other
+  line belongs to the in-flight command (``AT+CGSN``'s bare IMEI), or is a URC when no command is
+  in flight.
+* Final results: ``OK``, the failures of :data:`FINAL_FAILURES` and the numbered errors of
+  :data:`ERROR_PREFIXES`; error numbers are read as ASCII digits only (``+CME ERROR: ²`` is an
+  error without a number, never an exception).
+* Secret arguments (``AT+CPIN="..."``) never reach an event or the trace, whatever form the
+  modem's echo takes (quoted or not, with spaces, late).
 * The SMS / socket-send prompt ``> `` (no line end) gives :class:`Prompt`.
 * PPP flag bytes (0x7E) seen in command mode are counted in :attr:`AtStats.flag_bytes`: that is how
   the bring-up notices a modem that is still in data mode.
@@ -44,8 +52,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pppos.at.parse import ascii_int
+
 __all__ = [
     "CME_TEXT_CODES",
+    "ERROR_PREFIXES",
     "FINAL_FAILURES",
     "URC_PREFIXES",
     "AtEngine",
@@ -61,7 +72,10 @@ __all__ = [
     "scrub",
 ]
 
-#: Final results that end a command as a failure (V.250 5.7.1, TS 27.007 9.2, A6/A7 manual).
+#: Final results that end a command as a failure: V.250 5.7.1 (ERROR, NO CARRIER, BUSY, NO ANSWER,
+#: NO DIALTONE) and those seen in the wild: ``NO DIAL TONE`` (older spelling), ``COMMAND NO RESPONSE!``
+#: (A6/A7 manual, appendix E), ``COMMAND NOT SUPPORT`` and Samsung's ``NA`` (both in ModemManager's
+#: src/mm-serial-parsers.c), ``ABORTED`` (u-blox AT commands manual: a command aborted by a key press).
 FINAL_FAILURES: tuple[str, ...] = (
     "ERROR",
     "NO CARRIER",
@@ -70,7 +84,15 @@ FINAL_FAILURES: tuple[str, ...] = (
     "NO DIALTONE",
     "NO DIAL TONE",
     "COMMAND NO RESPONSE!",
+    "COMMAND NOT SUPPORT",
+    "ABORTED",
+    "NA",
 )
+
+#: Final-result prefixes followed by a numeric or verbose error: TS 27.007 9.2 (``+CME ERROR``),
+#: TS 27.005 3.2.5 (``+CMS ERROR``), Motorola EZX's ``MODEM ERROR: <n>`` (ModemManager's
+#: src/mm-serial-parsers.c).
+ERROR_PREFIXES: tuple[str, ...] = ("+CME ERROR", "+CMS ERROR", "MODEM ERROR")
 
 #: Verbose ``+CME ERROR`` texts (after ``AT+CMEE=2``) mapped to their TS 27.007 9.2.1 numbers.
 CME_TEXT_CODES: dict[str, int] = {
@@ -100,7 +122,9 @@ CME_TEXT_CODES: dict[str, int] = {
 }
 
 #: Line prefixes that are unsolicited result codes on the modems we know (TS 27.007, A6/A7 manual
-#: section 1.3 of the project's modem notes, SIMCom and Quectel manuals).
+#: section 1.3 of the project's modem notes, SIMCom and Quectel manuals). Besides these, any line
+#: that starts like an extended or vendor response (``+NAME``, ``^NAME``, ``*NAME``, ``$NAME``,
+#: ``%NAME``, ``#NAME``) other than the in-flight command's own prefix is unsolicited.
 URC_PREFIXES: tuple[str, ...] = (
     "+CREG:",
     "+CGREG:",
@@ -127,12 +151,19 @@ URC_PREFIXES: tuple[str, ...] = (
     "READY",
     "RDY",
     "SMS Ready",
+    "SMS DONE",
     "Call Ready",
     "PB DONE",
     "NORMAL POWER DOWN",
+    "POWER DOWN",
+    "UNDER-VOLTAGE",
+    "OVER-VOLTAGE",
 )
 
 _URC_UPPER = tuple(p.upper() for p in URC_PREFIXES)
+#: how an extended / vendor information line starts (TS 27.007 4.1; ``^`` Huawei, ``*`` Sierra/A9G,
+#: ``$`` and ``%`` Qualcomm and Telit, ``#`` Telit)
+_VENDOR_LINE = re.compile(r"[+^*$%#][A-Z]")
 _DIAL_COMMANDS = ("ATD", "ATO", "ATA", "AT+CGDATA")
 _PREFIX_RE = re.compile(r"^AT([+^$%*#&][A-Z0-9]+)", re.IGNORECASE)
 _SPECIAL = re.compile(rb"[\r\n\x00]")
@@ -263,11 +294,11 @@ class _Command:
     text: str
     label: str
     timeout: float
-    prefix: str | None
+    prefixes: tuple[str, ...]
     dial: bool
     lead: bytes
     terminator: bytes
-    #: the secret argument ("" when the command holds none)
+    #: the secret argument, spaces and quotes removed, upper case ("" when the command holds none)
     secret: str = ""
     lines: list[str] = field(default_factory=list)
     deadline: float = 0.0
@@ -301,6 +332,8 @@ class AtEngine:
         self._skip_lf = False
         self._connect: Connected | None = None
         self._prev_cr = False
+        #: the last few secret arguments (compacted): a late or mangled echo of one is dropped
+        self._secrets: deque[str] = deque(maxlen=4)
 
     # ------------------------------------------------------------------ commands
 
@@ -310,7 +343,7 @@ class AtEngine:
         now: float,
         *,
         timeout: float = 1.0,
-        prefix: str | None = None,
+        prefix: str | tuple[str, ...] | None = None,
         secret: bool = False,
         lead: bytes = b"",
         terminator: bytes = b"\r",
@@ -319,8 +352,9 @@ class AtEngine:
 
         :param now: the caller's clock; starts the deadline if the command goes out at once.
         :param timeout: seconds to wait for a final result once the command is written.
-        :param prefix: the information-response prefix; by default derived from the command
-            (``AT+CSQ`` -> ``+CSQ:``).
+        :param prefix: the information-response prefix (or several: the A7 answers ``AT+CCID`` with
+            ``+SCID:``); by default derived from the command (``AT+CSQ`` -> ``+CSQ:``). A line that
+            looks like an extended or vendor response but has none of these prefixes is a URC.
         :param secret: the command carries a secret (``AT+CPIN="..."``): events and traces show
             only the part before ``=``.
         :param lead: bytes written before the command (``b"\\r"`` for the sync ``\\rAT``).
@@ -328,6 +362,14 @@ class AtEngine:
         """
         name, sep, argument = command.partition("=")
         label = (name + "=***" if sep else "***") if secret else command
+        if prefix is None:
+            derived = expected_prefix(command)
+            prefixes: tuple[str, ...] = (derived,) if derived else ()
+        else:
+            prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+        hidden = _compact(argument or command) if secret else ""
+        if hidden:
+            self._secrets.append(hidden)
         upper = command.strip().upper()
         dial = upper.startswith(_DIAL_COMMANDS) and not upper.startswith("ATDS")
         self._queue.append(
@@ -335,11 +377,11 @@ class AtEngine:
                 text=command,
                 label=label,
                 timeout=timeout,
-                prefix=prefix if prefix is not None else expected_prefix(command),
+                prefixes=tuple(p.upper() for p in prefixes),
                 dial=dial,
                 lead=lead,
                 terminator=terminator,
-                secret=(argument or command) if secret else "",
+                secret=hidden,
             )
         )
         self._start_next(now)
@@ -483,6 +525,20 @@ class AtEngine:
         if self._trace is not None:
             self._trace(scrub(text))
 
+    def _holds_secret(self, line: str, cmd: _Command | None) -> bool:
+        """True for a line that shows a secret argument however the modem echoed it.
+
+        While the secret command is in flight any line holding the secret is its echo (quoted or not,
+        with spaces, ``AT+CPIN=4711`` or ``AT+CPIN="4711"``); afterwards a line holding both a recent
+        secret and an ``AT`` or the command's name is a late echo. Both are dropped, never emitted.
+        """
+        if not self._secrets:
+            return False
+        compact = _compact(line)
+        if cmd is not None and cmd.secret and cmd.secret in compact:
+            return True
+        return any(secret in compact and ("AT" in compact or "CPIN" in compact) for secret in self._secrets)
+
     def _start_next(self, now: float) -> None:
         if self._current is not None or not self._queue or self._data_mode:
             return
@@ -527,8 +583,8 @@ class AtEngine:
         if cmd is not None and upper == (cmd.lead.decode("ascii", "replace") + cmd.text).strip().upper():
             self.stats.echo_lines += 1
             return
-        if cmd is not None and cmd.secret and cmd.secret.upper() in upper:
-            # a mangled echo of a secret command: drop it rather than let the secret reach an event
+        if self._holds_secret(upper, cmd):
+            # an echo of a secret command (mangled, unquoted, late): never let the secret reach an event
             self.stats.echo_lines += 1
             return
         final = self._final(line, upper, cmd)
@@ -554,11 +610,13 @@ class AtEngine:
                     now,
                 )
             return
-        if cmd is not None and cmd.prefix is not None and upper.startswith(cmd.prefix):
+        if cmd is not None and cmd.prefixes and upper.startswith(cmd.prefixes):
             cmd.lines.append(line)
             self._log(f"<< {line}")
             return
-        if upper.startswith(_URC_UPPER):
+        if upper.startswith(_URC_UPPER) or _VENDOR_LINE.match(upper):
+            # solicited answers are matched by the command's prefix (as ModemManager and esp_modem
+            # do): an AUTOCSQ "+CSQ: 20,99" before an AT+CGSN answer is never the IMEI
             self._urc(line)
             return
         if cmd is None:
@@ -580,10 +638,9 @@ class AtEngine:
     def _final(line: str, upper: str, cmd: _Command | None) -> str | None:
         if upper == "OK":
             return "OK"
-        if upper.startswith("+CME ERROR"):
-            return "+CME ERROR"
-        if upper.startswith("+CMS ERROR"):
-            return "+CMS ERROR"
+        for prefix in ERROR_PREFIXES:
+            if upper.startswith(prefix) and upper[len(prefix) : len(prefix) + 1] in ("", ":", " "):
+                return prefix
         if upper.startswith("CONNECT") and (cmd is None or cmd.dial):
             rest = upper[7:]
             if not rest or rest[0] in " :/":
@@ -596,10 +653,17 @@ class AtEngine:
         return None
 
 
+def _compact(text: str) -> str:
+    """``text`` upper case without spaces, tabs and quotes (how a secret is looked for in echoes)."""
+    return "".join(text.upper().replace('"', "").split())
+
+
 def _error_code(line: str, final: str) -> int | None:
-    if final not in ("+CME ERROR", "+CMS ERROR"):
+    """The number of an error result (strict ASCII digits), or the number of a verbose CME text."""
+    if final not in ERROR_PREFIXES:
         return None
     rest = line.split(":", 1)[1].strip() if ":" in line else ""
-    if rest.isdigit():
-        return int(rest)
+    code = ascii_int(rest)
+    if code is not None:
+        return code
     return CME_TEXT_CODES.get(rest.lower()) if final == "+CME ERROR" else None

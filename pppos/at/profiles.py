@@ -50,6 +50,9 @@ class ModemProfile:
     auth_command: str | None = None
     #: lower-case substrings of ``ATI`` / ``AT+CGMM`` text that identify this family
     match: tuple[str, ...] = ()
+    #: the LTE signal command (``AT+CESQ``, TS 27.007 8.69, or a vendor one such as Quectel's
+    #: ``AT+QCSQ``); None when the modem has no LTE
+    lte_signal: str | None = None
 
 
 PROFILES: dict[str, ModemProfile] = {
@@ -82,6 +85,7 @@ PROFILES: dict[str, ModemProfile] = {
         registration=("AT+CREG?", "AT+CGREG?", "AT+CEREG?"),
         reset="AT+CRESET",
         auth_command='AT+CGAUTH={cid},{auth},"{password}","{user}"',
+        lte_signal="AT+CESQ",
         match=("sim7600", "sim7000", "sim7070", "sim7080", "a7670", "a7672", "a7608"),
     ),
     "quectel": ModemProfile(
@@ -91,6 +95,7 @@ PROFILES: dict[str, ModemProfile] = {
         registration=("AT+CREG?", "AT+CGREG?", "AT+CEREG?"),
         reset="AT+CFUN=1,1",
         auth_command='AT+QICSGP={cid},1,"","{user}","{password}",{auth}',
+        lte_signal="AT+QCSQ",
         match=("quectel", "ec20", "ec21", "ec25", "eg91", "eg95", "bg95", "bg96", "eg915"),
     ),
     "generic": ModemProfile(
