@@ -100,7 +100,8 @@ def _apply(port: serial.Serial, event: object) -> None:
 
 def _fileno(port: serial.Serial) -> int | None:
     try:
-        return port.fileno()
+        fd: int = port.fileno()
+        return fd
     except (OSError, AttributeError, ValueError, serial.SerialException):
         return None
 
@@ -116,7 +117,8 @@ def _write_all(port: serial.Serial, data: bytes) -> None:
 def _read_some(port: serial.Serial) -> bytes:
     try:
         waiting = port.in_waiting
-        return port.read(max(waiting, 1))
+        data: bytes = port.read(max(waiting, 1))
+        return data
     except (serial.SerialException, OSError) as exc:
         raise LinkError(f"the modem went away (read failed: {exc})") from None
 

@@ -1,4 +1,5 @@
-"""The tree is ruff clean (configuration in ruff.toml): a lint failure fails the suite."""
+"""The tree is ruff clean (ruff.toml) and ``pppos`` is mypy --strict clean (pyproject.toml's
+``[tool.mypy]``): a lint or type failure fails the suite."""
 
 from __future__ import annotations
 
@@ -21,5 +22,18 @@ def test_ruff_clean() -> None:
         capture_output=True,
         text=True,
         timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_mypy_clean() -> None:
+    mypy = shutil.which("mypy") or str(Path(sys.executable).with_name("mypy"))
+    need(Path(mypy).exists(), "needs mypy (pip install -e '.[test]' installs it)")
+    result = subprocess.run(
+        [mypy, "--no-incremental", "--cache-dir", "/dev/null", "pppos"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from enum import Enum, unique
 
@@ -805,8 +805,9 @@ class Bringup(_Plan):
         self._emit(self._verdict(code, **details))
 
     def _registration_text(self) -> str:
-        reg = self._info.get("registration") or ()
-        return ", ".join(f"{name} {state}" for name, state in reg) or "no answer"  # type: ignore[union-attr]
+        reg = self._info.get("registration")
+        pairs: Iterable[tuple[str, str]] = reg if isinstance(reg, tuple | list) else ()
+        return ", ".join(f"{name} {state}" for name, state in pairs) or "no answer"
 
     def _cmd(self, text: str, timeout: float | None = None, **kw: object) -> _Cmd:
         return _Cmd(text, timeout if timeout is not None else self.config.command_timeout, **kw)  # type: ignore[arg-type]

@@ -199,7 +199,8 @@ class Demo:
                          + [k if v == "" else f"{k}={urllib.parse.quote(v)}" for k, v in params.items()])
         url = f"http://127.0.0.1:{port}/external/api/{endpoint}?{query}"
         with urllib.request.urlopen(url, timeout=5) as resp:  # a fixed loopback URL
-            return resp.read().decode().strip()
+            body: bytes = resp.read()
+            return body.decode().strip()
 
     def status(self) -> None:
         """Show pppos-status --json for the namespace's ppp0."""

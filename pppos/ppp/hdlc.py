@@ -117,7 +117,7 @@ if _anycrc is not None:
 
     def _fcs16_anycrc(data: bytes, fcs: int = FCS16_INIT) -> int:
         """FCS-16 register through anycrc's CRC-16/MCRF4XX, which is exactly RFC 1662's pppfcs16."""
-        return _MCRF4XX.calc(data, fcs)
+        return int(_MCRF4XX.calc(data, fcs))
 
     fcs16_impl = _fcs16_anycrc
     #: Which C engine computes FCS-16: ``"anycrc"`` or ``"binascii"``.

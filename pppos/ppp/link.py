@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, unique
+from typing import TypedDict
 
 from pppos.errors import ConfigError, LocalProtocolError
 from pppos.ppp import hdlc
@@ -92,6 +93,14 @@ _NEGOTIATING = frozenset({State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT})
 
 
 # -- configuration ------------------------------------------------------------------------------
+
+
+class _Timers(TypedDict):
+    """RFC 1661 section 4.6 restart timer and counters, shared by LCP and the NCPs."""
+
+    restart_timer: float
+    max_terminate: int
+    max_configure: int
 
 
 @unique
@@ -694,7 +703,7 @@ class PppLink:
         # escapes every control character (a superset) and after it exactly these, so dropping raw
         # ones from this set is right at all times, with no race around LCP opening.
         self._deframer = hdlc.Deframer(accm=config.asyncmap or 0)
-        timers = {
+        timers: _Timers = {
             "restart_timer": config.restart_timer,
             "max_terminate": config.max_terminate,
             "max_configure": config.max_configure,

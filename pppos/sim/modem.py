@@ -65,6 +65,7 @@ Line rate (``--baud``)
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -527,6 +528,10 @@ class SimModem:
 
     # -- scheduling --------------------------------------------------------------------------
 
+    def _boot_urc(self, line: str, now: float) -> None:
+        """One boot URC of the profile (``{cpin}`` filled with the SIM state at that moment)."""
+        self._urc(line.format(cpin=self.sim_state), now)
+
     def _at(self, when: float, action: Callable[[float], None]) -> None:
         gen = self._generation
 
@@ -547,7 +552,7 @@ class SimModem:
         self._boot_time = now
         self._ready_at = now + self.config.boot_delay
         for offset, line in self.profile.boot_urcs:
-            self._at(now + offset, lambda t, line=line: self._urc(line.format(cpin=self.sim_state), t))
+            self._at(now + offset, functools.partial(self._boot_urc, line))
         if self.sim_state == "READY":
             self._sim_became_ready(now)
         if self.config.urc_interval:
@@ -1031,7 +1036,9 @@ def _kind(args: str) -> tuple[str, str]:
 
 def _params(value: str) -> list[str]:
     """Split ``1,"IP","apn"`` into unquoted parameters."""
-    params, current, quoted = [], [], False
+    params: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in value:
         if ch == '"':
             quoted = not quoted

@@ -370,7 +370,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     """Run the simulator until SIGTERM or SIGINT: print the start-up line, serve, clean up."""
     stream = out if out is not None else sys.stdout
     server = SimServer(options)
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, object] = {}
     try:
         line = server.open()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -379,5 +379,5 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
         return server.run()
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)  # type: ignore[arg-type]  # typeshed: the handler signal.signal returned
         server.close()
