@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
 
@@ -94,7 +95,9 @@ def build_up_parser() -> ArgumentParser:
     p.add_argument("--password", help="the PPP password on the command line (insecure: shows in ps)")
     p.add_argument("--pin-file", help="file holding the SIM PIN (mode 600); or set PPPOS_PIN")
     p.add_argument("--pin", help="the SIM PIN on the command line (insecure: shows in ps)")
-    p.add_argument("--profile", help="modem profile (a7, sim800, sim7600, quectel, generic); default: detect")
+    p.add_argument(
+        "--profile", choices=["auto", *PROFILES], help="modem profile: " + profile_help() + "; default: auto (detect)"
+    )
     p.add_argument("--ifname", help="interface name (default ppp0)")
     p.add_argument("--peer-ip", help="address to give a peer that asks for one (default 10.64.64.64)")
     p.add_argument("--default-route", action="store_true", help="add a default route via the link")

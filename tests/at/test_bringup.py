@@ -673,7 +673,7 @@ def test_operator_code_technology_and_lte_signal_in_modem_info() -> None:
             "AT+COPS=3,2": "OK",
             "AT+COPS=3,0": "OK",
             "AT+COPS?": lambda m, c: (
-                '+COPS: 0,2,"26201",7\nOK' if "AT+COPS=3,2" == m.commands[-2] else '+COPS: 0,0,"Telekom.de",7\nOK'
+                '+COPS: 0,2,"26201",7\nOK' if m.commands[-2] == "AT+COPS=3,2" else '+COPS: 0,0,"Telekom.de",7\nOK'
             ),
         }
     )

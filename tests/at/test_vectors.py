@@ -67,8 +67,10 @@ REGISTRATION_VECTORS = [
     ("MM test_cereg2_unsolicited", "+CEREG: 1, 1F00, 79D903 ,7", "CEREG", False, 1, 0x1F00, 0x79D903, 7),
     ("MM test_cereg2_altair_lte_solicited", "+CEREG: 1, 2, 0001, 00000100, 7", "CEREG", True, 2, 1, 0x100, 7),
     ("MM test_cereg2_altair_lte_unsolicited", "+CEREG: 2, 0001, 00000100, 7", "CEREG", False, 2, 1, 0x100, 7),
-    ("MM test_cereg2_novatel_lte_solicited", "+CEREG: 2,1, 1F00, 20 ,79D903 ,7", "CEREG", True, 1, 0x1F00, 0x79D903, 7),
-    ("MM test_cereg2_novatel_lte_unsolicited", "+CEREG: 1, 1F00, 20 ,79D903 ,7", "CEREG", False, 1, 0x1F00, 0x79D903, 7),
+    ("MM test_cereg2_novatel_lte_solicited", "+CEREG: 2,1, 1F00, 20 ,79D903 ,7", "CEREG", True, 1, 0x1F00,
+     0x79D903, 7),
+    ("MM test_cereg2_novatel_lte_unsolicited", "+CEREG: 1, 1F00, 20 ,79D903 ,7", "CEREG", False, 1, 0x1F00,
+     0x79D903, 7),
     ("MM test_cgreg2_thuraya_solicited", '+CGREG: 2, 1, "0426", "F00F"', "CGREG", True, 1, 0x0426, 0xF00F, None),
     ("MM test_cgreg2_thuraya_unsolicited", '+CGREG: 1, "0426", "F00F"', "CGREG", False, 1, 0x0426, 0xF00F, None),
     ("MM test_c5greg1_solicited", "+C5GREG: 1,3", "C5GREG", True, 3, None, None, None),
@@ -82,14 +84,10 @@ REGISTRATION_VECTORS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("source", "line", "domain", "solicited", "stat", "lac", "ci", "act"),
-    REGISTRATION_VECTORS,
-    ids=[v[0] for v in REGISTRATION_VECTORS],
-)
-def test_registration_vectors(
-    source: str, line: str, domain: str, solicited: bool, stat: int, lac: int | None, ci: int | None, act: int | None
-) -> None:
+@pytest.mark.parametrize("vector", REGISTRATION_VECTORS, ids=[v[0] for v in REGISTRATION_VECTORS])
+def test_registration_vectors(vector: tuple[object, ...]) -> None:
+    source, line, domain, solicited, stat, lac, ci, act = vector
+    assert isinstance(line, str)
     report = parse_registration_line(line)
     assert report is not None, source
     assert (report.domain, report.solicited, report.stat) == (domain, solicited, stat)
@@ -133,7 +131,7 @@ def test_consolidation_as_modemmanager(reports: dict[str, int], expected: int) -
 
 
 def test_registered_states_are_modemmanagers() -> None:
-    assert REGISTERED_STATES == {1, 5, 6, 7, 9, 10}
+    assert {1, 5, 6, 7, 9, 10} == REGISTERED_STATES
 
 
 @pytest.mark.parametrize(
