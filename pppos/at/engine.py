@@ -525,19 +525,28 @@ class AtEngine:
         if self._trace is not None:
             self._trace(scrub(text))
 
-    def _holds_secret(self, line: str, cmd: _Command | None) -> bool:
-        """True for a line that shows a secret argument however the modem echoed it.
+    def _hide_secrets(self, line: str, cmd: _Command | None) -> str | None:
+        """``line`` with any secret argument hidden, or None when the line must be dropped.
 
-        While the secret command is in flight any line holding the secret is its echo (quoted or not,
-        with spaces, ``AT+CPIN=4711`` or ``AT+CPIN="4711"``); afterwards a line holding both a recent
-        secret and an ``AT`` or the command's name is a late echo. Both are dropped, never emitted.
+        A line holding a secret that the engine was given (``AT+CPIN="..."``), however the modem
+        echoed it (quoted or not, with spaces, late, cut short to ``PIN=4711``), is an echo and is
+        dropped: always while the secret command is in flight, and afterwards when it looks like a
+        command (``AT``, ``CPIN`` or ``=`` in it). Any other line that holds the secret keeps its
+        other text with the secret replaced by ``***``.
         """
         if not self._secrets:
-            return False
+            return line
         compact = _compact(line)
-        if cmd is not None and cmd.secret and cmd.secret in compact:
-            return True
-        return any(secret in compact and ("AT" in compact or "CPIN" in compact) for secret in self._secrets)
+        hits = [secret for secret in self._secrets if secret in compact]
+        if not hits:
+            return line
+        if (cmd is not None and cmd.secret and cmd.secret in compact) or any(
+            mark in compact for mark in ("AT", "CPIN", "=")
+        ):
+            return None
+        for secret in hits:
+            line = re.sub(re.escape(secret), "***", line, flags=re.IGNORECASE)
+        return None if any(secret in _compact(line) for secret in hits) else line
 
     def _start_next(self, now: float) -> None:
         if self._current is not None or not self._queue or self._data_mode:
@@ -583,10 +592,13 @@ class AtEngine:
         if cmd is not None and upper == (cmd.lead.decode("ascii", "replace") + cmd.text).strip().upper():
             self.stats.echo_lines += 1
             return
-        if self._holds_secret(upper, cmd):
+        hidden = self._hide_secrets(line, cmd)
+        if hidden is None:
             # an echo of a secret command (mangled, unquoted, late): never let the secret reach an event
             self.stats.echo_lines += 1
             return
+        if hidden is not line:
+            line, upper = hidden, hidden.upper()
         final = self._final(line, upper, cmd)
         if final is not None:
             if cmd is None:
