@@ -16,7 +16,9 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from blynk_client import protocol as proto
+from blynk_client import _events as ev
+from blynk_client._device import DeviceConnection
+from blynk_client._wire import Status, format_value, parse_pin
 from blynk_client.errors import (
     ConnectError,
     InvalidTokenError,
@@ -95,7 +97,7 @@ class SessionBase:
     """
 
     stats: Any
-    _conn: proto.BlynkConnection | None
+    _conn: DeviceConnection | None
 
     def __init__(
         self,
@@ -308,43 +310,42 @@ class SessionBase:
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def _new_connection(self) -> proto.BlynkConnection:
+    def _new_connection(self) -> DeviceConnection:
         """A fresh device core with this client's heartbeat and timeouts."""
-        return proto.BlynkConnection(
-            proto.Role.DEVICE,
+        return DeviceConnection(
             heartbeat=self.heartbeat,
             timeout=self.response_timeout,
             login_timeout=self.login_timeout,
         )
 
-    def _handle_event(self, event: proto.Event) -> None:
+    def _handle_event(self, event: ev.Event) -> None:
         """One core event: dispatch writes and PONGs, log in, or raise why the session ends."""
         kind = type(event)
-        if kind is proto.VirtualWrite:
+        if kind is ev.VirtualWrite:
             self._dispatch_write(event.pin, event.values)  # type: ignore[attr-defined]
-        elif kind is proto.LoginSucceeded:
+        elif kind is ev.LoginSucceeded:
             self._on_login()
-        elif kind is proto.Pong:
+        elif kind is ev.Pong:
             self._on_pong(event.msg_id, event.rtt)  # type: ignore[attr-defined]
-        elif kind is proto.LoginFailed:
+        elif kind is ev.LoginFailed:
             status = event.status  # type: ignore[attr-defined]
-            if status == proto.Status.INVALID_TOKEN:
+            if status == Status.INVALID_TOKEN:
                 raise InvalidTokenError(f"the server rejected the auth token {redact_token(self._token)}")
             raise ConnectError(f"the server refused the login with status {status}")
-        elif kind is proto.Redirected:
+        elif kind is ev.Redirected:
             raise Redirect(event.host, event.port)  # type: ignore[attr-defined]
-        elif kind is proto.LoginTimeout:
+        elif kind is ev.LoginTimeout:
             raise ConnectError(f"no login answer within {self.login_timeout:g} s")
-        elif kind is proto.HeartbeatTimeout:
+        elif kind is ev.HeartbeatTimeout:
             raise ConnectError(f"heartbeat timeout: nothing received for {event.idle:.0f} s")  # type: ignore[attr-defined]
-        elif kind is proto.ProtocolViolation:
+        elif kind is ev.ProtocolViolation:
             raise RemoteProtocolError(
                 f"the server broke the protocol: {event.reason}",  # type: ignore[attr-defined]
                 status=event.status,  # type: ignore[attr-defined]
             )
-        elif kind is proto.ConnectionClosed:
+        elif kind is ev.ConnectionClosed:
             raise ConnectError("the server closed the connection")
-        elif kind is proto.DebugPrint:
+        elif kind is ev.DebugPrint:
             self._log(INFO, "server: %s", event.text)  # type: ignore[attr-defined]
         else:
             self._log(DEBUG, "ignored %s", kind.__name__)
@@ -441,13 +442,13 @@ class SessionBase:
     @staticmethod
     def _pin(pin: str | int) -> int:
         try:
-            return proto.parse_pin(pin)
+            return parse_pin(pin)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
     @staticmethod
     def _text(value: object) -> str:
-        text = proto.format_value(value)
+        text = format_value(value)
         if "\0" in text:
             raise UsageError("a value must not contain NUL characters")
         return text

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from blynk_client import protocol as proto
+from blynk_client._device import DeviceConnection
 from blynk_client._session import (
     DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
     DEFAULT_SERVER,
@@ -130,7 +130,7 @@ class BlynkClient(SessionBase):
         self._sent_mark = 0  # the core's bytes_out at the last transmit
         # Session state (valid while a session runs).
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._conn: proto.BlynkConnection | None = None
+        self._conn: DeviceConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None

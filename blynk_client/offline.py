@@ -25,9 +25,10 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 
-from blynk_client.protocol import FrozenRecord
+from blynk_client._wire import parse_pin
 from blynk_client.values import Values
 
 __all__ = [
@@ -43,7 +44,8 @@ __all__ = [
 ]
 
 
-class BackoffPolicy(FrozenRecord):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackoffPolicy:
     """Parameters of the reconnect backoff.
 
     :param initial: the base delay before the second attempt (seconds).
@@ -51,8 +53,6 @@ class BackoffPolicy(FrozenRecord):
     :param maximum: the cap of the base delay (seconds).
     :param jitter: the fraction of the base delay that is randomised, 0 (none) to 1 (full jitter).
     """
-
-    _kw_only = True
 
     initial: float = 1.0
     factor: float = 2.0
@@ -123,15 +123,14 @@ class DropReason(Enum):
     OVERFLOW = "overflow"
 
 
-class QueuedOp(FrozenRecord):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedOp:
     """One operation the application made while offline.
 
     :param kind: the client method to replay (``virtual_write``, ``set_property``, ``log_event``...).
     :param args: its positional arguments, already converted to text.
     :param key: the identity used by ``OfflineMode.LATEST``; ``None`` means never coalesced.
     """
-
-    _kw_only = True
 
     kind: str
     args: tuple[str, ...]
@@ -207,27 +206,6 @@ class OfflineQueue:
     def _report(self, item: QueuedOp, reason: DropReason) -> None:
         if self.on_drop is not None:
             self.on_drop(item, reason)
-
-
-def parse_pin(pin: str | int) -> int:
-    """Turn ``"V5"``, ``"v5"``, ``"5"`` or ``5`` into the virtual pin number 5 (0..255).
-
-    Raises :class:`ValueError` with a one-line message for anything else.
-    """
-    if isinstance(pin, bool):
-        raise ValueError(f"not a virtual pin: {pin!r}")
-    if isinstance(pin, int):
-        number = pin
-    else:
-        text = pin.strip()
-        if text[:1] in ("V", "v"):
-            text = text[1:]
-        if not text.isdigit():
-            raise ValueError(f"not a virtual pin: {pin!r} (expected V0..V255)")
-        number = int(text)
-    if not 0 <= number <= 255:
-        raise ValueError(f"virtual pin out of range: {pin!r} (expected V0..V255)")
-    return number
 
 
 def format_pin(pin: str | int) -> str:

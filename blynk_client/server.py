@@ -46,10 +46,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from blynk_client import _server_role as role
-from blynk_client import protocol as proto
+from blynk_client import _events as ev
+from blynk_client._server_role import (
+    EventLogged,
+    EventResolved,
+    InfoReceived,
+    LoginRequested,
+    PropertySet,
+    ServerConnection,
+    SyncRequested,
+    VirtualWrites,
+)
+from blynk_client._wire import Status, decode_values, format_value, parse_pin
 from blynk_client.errors import LocalProtocolError, UsageError, redact_token
-from blynk_client.protocol import BlynkConnection, Role, Status
 
 __all__ = ["BlynkServer", "DeviceRecord", "LoggedEvent", "ServerLimits", "ServerStats", "load_tokens"]
 
@@ -100,7 +109,7 @@ class DeviceRecord:
     """What the server keeps per token: pin values, properties, events, device info.
 
     ``pins`` holds a pin's values as a tuple, or as the raw bytes a device wrote (the core's receive
-    fast path stores them undecoded, see :attr:`~blynk_client.protocol.BlynkConnection.write_store`);
+    fast path hands them over undecoded, see :class:`~blynk_client._server_role.VirtualWrites`);
     :meth:`values` reads either.
     """
 
@@ -113,9 +122,9 @@ class DeviceRecord:
     def values(self, pin: int) -> tuple[str, ...] | None:
         """The values stored on ``pin`` (decoded once, on first read), or ``None``."""
         stored = self.pins.get(pin)
-        if stored is None or type(stored) is tuple:
+        if stored is None or isinstance(stored, tuple):
             return stored
-        values = proto.decode_values(stored)  # type: ignore[arg-type]
+        values = decode_values(stored)
         self.pins[pin] = values
         return values
 
@@ -136,6 +145,7 @@ class ServerStats:
     http_requests: int = 0
     http_errors: int = 0
     internal_errors: int = 0
+    malformed: int = 0
 
 
 def load_tokens(path: str) -> list[str]:
@@ -174,8 +184,7 @@ class _DeviceSession(asyncio.Protocol):
     def __init__(self, server: BlynkServer) -> None:
         self.server = server
         self.loop = asyncio.get_running_loop()
-        self.conn = BlynkConnection(
-            Role.SERVER,
+        self.conn = ServerConnection(
             heartbeat=server.heartbeat,
             login_timeout=server.login_timeout,
             buffer_in=server.limits.buffer_in,
@@ -185,7 +194,6 @@ class _DeviceSession(asyncio.Protocol):
         self.peer = "?"
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._writes_seen = 0  # conn.stats.writes_stored already counted in the server's stats
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -244,11 +252,6 @@ class _DeviceSession(asyncio.Protocol):
             while (event := conn.next_event()) is not None:
                 server._on_event(self, event)
         finally:
-            stored = conn.stats.writes_stored
-            if stored != self._writes_seen:  # writes the core stored without events
-                server.stats.writes_in += stored - self._writes_seen
-                self._writes_seen = stored
-                server._writes_pending = True
             server._notify_writes()  # once per received chunk, not once per write in it
         self._transmit()
         if conn.closed:
@@ -415,7 +418,7 @@ class BlynkServer:
         record = self._records.get(token)
         if record is None:
             return None
-        return record.values(proto.parse_pin(pin))
+        return record.values(parse_pin(pin))
 
     def is_connected(self, token: str) -> bool:
         """True when a device with ``token`` is logged in."""
@@ -430,10 +433,10 @@ class BlynkServer:
         if token not in self._records:
             raise UsageError(f"unknown token {redact_token(token)}")
         try:
-            number = proto.parse_pin(pin)
+            number = parse_pin(pin)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        texts = tuple(proto.format_value(v) for v in values)
+        texts = tuple(format_value(v) for v in values)
         return self._store_and_push(token, number, texts)
 
     async def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> None:
@@ -493,61 +496,71 @@ class BlynkServer:
             session.token = None
             self._notify()
 
-    def _on_event(self, session: _DeviceSession, event: proto.Event) -> None:
+    def _on_event(self, session: _DeviceSession, event: ev.Event) -> None:
         """Server logic for one core event (token check, storage, sync replies)."""
         token = session.token
         record = self._records.get(token) if token is not None else None
-        if type(event) is proto.VirtualWrite:  # the core stores most writes itself (write_store)
-            if record is not None:
-                record.pins[event.pin] = event.values  # type: ignore[attr-defined]
-                self.stats.writes_in += 1
-                self._writes_pending = True
-            return
         conn = session.conn
         now = session.loop.time()
-        if isinstance(event, role.LoginRequested):
-            self._login(session, event, now)
-        elif isinstance(event, role.SyncRequested):
-            if record is not None:
-                pins = event.pins or tuple(sorted(record.pins))
-                for pin in pins:
-                    values = record.values(pin)
-                    if values is not None:
-                        try:
-                            conn.sync_reply(event.msg_id, pin, *values, now=now)
-                        except LocalProtocolError as exc:  # a stored value too long for this device
-                            log.debug("sync of V%d to %s skipped: %s", pin, session.peer, exc)
-        elif isinstance(event, role.PropertySet):
-            if record is not None:
-                record.properties[(event.pin, event.name)] = event.values
-            conn.respond(event.msg_id, Status.OK, now=now)
-            self._notify()
-        elif isinstance(event, role.EventLogged):
-            if record is not None:
-                self._log_event(record, event.code, event.description)
-            conn.respond(event.msg_id, Status.OK, now=now)
-        elif isinstance(event, role.EventResolved):
-            if record is not None:
-                record.resolved.append((event.code, event.all_events))
-                del record.resolved[: -self.limits.max_events]
+        match event:
+            case VirtualWrites(writes=writes):
+                if record is not None:
+                    pins = record.pins
+                    for pin, raw, _mid in writes:
+                        pins[pin] = raw
+                    self.stats.writes_in += len(writes)
+                    self._writes_pending = True
+            case ev.VirtualWrite(pin=pin, values=values):
+                if record is not None:
+                    record.pins[pin] = values
+                    self.stats.writes_in += 1
+                    self._writes_pending = True
+            case LoginRequested():
+                self._login(session, event, now)
+            case SyncRequested(pins=wanted, msg_id=msg_id):
+                if record is not None:
+                    for pin in wanted or tuple(sorted(record.pins)):
+                        stored = record.values(pin)
+                        if stored is not None:
+                            try:
+                                conn.sync_reply(msg_id, pin, *stored, now=now)
+                            except LocalProtocolError as exc:  # a stored value too long for this device
+                                log.debug("sync of V%d to %s skipped: %s", pin, session.peer, exc)
+            case PropertySet(pin=pin, name=name, values=values, msg_id=msg_id):
+                if record is not None:
+                    record.properties[(pin, name)] = values
+                conn.respond(msg_id, Status.OK, now=now)
                 self._notify()
-        elif isinstance(event, role.InfoReceived):
-            if record is not None:
-                record.info = event.as_dict()
-                self._notify()
-        elif isinstance(event, proto.Internal):
-            self._internal(session, event, now)
-        elif isinstance(event, proto.ProtocolViolation):
-            self.stats.violations += 1
-            log.info("closing %s: %s", session.peer, event.reason)
-        elif isinstance(event, proto.HeartbeatTimeout | proto.LoginTimeout):
-            log.info("closing %s: %s", session.peer, type(event).__name__)
+            case EventLogged(code=code, description=description, msg_id=msg_id):
+                if record is not None:
+                    self._log_event(record, code, description)
+                conn.respond(msg_id, Status.OK, now=now)
+            case EventResolved(code=code, all_events=all_events):
+                if record is not None:
+                    record.resolved.append((code, all_events))
+                    del record.resolved[: -self.limits.max_events]
+                    self._notify()
+            case InfoReceived():
+                if record is not None:
+                    record.info = event.as_dict()
+                    self._notify()
+            case ev.Internal():
+                self._internal(session, event, now)
+            case ev.Malformed(reason=reason, status=status):
+                self.stats.malformed += 1
+                log.info("malformed message from %s (answered %s): %s", session.peer, status, reason)
+            case ev.ProtocolViolation(reason=reason):
+                self.stats.violations += 1
+                log.info("closing %s: %s", session.peer, reason)
+            case ev.HeartbeatTimeout() | ev.LoginTimeout():
+                log.info("closing %s: %s", session.peer, type(event).__name__)
+            case _:
+                pass
 
-    def _login(self, session: _DeviceSession, event: role.LoginRequested, now: float) -> None:
+    def _login(self, session: _DeviceSession, event: LoginRequested, now: float) -> None:
         conn = session.conn
         token = event.token
         if token in self._records:
-            conn.write_store = self._records[token].pins  # the fast path stores writes directly
             conn.accept_login(now)
             session.token = token
             self._by_token.setdefault(token, set()).add(session)
@@ -566,7 +579,7 @@ class BlynkServer:
             self.stats.rejected_logins += 1
             log.info("invalid token %s from %s", redact_token(token), session.peer)
 
-    def _internal(self, session: _DeviceSession, event: proto.Internal, now: float) -> None:
+    def _internal(self, session: _DeviceSession, event: ev.Internal, now: float) -> None:
         """Answer ``rtc sync`` (legacy time); other internals are ignored, as the legacy server does."""
         if event.args[:2] == ("rtc", "sync"):
             session.conn.internal("rtc", int(time.time()), now=now)
@@ -766,7 +779,7 @@ def _error_json(message: str) -> bytes:
 
 def _http_pin(text: str) -> int:
     try:
-        return proto.parse_pin(text)
+        return parse_pin(text)
     except ValueError:
         raise _HttpError(400, f"Invalid pin {text[:16]!r}.") from None
 

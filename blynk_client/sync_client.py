@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from blynk_client import protocol as proto
+from blynk_client._device import DeviceConnection
 from blynk_client._session import (
     DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
     DEFAULT_SERVER,
@@ -154,7 +154,7 @@ class Blynk(SessionBase):
         # Session state.
         self._sock: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
-        self._conn: proto.BlynkConnection | None = None
+        self._conn: DeviceConnection | None = None
         self._out = bytearray()  # bytes the socket did not take yet
         self._flush_at: float | None = None  # end of the open coalescing window
         self._retry_at: float | None = None  # next connection attempt after a failure
@@ -379,7 +379,7 @@ class Blynk(SessionBase):
             if self._flush_at is None or now >= self._flush_at:
                 self._transmit()  # an open window holds what the core queued too (at most ``coalesce``)
 
-    def _read(self, conn: proto.BlynkConnection, sock: socket.socket, now: float) -> None:
+    def _read(self, conn: DeviceConnection, sock: socket.socket, now: float) -> None:
         host, port = self._target
         try:
             data = sock.recv(RECV_SIZE)

@@ -1,14 +1,22 @@
 """The options of ``pppos-up``: command line, INI file and environment merged into one model.
 
-Precedence, lowest first: built-in defaults, the ``--config FILE`` INI file (section ``[pppos]``),
-the environment (``PPPOS_PASSWORD``, ``PPPOS_PIN``), the command line. Secrets never come from the
-command line unless the user insists (``--password``/``--pin``, with a warning: the process list shows
-them to every local user), and a config file holding a secret must not be readable by others (the
-rule pppd applies to ``/etc/ppp/*-secrets``). :class:`UpOptions` keeps secrets out of its ``repr``.
+Every option is declared once, as a field of :class:`UpOptions` whose ``metadata["opt"]`` is an
+:class:`Opt`: its type, default, help text, flag and INI key all come from that one declaration.
+:func:`build_up_parser` makes the argparse flags from it, :func:`load_config_file` the INI keys, and
+:func:`parse_up_args` fills the field. :meth:`UpOptions.bringup_config` is the one mapping from these
+options to the AT bring-up (both backends use it).
 
-INI keys are the long option names without dashes' prefix (``apn = internet``, ``default-route =
-yes``, ``dns = 192.0.2.53 192.0.2.54``, ``password-file = /etc/pppos/password``); an unknown key is
-an error, so a typo never silently does nothing.
+Precedence, lowest first: built-in defaults, the ``--call NAME`` peer file
+(``/etc/pppos/peers/NAME.conf``, or ``$PPPOS_PEERS_DIR``), the ``--config FILE`` INI file (section
+``[pppos]`` in both), the environment (``PPPOS_PASSWORD``, ``PPPOS_PIN``), the command line. Secrets
+never come from the command line unless the user insists (``--password``/``--pin``, with a warning:
+the process list shows them to every local user), and a config file holding a secret must not be
+readable by others (the rule pppd applies to ``/etc/ppp/*-secrets``). :class:`UpOptions` keeps secrets
+out of its ``repr``.
+
+INI keys are the long option names without the leading dashes (``apn = internet``, ``default-route =
+yes``, ``dns = 192.0.2.53 192.0.2.54``, ``password-file = /etc/pppos/password``; ``_`` may stand for
+``-``); an unknown key is an error, so a typo never silently does nothing.
 """
 
 from __future__ import annotations
@@ -18,56 +26,157 @@ import configparser
 import ipaddress
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import Field, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
 
-__all__ = ["BACKENDS", "UpOptions", "build_up_parser", "load_config_file", "parse_up_args"]
+if TYPE_CHECKING:
+    from pppos.at.bringup import BringupConfig
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_PEERS_DIR",
+    "Opt",
+    "UpOptions",
+    "build_up_parser",
+    "ini_keys",
+    "interface_of",
+    "load_config_file",
+    "option_table",
+    "parse_up_args",
+    "peer_file",
+    "peers_dir",
+]
 
 BACKENDS = ("auto", "python", "pppd")
 LOG_FORMATS = ("text", "json")
+#: Where ``--call NAME`` finds ``NAME.conf`` (pppd's is /etc/ppp/peers); ``$PPPOS_PEERS_DIR`` overrides.
+DEFAULT_PEERS_DIR = "/etc/pppos/peers"
 _APN_RE = re.compile(r"^[A-Za-z0-9.\-_]{0,100}$")
-_SECRET_KEYS = {"password", "pin"}
+_PEER_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """How a secret option is read: ``--NAME-file`` (and INI ``NAME-file``), ``$env``, ``--NAME``."""
+
+    #: the environment variable that may hold it
+    env: str
+    #: the word used in messages ("PIN")
+    what: str
+    #: the words used in help ("SIM PIN")
+    describe: str
+
+
+@dataclass(frozen=True, slots=True)
+class Opt:
+    """The declaration of one option (the metadata of its :class:`UpOptions` field)."""
+
+    help: str
+    #: how the command line and the INI file spell a value: str, int, bool (a flag), list (repeatable)
+    kind: str = "str"
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    short: str | None = None
+    #: a positional argument (the port)
+    positional: bool = False
+    #: also an INI key (False for --config, --call and the hidden test knobs)
+    ini: bool = True
+    #: not shown by --help (test knobs)
+    hidden: bool = False
+    #: secrets come from a file, the environment or (warned) the command line
+    secret: Secret | None = None
+    #: turns the merged raw value (str, int, bool or list of str) into the field's value; raises ConfigError
+    convert: Callable[[Any], Any] | None = None
+
+    def flag(self, name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+
+def opt(default: Any, help: str, **kw: Any) -> Any:
+    """A :class:`UpOptions` field declared with its option (see :class:`Opt`)."""
+    secret = kw.get("secret") is not None
+    return field(default=default, repr=not secret, metadata={"opt": Opt(help, **kw)})
+
+
+def _parse_lcp_echo(text: str) -> tuple[float, int] | None:
+    text = str(text)
+    if text.strip().lower() in {"off", "0", "none", "no"}:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        interval, failures = float(parts[0]), int(parts[1])
+    except ValueError:
+        raise ConfigError(f"--lcp-echo wants INTERVAL,FAILURES such as 30,4 (or off), got {text!r}") from None
+    if not (0.1 <= interval <= 3600 and 1 <= failures <= 100):
+        raise ConfigError(f"--lcp-echo {text}: interval 0.1..3600 s, failures 1..100")
+    return interval, failures
+
+
+def _parse_dns(values: list[str]) -> tuple[str, ...]:
+    checked: list[str] = []
+    for addr in values or []:
+        try:
+            checked.append(str(ipaddress.ip_address(addr)))
+        except ValueError:
+            raise ConfigError(f"--dns {addr!r} is not an IP address") from None
+    return tuple(checked)
 
 
 @dataclass(slots=True, kw_only=True)
 class UpOptions:
-    """Everything ``pppos-up`` needs, validated. Secrets are excluded from ``repr``."""
+    """Everything ``pppos-up`` needs, validated. Secrets are excluded from ``repr``.
 
-    port: str
-    baud: int = 115200
-    apn: str | None = None
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    pin: str | None = field(default=None, repr=False)
-    profile: str | None = None
-    ifname: str = "ppp0"
+    The fields with an ``opt(...)`` declaration are the options, in ``--help`` order.
+    """
+
+    port: str = opt("", "serial port: a device path or any pyserial URL (socket://host:port)", positional=True)
+    baud: int = opt(115200, "serial speed (default 115200)", kind="int")
+    apn: str | None = opt(None, "access point name for the PDP context")
+    user: str | None = opt(None, "PPP user name (PAP/CHAP)")
+    password: str | None = opt(None, "", secret=Secret("PPPOS_PASSWORD", "password", "PPP password"))
+    pin: str | None = opt(None, "", secret=Secret("PPPOS_PIN", "PIN", "SIM PIN"))
+    profile: str | None = opt(
+        None, "modem profile: " + profile_help() + "; default: auto (detect)", choices=("auto", *PROFILES)
+    )
+    ifname: str = opt("ppp0", "interface name (default ppp0)")
     #: The address we give the peer if it asks us for one (its Configure-Request carries 0.0.0.0).
-    peer_ip: str = "10.64.64.64"
-    default_route: bool = False
-    route_metric: int = 0
-    usepeerdns: bool = False
-    dns: tuple[str, ...] = ()
-    mtu: int | None = None
+    peer_ip: str = opt("10.64.64.64", "address to give a peer that asks for one (default 10.64.64.64)")
+    default_route: bool = opt(False, "add a default route via the link", kind="bool")
+    route_metric: int = opt(0, "metric of that default route (default 0)", kind="int")
+    usepeerdns: bool = opt(False, "use the name servers the peer announces", kind="bool")
+    dns: tuple[str, ...] = opt((), "name server when the peer gives none (repeatable)", kind="list",
+                               convert=_parse_dns)
+    mtu: int | None = opt(None, "MRU/MTU to ask for (default 1500)", kind="int")
     #: (interval seconds, failures) for LCP Echo-Request keepalives (RFC 1661 section 5.8); None = off.
-    lcp_echo: tuple[float, int] | None = (30.0, 4)
-    pcap: str | None = None
-    trace: bool = False
-    backend: str = "auto"
-    direct: bool = False
-    persist: bool = False
+    lcp_echo: tuple[float, int] | None = opt((30.0, 4), "LCP echo keepalive (default 30,4; 'off')",
+                                             metavar="INTERVAL,FAILURES", convert=_parse_lcp_echo)
+    pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR)", metavar="FILE")
+    trace: bool = opt(False, "print a pppd-style line per PPP packet", kind="bool")
+    #: The INI file that was read (``--config``).
+    config: str | None = opt(None, "INI file with these options in a [pppos] section", metavar="FILE", ini=False)
+    #: The peer name (``--call NAME``), also the LINKNAME of hooks.
+    call: str | None = opt(None, "read the options from the peer file NAME.conf in /etc/pppos/peers "
+                           "(as pppd's call)", metavar="NAME", ini=False)
+    backend: str = opt("auto", "python (TUN), pppd (kernel PPP) or auto (default)", choices=BACKENDS)
+    direct: bool = opt(False, "the port is already a PPP link: skip the AT phase", kind="bool")
+    persist: bool = opt(False, "redial after the link is lost", kind="bool")
     #: Show the generated pppd configuration (secrets masked) and exit (``--backend pppd``).
-    print_config: bool = False
-    quiet: bool = False
-    log_format: str = "text"
+    print_config: bool = opt(False, "show the files the pppd backend would generate (secrets masked) and exit",
+                             kind="bool")
+    quiet: bool = opt(False, "no progress lines, only errors", kind="bool", short="-q")
+    log_format: str = opt("text", "progress as text (default) or JSON lines", choices=LOG_FORMATS)
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
-    resolv_conf: str | None = None
+    resolv_conf: str | None = opt(None, "", hidden=True, ini=False)
     #: Hidden: the run directory (tests; also ``$PPPOS_RUN_DIR``).
-    run_dir: str | None = None
+    run_dir: str | None = opt(None, "", hidden=True, ini=False)
     #: Things the user should hear about (insecure choices), printed by the CLI.
     warnings: list[str] = field(default_factory=list)
 
@@ -79,6 +188,40 @@ class UpOptions:
 
         return "pppd" if backend_available() else "python"
 
+    def bringup_config(self, **overrides: Any) -> BringupConfig:
+        """The AT bring-up these options ask for (the one mapping; both backends use it)."""
+        from pppos.at.bringup import BringupConfig
+
+        values: dict[str, Any] = {
+            "profile": self.profile or "auto",
+            "baud": self.baud,
+            "pin": self.pin,
+            "apn": self.apn,
+            "user": self.user,
+            "password": self.password,
+            **overrides,
+        }
+        names = {f.name for f in fields(BringupConfig)}
+        return BringupConfig(**{k: v for k, v in values.items() if k in names and v is not None})
+
+
+def option_table() -> tuple[tuple[Field[Any], Opt], ...]:
+    """Every declared option: its :class:`UpOptions` field and its :class:`Opt`, in ``--help`` order."""
+    return tuple((f, f.metadata["opt"]) for f in fields(UpOptions) if "opt" in f.metadata)
+
+
+def ini_keys() -> dict[str, tuple[str, Opt]]:
+    """INI key -> (argparse destination, declaration); secrets add their ``-file`` key."""
+    keys: dict[str, tuple[str, Opt]] = {}
+    for f, o in option_table():
+        if not o.ini:
+            continue
+        key = f.name.replace("_", "-")
+        keys[key] = (f.name, o)
+        if o.secret is not None:
+            keys[f"{key}-file"] = (f"{f.name}_file", o)
+    return keys
+
 
 def build_up_parser() -> ArgumentParser:
     """The ``pppos-up`` argument parser. Defaults are suppressed so the INI file can fill them."""
@@ -87,37 +230,29 @@ def build_up_parser() -> ArgumentParser:
         description="Bring a modem up and run PPP over it; the IP link appears as a TUN interface (ppp0).",
         argument_default=argparse.SUPPRESS,
     )
-    p.add_argument("port", nargs="?", help="serial port: a device path or any pyserial URL (socket://host:port)")
-    p.add_argument("--baud", type=int, help="serial speed (default 115200)")
-    p.add_argument("--apn", help="access point name for the PDP context")
-    p.add_argument("--user", help="PPP user name (PAP/CHAP)")
-    p.add_argument("--password-file", help="file holding the PPP password (mode 600); or set PPPOS_PASSWORD")
-    p.add_argument("--password", help="the PPP password on the command line (insecure: shows in ps)")
-    p.add_argument("--pin-file", help="file holding the SIM PIN (mode 600); or set PPPOS_PIN")
-    p.add_argument("--pin", help="the SIM PIN on the command line (insecure: shows in ps)")
-    p.add_argument(
-        "--profile", choices=["auto", *PROFILES], help="modem profile: " + profile_help() + "; default: auto (detect)"
-    )
-    p.add_argument("--ifname", help="interface name (default ppp0)")
-    p.add_argument("--peer-ip", help="address to give a peer that asks for one (default 10.64.64.64)")
-    p.add_argument("--default-route", action="store_true", help="add a default route via the link")
-    p.add_argument("--route-metric", type=int, help="metric of that default route (default 0)")
-    p.add_argument("--usepeerdns", action="store_true", help="use the name servers the peer announces")
-    p.add_argument("--dns", action="append", help="name server when the peer gives none (repeatable)")
-    p.add_argument("--mtu", type=int, help="MRU/MTU to ask for (default 1500)")
-    p.add_argument("--lcp-echo", metavar="INTERVAL,FAILURES", help="LCP echo keepalive (default 30,4; 'off')")
-    p.add_argument("--pcap", metavar="FILE", help="write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR)")
-    p.add_argument("--trace", action="store_true", help="print a pppd-style line per PPP packet")
-    p.add_argument("--config", metavar="FILE", help="INI file with these options in a [pppos] section")
-    p.add_argument("--backend", choices=BACKENDS, help="python (TUN), pppd (kernel PPP) or auto (default)")
-    p.add_argument("--direct", action="store_true", help="the port is already a PPP link: skip the AT phase")
-    p.add_argument("--persist", action="store_true", help="redial after the link is lost")
-    p.add_argument("--print-config", action="store_true",
-                   help="show the files the pppd backend would generate (secrets masked) and exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only errors")
-    p.add_argument("--log-format", choices=LOG_FORMATS, help="progress as text (default) or JSON lines")
-    p.add_argument("--resolv-conf", help=argparse.SUPPRESS)
-    p.add_argument("--run-dir", help=argparse.SUPPRESS)
+    for f, o in option_table():
+        flag = o.flag(f.name)
+        if o.positional:
+            p.add_argument(f.name, nargs="?", help=o.help)
+            continue
+        if o.secret is not None:
+            s = o.secret
+            p.add_argument(f"{flag}-file", help=f"file holding the {s.describe} (mode 600); or set {s.env}")
+            p.add_argument(flag, help=f"the {s.describe} on the command line (insecure: shows in ps)")
+            continue
+        names = [o.short, flag] if o.short else [flag]
+        kw: dict[str, Any] = {"help": argparse.SUPPRESS if o.hidden else o.help}
+        if o.metavar:
+            kw["metavar"] = o.metavar
+        if o.choices:
+            kw["choices"] = o.choices
+        if o.kind == "bool":
+            kw["action"] = "store_true"
+        elif o.kind == "int":
+            kw["type"] = int
+        elif o.kind == "list":
+            kw["action"] = "append"
+        p.add_argument(*names, **kw)
     return p
 
 
@@ -128,35 +263,6 @@ def _bool(value: str, key: str) -> bool:
     if v in {"0", "no", "false", "off"}:
         return False
     raise ConfigError(f"config key {key}: expected yes or no, got {value!r}")
-
-
-_INI_KEYS: dict[str, str] = {
-    "port": "str",
-    "baud": "int",
-    "apn": "str",
-    "user": "str",
-    "password": "str",
-    "password-file": "str",
-    "pin": "str",
-    "pin-file": "str",
-    "profile": "str",
-    "ifname": "str",
-    "peer-ip": "str",
-    "default-route": "bool",
-    "route-metric": "int",
-    "usepeerdns": "bool",
-    "dns": "list",
-    "mtu": "int",
-    "lcp-echo": "str",
-    "pcap": "str",
-    "trace": "bool",
-    "backend": "str",
-    "direct": "bool",
-    "persist": "bool",
-    "print_config": "bool",
-    "quiet": "bool",
-    "log-format": "str",
-}
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -180,17 +286,20 @@ def load_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: {first}") from None
     if not parser.has_section("pppos"):
         raise ConfigError(f"config file {path} has no [pppos] section")
+    table = ini_keys()
     out: dict[str, Any] = {}
-    for key, value in parser.items("pppos"):
-        kind = _INI_KEYS.get(key)
-        if kind is None:
-            raise ConfigError(f"config file {path}: unknown key {key!r}")
-        if key in _SECRET_KEYS and st.st_mode & 0o077:
+    for raw_key, value in parser.items("pppos"):
+        key = raw_key.replace("_", "-")
+        entry = table.get(key)
+        if entry is None:
+            raise ConfigError(f"config file {path}: unknown key {raw_key!r}")
+        name, o = entry
+        if o.secret is not None and not name.endswith("_file") and st.st_mode & 0o077:
             raise ConfigError(
                 f"config file {path} holds a {key} but is readable by others "
                 f"(mode {st.st_mode & 0o777:o}); run: chmod 600 {path}"
             )
-        name = key.replace("-", "_")
+        kind = "str" if name.endswith("_file") else o.kind
         if kind == "int":
             try:
                 out[name] = int(value)
@@ -205,43 +314,60 @@ def load_config_file(path: str) -> dict[str, Any]:
     return out
 
 
-def _parse_lcp_echo(text: str) -> tuple[float, int] | None:
-    if text.strip().lower() in {"off", "0", "none", "no"}:
-        return None
-    parts = text.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        interval, failures = float(parts[0]), int(parts[1])
-    except ValueError:
-        raise ConfigError(f"--lcp-echo wants INTERVAL,FAILURES such as 30,4 (or off), got {text!r}") from None
-    if not (0.1 <= interval <= 3600 and 1 <= failures <= 100):
-        raise ConfigError(f"--lcp-echo {text}: interval 0.1..3600 s, failures 1..100")
-    return interval, failures
+def peers_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The directory of named peers: ``$PPPOS_PEERS_DIR``, else /etc/pppos/peers."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("PPPOS_PEERS_DIR") or DEFAULT_PEERS_DIR)
+
+
+def peer_file(name: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The file of the named peer ``name`` (``NAME.conf`` in :func:`peers_dir`).
+
+    :raises ConfigError: a name that is not a plain file name, or no such peer.
+    """
+    if not _PEER_NAME_RE.match(name):
+        raise ConfigError(f"peer name {name!r}: use letters, digits, '.', '-' and '_' (no '/')")
+    path = peers_dir(environ) / f"{name}.conf"
+    if not path.exists():
+        raise ConfigError(f"no peer named {name}: {path} does not exist")
+    return path
+
+
+def interface_of(name: str | None, ifname: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The interface ``pppos-down``/``pppos-status`` look at: ``--ifname``, else the named peer's, else ppp0."""
+    default = str(UpOptions.__dataclass_fields__["ifname"].default)
+    if ifname:
+        return ifname
+    if name is None:
+        return default
+    values = load_config_file(str(peer_file(name, environ)))
+    return str(values.get("ifname") or default)
 
 
 def _secret(
-    cli: dict[str, Any], merged: dict[str, Any], env: Any, *, key: str, env_key: str, what: str, warnings: list[str]
+    cli: dict[str, Any], merged: dict[str, Any], env: Mapping[str, str], *, key: str, secret: Secret,
+    warnings: list[str],
 ) -> str | None:
     """Pick one secret (and remove its keys from ``merged``); see :func:`parse_up_args` for the order."""
     file_key = f"{key}_file"
     from_file, value = merged.pop(file_key, None), merged.pop(key, None)
     if file_key in cli:
-        return read_secret_file(cli[file_key], what)
+        return read_secret_file(cli[file_key], secret.what)
     if key in cli:
         warnings.append(
-            f"--{key} puts the {what} where every local user can see it (ps); use --{key}-file or {env_key}"
+            f"--{key} puts the {secret.what} where every local user can see it (ps); "
+            f"use --{key}-file or {secret.env}"
         )
         return str(cli[key])
-    if env.get(env_key):
-        return str(env[env_key])
+    if env.get(secret.env):
+        return str(env[secret.env])
     if from_file is not None:
-        return read_secret_file(from_file, what)
+        return read_secret_file(from_file, secret.what)
     return None if value is None else str(value)
 
 
-def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) -> UpOptions:
-    """Parse ``pppos-up`` arguments (plus ``--config`` and the environment) into :class:`UpOptions`.
+def parse_up_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> UpOptions:
+    """Parse ``pppos-up`` arguments (plus ``--call``, ``--config`` and the environment) into :class:`UpOptions`.
 
     :raises ConfigError: any invalid value (one line, no secret in it). argparse's own errors exit
         with :attr:`~pppos.errors.ExitStatus.USAGE`.
@@ -249,45 +375,35 @@ def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) ->
     env = os.environ if environ is None else environ
     cli = vars(build_up_parser().parse_args(list(argv)))
     merged: dict[str, Any] = {}
+    if "call" in cli:
+        merged.update(load_config_file(str(peer_file(cli["call"], env))))
     if "config" in cli:
-        merged.update(load_config_file(cli.pop("config")))
+        merged.update(load_config_file(cli["config"]))
     merged.update(cli)
     warnings: list[str] = []
 
-    port = merged.pop("port", None)
-    if not port:
+    if not merged.get("port"):
         raise ConfigError("no serial port given (pppos-up PORT, e.g. /dev/ttyUSB0 or socket://127.0.0.1:7000)")
-    opts = UpOptions(port=str(port), warnings=warnings)
-
+    opts = UpOptions(warnings=warnings)
     # Secrets, first found wins: command-line file, command-line value (warned), environment,
     # config-file file, config-file value (the config file is then private, checked above).
-    opts.password = _secret(
-        cli, merged, env, key="password", env_key="PPPOS_PASSWORD", what="password", warnings=warnings
-    )
-    opts.pin = _secret(cli, merged, env, key="pin", env_key="PPPOS_PIN", what="PIN", warnings=warnings)
-    if opts.pin is not None and not re.fullmatch(r"\d{4,8}", opts.pin):
-        raise ConfigError("the SIM PIN must be 4 to 8 digits")
+    for f, o in option_table():
+        if o.secret is not None:
+            setattr(opts, f.name, _secret(cli, merged, env, key=f.name, secret=o.secret, warnings=warnings))
+        elif f.name in merged:
+            value = merged.pop(f.name)
+            setattr(opts, f.name, o.convert(value) if o.convert is not None else value)
+    opts.port = str(opts.port)
+    _validate(opts)
+    return opts
 
-    lcp_echo = merged.pop("lcp_echo", None)
-    if lcp_echo is not None:
-        opts.lcp_echo = _parse_lcp_echo(str(lcp_echo))
-    dns = merged.pop("dns", None) or []
-    checked: list[str] = []
-    for addr in dns:
-        try:
-            checked.append(str(ipaddress.ip_address(addr)))
-        except ValueError:
-            raise ConfigError(f"--dns {addr!r} is not an IP address") from None
-    opts.dns = tuple(checked)
 
-    names = {f.name for f in fields(UpOptions)}
-    for key, value in merged.items():
-        if key not in names:  # pragma: no cover - parser and INI table list only known keys
-            raise ConfigError(f"unknown option {key}")
-        setattr(opts, key, value)
-
+def _validate(opts: UpOptions) -> None:
+    """The checks that involve a field's value range (one line each, never a secret in it)."""
     from pppos.net.tun import validate_ifname
 
+    if opts.pin is not None and not re.fullmatch(r"\d{4,8}", opts.pin):
+        raise ConfigError("the SIM PIN must be 4 to 8 digits")
     validate_ifname(opts.ifname)
     try:
         opts.peer_ip = str(ipaddress.IPv4Address(opts.peer_ip))
@@ -309,4 +425,3 @@ def parse_up_args(argv: Sequence[str], environ: dict[str, str] | None = None) ->
         raise ConfigError("--user must be one line of at most 255 characters")
     if opts.password is not None and len(opts.password) > 255:
         raise ConfigError("the password is longer than 255 characters (PAP limit)")
-    return opts

@@ -217,8 +217,8 @@ class Daemon:
         ifname = self.opts.ifname
         state = statusmod.state_path(ifname, self.opts.run_dir)
         previous = statusmod.read_status(state)
-        other = int(previous.get("pid", 0)) if previous is not None else 0
-        if other and other != os.getpid() and statusmod.pid_alive(other):
+        other = statusmod.state_pid(previous)
+        if other and other != os.getpid() and statusmod.is_pppos_up(other):
             raise PpposError(f"pppos-up is already running on {ifname} (pid {other}); stop it with pppos-down",
                              exit_status=ExitStatus.USAGE)
         backup = statusmod.backup_path(ifname, self.opts.run_dir)
@@ -261,16 +261,9 @@ class Daemon:
             self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
             self._start_link(now, b"")
             return
-        from pppos.at.bringup import Bringup, BringupConfig
+        from pppos.at.bringup import Bringup
 
-        cfg = _build(BringupConfig, {
-            "profile": self.opts.profile or "auto",
-            "baud": self.opts.baud,
-            "pin": self.opts.pin,
-            "apn": self.opts.apn,
-            "user": self.opts.user,
-            "password": self.opts.password,
-        })
+        cfg = self.opts.bringup_config()
         self._set_phase("modem")
         self.bringup = Bringup(cfg, trace=self.rep.trace if self.opts.trace else None)
         self.bringup.start(now)

@@ -42,8 +42,42 @@ class ExitStatus(IntEnum):
     TLS = 12
     #: A credential was rejected by a server (Blynk: invalid token).
     BAD_TOKEN = 13
+    #: The SIM refused this PIN before (or too few PIN attempts remain): it is not sent again
+    #: automatically, so a restart loop can never lock the SIM into needing its PUK.
+    PIN_REFUSED = 14
     #: Interrupted by the user (SIGINT), as shells report it.
     INTERRUPTED = 130
+
+    @property
+    def meaning(self) -> str:
+        """A few words for ``--help`` and the guide."""
+        return _MEANINGS[self]
+
+
+_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.SUCCESS: "success",
+    ExitStatus.ERROR: "internal error (a bug)",
+    ExitStatus.USAGE: "usage or configuration error",
+    ExitStatus.NO_MODEM: "no modem (port missing, busy or silent)",
+    ExitStatus.SIM: "SIM problem (PIN needed or wrong, PUK, not inserted)",
+    ExitStatus.NETWORK: "network (no signal, registration denied, attach failed)",
+    ExitStatus.DIAL: "dial refused (bad APN, NO CARRIER at dial)",
+    ExitStatus.PPP: "PPP negotiation failed",
+    ExitStatus.AUTH: "PPP authentication refused",
+    ExitStatus.LINK_LOST: "link lost, or nothing running",
+    ExitStatus.PERMISSION: "root or CAP_NET_ADMIN needed",
+    ExitStatus.MISSING_TOOL: "a needed program or library is missing or too old",
+    ExitStatus.TLS: "TLS or certificate failure",
+    ExitStatus.BAD_TOKEN: "credential rejected by the server",
+    ExitStatus.PIN_REFUSED: "PIN not sent: the SIM refused it before or too few attempts remain",
+    ExitStatus.INTERRUPTED: "interrupted",
+}
+
+
+def exit_status_help(statuses: tuple[ExitStatus, ...] | None = None) -> str:
+    """The ``exit status:`` block of every command's ``--help`` (one status per line)."""
+    chosen = statuses if statuses is not None else tuple(ExitStatus)
+    return "exit status:\n" + "\n".join(f"  {int(s):>3}  {s.meaning}" for s in chosen)
 
 
 class PpposError(Exception):
@@ -148,4 +182,5 @@ __all__ = [
     "PpposError",
     "ProtocolError",
     "RemoteProtocolError",
+    "exit_status_help",
 ]

@@ -9,15 +9,20 @@ driver used by ``pppos-probe``: receive -> process events -> transmit -> re-arm 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
+import termios
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import serial
 
 from pppos.errors import ConfigError, LinkError, ModemError
+
+if TYPE_CHECKING:
+    from pppos.portlock import PortLock
 
 __all__ = ["SansIoCore", "open_port", "run_blocking"]
 
@@ -44,10 +49,15 @@ class SansIoCore(Protocol):
 _URL_SCHEMES = ("socket://", "loop://", "rfc2217://", "spy://", "alt://", "hwgrep://", "cp2110://")
 
 
-def open_port(url: str, baud: int = 115200) -> serial.Serial:
-    """Open ``url`` at ``baud`` for non-blocking use (``timeout=0``).
+def open_port(url: str, baud: int = 115200, *, lock: bool = True) -> serial.Serial:
+    """Open ``url`` at ``baud`` for non-blocking use (``timeout=0``), owning it when it is a device.
+
+    A device path is locked first (the UUCP lock file of :mod:`pppos.portlock`, as pppd's ``lock``),
+    then opened and made exclusive (``TIOCEXCL``, tty_ioctl(4)): a port another live process holds is
+    refused before it is opened, so that process's link is never disturbed. ``port.close()`` drops both.
 
     :raises ConfigError: the URL or rate is malformed.
+    :raises PortBusy: another live process holds the port's lock (the message names its pid).
     :raises ModemError: the port cannot be opened (missing, busy, no permission); the message says
         what to check.
     """
@@ -55,15 +65,54 @@ def open_port(url: str, baud: int = 115200) -> serial.Serial:
         raise ConfigError(f"invalid baud rate {baud}: use a rate such as 115200")
     if "://" in url and not url.startswith(_URL_SCHEMES):
         raise ConfigError(f"unsupported port URL {url!r}: use a device path, socket://HOST:PORT or loop://")
+    held = None
+    if lock and "://" not in url and os.path.exists(url):
+        from pppos.portlock import acquire
+
+        held = acquire(url)
     try:
         port = serial.serial_for_url(url, baudrate=baud, timeout=0, write_timeout=5, exclusive=None)
     except ValueError as exc:
+        _release(held)
         raise ConfigError(f"cannot use port {url}: {exc}") from None
     except serial.SerialException as exc:
+        _release(held)
         raise ModemError(_open_failure(url, exc)) from None
     except OSError as exc:  # pragma: no cover - pyserial wraps most of these
+        _release(held)
         raise ModemError(f"cannot open {url}: {exc.strerror or exc}") from None
+    if "://" not in url:
+        _own(port, held)
     return port
+
+
+def _release(held: PortLock | None) -> None:
+    if held is not None:
+        held.release()
+
+
+def _own(port: serial.Serial, held: PortLock | None) -> None:
+    """Set ``TIOCEXCL`` on the open tty and make ``port.close()`` undo it and drop the lock file."""
+    fd = _fileno(port)
+    exclusive = False
+    if fd is not None:
+        try:
+            fcntl.ioctl(fd, termios.TIOCEXCL)
+            exclusive = True
+        except OSError:  # not a tty after all: nothing to make exclusive
+            pass
+    close = port.close
+
+    def close_and_release() -> None:
+        if exclusive and port.is_open:
+            with contextlib.suppress(OSError, ValueError, serial.SerialException):
+                fcntl.ioctl(port.fileno(), termios.TIOCNXCL)
+        try:
+            close()
+        finally:
+            _release(held)
+
+    port.close = close_and_release
 
 
 def _open_failure(url: str, exc: serial.SerialException) -> str:

@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# Install everything pppos needs on a Debian 12 machine (run as root), into ./.venv.
+# Install pppos on a Debian 12 machine (run as root), into ./.venv.
 #
-#   bash scripts/install.sh          # system packages + .venv with pppos and its test tools
+#   bash scripts/install.sh --runtime   # a real modem: only what pppos-up and blynk-client need at run time
+#   bash scripts/install.sh             # the demo and the tests: the runtime part plus every test tool
 #
-# System packages: slirp (the simulated modem's network side), gcc (builds slirp's select() shim),
-# iproute2 (network namespaces for the end-to-end tests), qemu-system-x86 + busybox-static + the
-# Debian kernel/ppp packages fetched by tests/vm (real pppd in a VM), curl (an unmodified client),
-# ppp (pppd and chat for the pppd backend), python3-venv.
+# Runtime: python3-venv and ca-certificates (Blynk's TLS); pip: this package alone (pyserial, pyroute2;
+# no compiler needed). Add `apt-get install ppp` for `--backend pppd`.
+# Tests and demo, in addition: slirp (the simulated modem's network side), gcc (builds slirp's select()
+# shim), iproute2 (network namespaces), qemu-system-x86 + busybox-static + the Debian kernel/ppp packages
+# fetched by tests/vm (real pppd in a VM), curl (an unmodified client), ppp (pppd and chat for the pppd
+# backend), openssl, systemd (systemd-analyze verifies the shipped units); pip: the test extra (pytest,
+# ruff, scapy, anycrc, the reference Blynk libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(slirp gcc libc6-dev iproute2 curl ppp qemu-system-x86 busybox-static python3-venv
-              ca-certificates xz-utils openssl)
+MODE=test
+case "${1:-}" in
+    --runtime) MODE=runtime ;;
+    --test|"") MODE=test ;;
+    *) echo "usage: bash scripts/install.sh [--runtime|--test]" >&2; exit 2 ;;
+esac
+
+RUNTIME_APT=(python3-venv ca-certificates)
+TEST_APT=(slirp gcc libc6-dev iproute2 curl ppp qemu-system-x86 busybox-static xz-utils openssl systemd)
+APT_PACKAGES=("${RUNTIME_APT[@]}")
+if [ "$MODE" = test ]; then
+    APT_PACKAGES+=("${TEST_APT[@]}")
+fi
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     missing=()
@@ -32,5 +47,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]'
-echo "install.sh: ready: $(.venv/bin/python --version), commands in .venv/bin" >&2
+if [ "$MODE" = runtime ]; then
+    .venv/bin/python -m pip install -q .
+else
+    .venv/bin/python -m pip install -q -e '.[test]'
+fi
+echo "install.sh: ready ($MODE): $(.venv/bin/python --version), commands in .venv/bin" >&2

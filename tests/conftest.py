@@ -11,3 +11,11 @@ from tests.helpers import FloatClock
 def clock() -> FloatClock:
     """A float clock starting at 1000.0 that the test advances by hand."""
     return FloatClock()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Port locks (``LCK..*``) of every test and of the programs it starts go to a private directory."""
+    import os
+
+    os.environ["PPPOS_LOCK_DIR"] = str(tmp_path_factory.mktemp("lock"))

@@ -564,14 +564,9 @@ def run_up(up: Any, reporter: Any) -> int:
     port = open_port(up.port, up.baud)
     try:
         if not up.direct:
-            from pppos.at.bringup import Bringup, BringupConfig, DataMode, Progress, Verdict
+            from pppos.at.bringup import Bringup, DataMode, Progress, Verdict
 
-            values = {"profile": up.profile or "auto", "baud": up.baud, "pin": up.pin, "apn": up.apn,
-                      "user": up.user, "password": up.password}
-            import dataclasses
-
-            names = {f.name for f in dataclasses.fields(BringupConfig)}
-            bringup = Bringup(BringupConfig(**{k: v for k, v in values.items() if k in names and v is not None}))
+            bringup = Bringup(up.bringup_config())
             bringup.start(time.monotonic())
 
             def on_event(ev: object) -> None:

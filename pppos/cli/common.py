@@ -13,13 +13,35 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from pppos.errors import ExitStatus, PpposError
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that the ``exit status:`` epilog keeps its one-status-per-line layout."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit status:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that exits with :attr:`ExitStatus.USAGE` and a one-line error, like every pppos command."""
+    """argparse that exits with :attr:`ExitStatus.USAGE` and a one-line error, like every pppos command.
+
+    Every command gets ``--version`` and the table of exit statuses at the end of its ``--help``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from pppos import __version__
+        from pppos.errors import exit_status_help
+
+        kwargs.setdefault("epilog", exit_status_help())
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                          help="show the version and exit")
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)

@@ -21,26 +21,38 @@ PROG = "pppos-down"
 
 
 def _main(argv: list[str]) -> int:
+    from pppos.config import interface_of
     from pppos.errors import ExitStatus, LinkError, PermissionProblem
     from pppos.net.dns import restore_backup
-    from pppos.net.status import backup_path, pid_alive, read_status, state_path
+    from pppos.net.status import backup_path, is_pppos_up, pid_alive, read_status, state_path, state_pid
     from pppos.net.tun import validate_ifname
 
     p = ArgumentParser(prog=PROG, description="Tear down the link run by pppos-up and restore routes and DNS.")
-    p.add_argument("--ifname", default="ppp0", help="interface (default ppp0)")
+    p.add_argument("name", nargs="?", help="a named peer (pppos-up --call NAME): use its interface")
+    p.add_argument("--ifname", help="interface (default ppp0, or the named peer's)")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the daemon (default 20)")
     p.add_argument("--run-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.ifname = interface_of(args.name, args.ifname)
     validate_ifname(args.ifname)
     path = state_path(args.ifname, args.run_dir)
-    state = read_status(path)
     backup = backup_path(args.ifname, args.run_dir)
-    pid = int(state.get("pid", 0)) if state else 0
-    if state is None or not pid_alive(pid):
+    try:
+        state = read_status(path)
+    except LinkError as exc:  # a corrupt state file: nothing to signal, clean up after it
+        cleaned = restore_backup(backup)
+        path.unlink(missing_ok=True)
+        print(f"{PROG}: {exc}; removed it" + (" (resolver restored)" if cleaned else ""), file=sys.stderr)
+        return int(ExitStatus.SUCCESS)
+    pid = state_pid(state)
+    if state is None or not is_pppos_up(pid):
         cleaned = restore_backup(backup)
         if state is not None:
             path.unlink(missing_ok=True)
-            print(f"{PROG}: pppos-up on {args.ifname} (pid {pid}) had died; cleaned up after it"
+            why = "had died" if not pid_alive(pid) else "is gone (that pid is now another program)"
+            if not pid:
+                why = "left a state file naming no pid"
+            print(f"{PROG}: pppos-up on {args.ifname} (pid {pid}) {why}; cleaned up after it"
                   + (" (resolver restored)" if cleaned else ""), file=sys.stderr)
             return int(ExitStatus.SUCCESS)
         if cleaned:

@@ -19,18 +19,36 @@ PROG = "pppos-status"
 
 
 def _main(argv: list[str]) -> int:
-    from pppos.errors import ExitStatus
-    from pppos.net.status import format_status, pid_alive, read_last_failure, read_status, state_path
+    from pppos.config import interface_of
+    from pppos.errors import ExitStatus, LinkError
+    from pppos.net.status import (
+        format_status,
+        is_pppos_up,
+        pid_alive,
+        read_last_failure,
+        read_status,
+        state_path,
+        state_pid,
+    )
     from pppos.net.tun import validate_ifname
 
     p = ArgumentParser(prog=PROG, description="Show the state of the link run by pppos-up.")
-    p.add_argument("--ifname", default="ppp0", help="interface (default ppp0)")
+    p.add_argument("name", nargs="?", help="a named peer (pppos-up --call NAME): use its interface")
+    p.add_argument("--ifname", help="interface (default ppp0, or the named peer's)")
     p.add_argument("--json", action="store_true", help="print the state as one JSON object")
     p.add_argument("--run-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.ifname = interface_of(args.name, args.ifname)
     validate_ifname(args.ifname)
-    state = read_status(state_path(args.ifname, args.run_dir))
-    running = state is not None and pid_alive(int(state.get("pid", 0)))
+    try:
+        state = read_status(state_path(args.ifname, args.run_dir))
+    except LinkError as exc:  # a corrupt state file: one line, as "not running"
+        if args.json:
+            print(json.dumps({"ifname": args.ifname, "phase": "unknown", "running": False, "error": str(exc)}))
+        else:
+            print(f"{args.ifname}: not running ({exc}; pppos-down removes it)")
+        return int(ExitStatus.LINK_LOST)
+    running = state is not None and is_pppos_up(state_pid(state))
     if state is None or not running:
         phase = "down" if state is None else "dead"
         last = read_last_failure(args.ifname, args.run_dir)
@@ -43,7 +61,9 @@ def _main(argv: list[str]) -> int:
             if state is None:
                 print(f"{args.ifname}: not running (no pppos-up on this interface)")
             else:
-                print(f"{args.ifname}: not running (pid {state.get('pid')} died; run pppos-down to clean up)")
+                pid = state_pid(state)
+                why = "died" if not pid_alive(pid) else "is not a pppos-up: a stale state file"
+                print(f"{args.ifname}: not running (pid {pid} {why}; run pppos-down to clean up)")
             if last:
                 print(f"last failure: {last}")
         return int(ExitStatus.LINK_LOST)

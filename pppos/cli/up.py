@@ -2,7 +2,8 @@
 
 Options are described by ``pppos-up --help`` and modelled in :mod:`pppos.config`. Exit statuses are
 :class:`pppos.errors.ExitStatus`: 2 usage, 3-6 modem verdicts, 7 PPP negotiation, 8 authentication,
-9 link lost, 10 permission, 130 interrupted.
+9 link lost, 10 permission, 11 missing tool (pyroute2 missing or too old), 14 PIN not sent,
+130 interrupted (also listed by ``pppos-up --help``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def _main(argv: list[str]) -> int:
         if runner is None:
             raise MissingTool("the pppd backend has no run_up() entry point yet; use --backend python")
         return int(runner(opts, reporter))
+    from pppos.net.tun import require_pyroute2
+
+    require_pyroute2()
     return run_daemon(opts, reporter)
 
 

@@ -29,12 +29,14 @@ __all__ = [
     "StatusFile",
     "backup_path",
     "format_status",
+    "is_pppos_up",
     "last_failure_path",
     "pid_alive",
     "read_last_failure",
     "read_status",
     "run_dir",
     "state_path",
+    "state_pid",
 ]
 
 DEFAULT_RUN_DIR = "/run/pppos"
@@ -81,6 +83,31 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def is_pppos_up(pid: int) -> bool:
+    """True when ``pid`` is alive and is a ``pppos-up`` (its /proc/PID/cmdline says so).
+
+    A state file left by a dead daemon can name a pid the kernel has since given to an unrelated
+    process; that process must never be signalled or reported as the daemon.
+    """
+    from pppos.portlock import process_name
+
+    return pid_alive(pid) and process_name(pid) == "pppos-up"
+
+
+def state_pid(state: dict[str, Any] | None) -> int:
+    """The pid a state file names, or 0 when it names none (missing, not a number)."""
+    if state is None:
+        return 0
+    value = state.get("pid")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return 0
+    try:
+        pid = int(value)
+    except ValueError:
+        return 0
+    return pid if pid > 0 else 0
 
 
 def read_status(path: Path) -> dict[str, Any] | None:

@@ -29,16 +29,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import importlib.metadata
 import ipaddress
+import itertools
 import os
 import platform
+import re
 import socket
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pppos.errors import ConfigError, LinkError, PermissionProblem
+from pppos.errors import ConfigError, LinkError, MissingTool, PermissionProblem
 
 __all__ = [
     "IFF_NO_PI",
@@ -138,12 +141,54 @@ class AddedRoute:
         return {"dst": self.dst, "oif": self.oif, "metric": self.metric, "family": self.family, "table": self.table}
 
 
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for piece in text.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, piece))
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def pyroute2_floor() -> str | None:
+    """The ``pyroute2>=X`` floor this installation of pppos declares (setup.cfg is its one source)."""
+    try:
+        requires = importlib.metadata.requires("pppos") or []
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return None
+    for req in requires:
+        m = re.match(r"^pyroute2\s*>=\s*([0-9][0-9.]*)", req)
+        if m:
+            return m.group(1)
+    return None  # pragma: no cover - setup.cfg always names it
+
+
+def require_pyroute2() -> None:
+    """Check, without importing it (a second's work), that pyroute2 is installed and new enough.
+
+    :raises MissingTool: missing, or older than the floor (0.7.x has no ``AsyncIPRoute``): exit 11
+        at start, instead of a "link lost" once the link is already up.
+    """
+    floor = pyroute2_floor() or "0.9.1"
+    try:
+        have = importlib.metadata.version("pyroute2")
+    except importlib.metadata.PackageNotFoundError:
+        raise MissingTool(f"pyroute2 is not installed; run: pip install 'pyroute2>={floor}'") from None
+    if _version_tuple(have) < _version_tuple(floor):
+        raise MissingTool(
+            f"pyroute2 {have} is too old (AsyncIPRoute needs {floor} or later); "
+            f"run: pip install --upgrade 'pyroute2>={floor}'"
+        )
+
+
 def _ipr() -> Any:
     """A fresh pyroute2 ``AsyncIPRoute`` (lazy import; pyroute2 takes a second to import)."""
     try:
         from pyroute2 import AsyncIPRoute
-    except ImportError as exc:  # pragma: no cover - pyroute2 is an install requirement
-        raise LinkError(f"pyroute2 is not installed ({exc}); pip install pyroute2") from None
+    except ImportError as exc:
+        raise MissingTool(f"pyroute2 with AsyncIPRoute is needed ({exc}); run: pip install --upgrade pyroute2") \
+            from None
     return AsyncIPRoute()
 
 

@@ -130,6 +130,10 @@ class FaultServer:
         elif isinstance(event, proto.VirtualWrite):
             self.values[event.pin] = event.values
             self.writes.append((event.pin, event.values))
+        elif isinstance(event, proto.VirtualWrites):
+            for pin, raw, _mid in event.writes:
+                self.values[pin] = proto.decode_values(raw)
+                self.writes.append((pin, self.values[pin]))
         elif isinstance(event, proto.SyncRequested):
             for pin in event.pins or tuple(self.values):
                 if pin in self.values:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,27 @@ def test_status_and_down_with_nothing_running(tmp_path: Path, monkeypatch: pytes
     assert status_cli.main(["--ifname", "bad/name"]) == ExitStatus.USAGE
 
 
+@pytest.fixture
+def fake_up() -> Iterator[int]:
+    """The pid of a live process whose command line is a pppos-up's (the state file's pid is checked)."""
+    from pppos.portlock import process_name
+
+    proc = subprocess.Popen(["bash", "-c", "exec -a pppos-up sleep 120"])
+    try:
+        for _ in range(200):
+            if process_name(proc.pid) == "pppos-up":
+                break
+            subprocess.run(["sleep", "0.01"], check=False)
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_status_shows_a_running_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+                                       capsys: pytest.CaptureFixture[str], fake_up: int) -> None:
     monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path))
-    state = {"ifname": "wwan0", "pid": os.getpid(), "phase": "running", "local_ip": "10.0.2.15",
+    state = {"ifname": "wwan0", "pid": fake_up, "phase": "running", "local_ip": "10.0.2.15",
              "peer_ip": "10.0.2.2", "mtu": 1500, "bytes_in": 10, "bytes_out": 20, "packets_in": 1, "packets_out": 2}
     StatusFile(tmp_path / "wwan0.json").write(state)
     assert status_cli.main(["--ifname", "wwan0", "--json"]) == ExitStatus.SUCCESS
@@ -113,8 +131,8 @@ def test_missing_port_is_no_modem_and_leaves_nothing(netns, tmp_path: Path) -> N
 
 
 @pytest.mark.root
-def test_already_running_is_refused(netns, tmp_path: Path) -> None:
-    StatusFile(tmp_path / "run" / "ppp0.json").write({"ifname": "ppp0", "pid": os.getpid(), "phase": "running"})
+def test_already_running_is_refused(netns, tmp_path: Path, fake_up: int) -> None:
+    StatusFile(tmp_path / "run" / "ppp0.json").write({"ifname": "ppp0", "pid": fake_up, "phase": "running"})
     result = _up(netns, tmp_path, "/dev/null")
     assert result.returncode == ExitStatus.USAGE
     assert "already running" in result.stderr

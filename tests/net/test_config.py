@@ -130,3 +130,80 @@ def test_argparse_errors_exit_with_usage_status(capsys: pytest.CaptureFixture[st
         parse_up_args(["p", "--backend", "kernel"], environ={})
     assert info.value.code == ExitStatus.USAGE
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> None:
+    """Each declaration gives a flag, an INI key (unless it opts out) and the field the value lands in."""
+    from pppos.config import UpOptions, build_up_parser, ini_keys, option_table
+
+    parser = build_up_parser()
+    flags = {s for a in parser._actions for s in a.option_strings}
+    ini = ini_keys()
+    for f, o in option_table():
+        assert f.name in UpOptions.__dataclass_fields__
+        if not o.positional:
+            assert o.flag(f.name) in flags
+        assert (f.name.replace("_", "-") in ini) == o.ini
+        if o.secret is not None:
+            assert o.flag(f.name) + "-file" in flags and f.name.replace("_", "-") + "-file" in ini
+    # One INI file setting every non-secret key to a typical value: every key is accepted and lands.
+    samples = {"str": "x", "int": "7", "bool": "yes", "list": "192.0.2.9"}
+    special = {"port": "/dev/ttyS3", "profile": "a7", "ifname": "wwan3", "peer-ip": "10.1.2.3", "apn": "a.b",
+               "lcp-echo": "5,2", "backend": "python", "log-format": "json", "mtu": "1400", "baud": "9600"}
+    lines = []
+    for key, (_name, o) in ini.items():
+        if o.secret is None:
+            lines.append(f"{key} = {special.get(key, samples[o.kind])}")
+    conf = _private(tmp_path / "all.ini", "[pppos]\n" + "\n".join(lines) + "\n")
+    opts = parse_up_args(["--config", str(conf)], environ={})
+    assert opts.port == "/dev/ttyS3" and opts.baud == 9600 and opts.ifname == "wwan3" and opts.lcp_echo == (5.0, 2)
+    assert opts.dns == ("192.0.2.9",) and opts.default_route and opts.persist and opts.log_format == "json"
+    # '_' may stand for '-' in INI keys (print_config was once spelled that way).
+    legacy = _private(tmp_path / "legacy.ini", "[pppos]\nport = p\nprint_config = yes\ndefault_route = yes\n")
+    assert parse_up_args(["--config", str(legacy)], environ={}).print_config
+
+
+def test_bringup_config_is_the_one_mapping() -> None:
+    opts = parse_up_args(["p", "--apn", "internet", "--user", "u", "--profile", "sim800", "--baud", "9600"],
+                         environ={"PPPOS_PIN": "1234"})
+    cfg = opts.bringup_config()
+    assert (cfg.profile, cfg.baud, cfg.apn, cfg.user, cfg.pin) == ("sim800", 9600, "internet", "u", "1234")
+    assert parse_up_args(["p"], environ={}).bringup_config().profile == "auto"
+
+
+def test_call_reads_the_named_peer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    peers = tmp_path / "peers"
+    peers.mkdir()
+    _private(peers / "a7.conf", f"[pppos]\nport = /dev/ttyS7\napn = peer-apn\nifname = ppp3\npin = 4321\n"
+                                f"password = {SECRET}\n")
+    env = {"PPPOS_PEERS_DIR": str(peers)}
+    opts = parse_up_args(["--call", "a7"], environ=env)
+    assert (opts.port, opts.apn, opts.ifname, opts.pin, opts.call) == ("/dev/ttyS7", "peer-apn", "ppp3", "4321", "a7")
+    assert opts.password == SECRET
+    # The command line and --config still win over the peer file.
+    assert parse_up_args(["--call", "a7", "/dev/ttyS8", "--apn", "cli"], environ=env).port == "/dev/ttyS8"
+    with pytest.raises(ConfigError, match="no peer named nope"):
+        parse_up_args(["--call", "nope"], environ=env)
+    with pytest.raises(ConfigError, match="peer name"):
+        parse_up_args(["--call", "../etc/passwd"], environ=env)
+    os.chmod(peers / "a7.conf", 0o644)
+    with pytest.raises(ConfigError, match="readable by others") as info:
+        parse_up_args(["--call", "a7"], environ=env)
+    assert SECRET not in str(info.value) and "4321" not in str(info.value)
+
+
+def test_down_and_status_find_a_named_peer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from pppos.cli import down, status
+
+    peers = tmp_path / "peers"
+    peers.mkdir()
+    (peers / "lte.conf").write_text("[pppos]\nport = /dev/ttyS7\nifname = ppp5\n")
+    monkeypatch.setenv("PPPOS_PEERS_DIR", str(peers))
+    monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path / "run"))
+    assert status.main(["lte"]) == ExitStatus.LINK_LOST
+    assert capsys.readouterr().out.startswith("ppp5: not running")
+    assert down.main(["lte"]) == ExitStatus.LINK_LOST
+    assert "no pppos-up is running on ppp5" in capsys.readouterr().err
+    assert status.main(["missing"]) == ExitStatus.USAGE
+    assert "no peer named missing" in capsys.readouterr().err
