@@ -724,7 +724,7 @@ class _Plan:
         self.engine.enter_command_mode()
         reply = yield _Cmd("+++", timeout=guard + 2.0, terminator=b"")
         if isinstance(reply, CommandDone | CommandFailed):
-            self._progress("hangup", f"+++ answered {getattr(reply, 'text', '') or 'OK'}")
+            self._progress("hangup", f"+++ answered {_printable(getattr(reply, 'text', '')) or 'OK'}")
         elif need_escape_reply:
             return False, "no answer to +++"
         reply = yield _Cmd("ATH", timeout=timeout)

@@ -583,6 +583,9 @@ class AtEngine:
             self.stats.noise_lines += 1
             self.stats.noise_bytes += len(raw)
             return
+        if not line.isprintable():
+            # C1 controls, bidi overrides, zero-width characters: peer text that reaches a terminal
+            line = "".join(ch if ch.isprintable() else "?" for ch in line)
         self.stats.lines += 1
         self._classify(line, now)
 
