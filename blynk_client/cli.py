@@ -21,12 +21,9 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from blynk_client.errors import BlynkError, ExitStatus, UsageError
-
-if TYPE_CHECKING:
-    import ssl
 
 __all__ = ["ArgumentParser", "client_main", "parse_redirect", "run_main", "server_main"]
 
@@ -104,30 +101,16 @@ def _server_parser() -> ArgumentParser:
         "--redirect", action="append", default=[], metavar="TOKEN=HOST:PORT", help="answer TOKEN's login with REDIRECT"
     )
     parser.add_argument("--heartbeat", type=float, default=10.0, help="idle unit before a device names its own (10)")
-    parser.add_argument("--login-timeout", type=float, default=10.0, help="seconds to log in (10)")
+    parser.add_argument("--login-timeout", type=float, default=5.0, help="seconds to log in (5)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log connections and logins")
     return parser
-
-
-def _tls_context(cert: str, key: str) -> ssl.SSLContext:
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # blynk.cloud refuses TLS 1.0/1.1 (notes section 4)
-    try:
-        ctx.load_cert_chain(cert, key)
-    except FileNotFoundError as exc:
-        raise UsageError(f"cannot read the TLS file {exc.filename}: no such file") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot load the TLS certificate {cert} with key {key}: {exc}") from None
-    return ctx
 
 
 def _server(argv: list[str]) -> int:
     import asyncio
     import signal
 
-    from blynk_client.server import BlynkServer, load_tokens
+    from blynk_client.server import BlynkServer, check_seconds, load_tls_context, load_tokens
 
     args = _server_parser().parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -136,8 +119,8 @@ def _server(argv: list[str]) -> int:
         value = getattr(args, name)
         if value is not None and not 0 <= value <= 65535:
             raise UsageError(f"--{name.replace('_', '-')} must be in 0..65535")
-    if args.heartbeat <= 0 or args.login_timeout <= 0:
-        raise UsageError("--heartbeat and --login-timeout must be positive")
+    check_seconds("--heartbeat", args.heartbeat)  # finite and positive: nan and inf are refused
+    check_seconds("--login-timeout", args.login_timeout)
     if args.token_file:
         token_list = load_tokens(args.token_file)
     else:
@@ -151,7 +134,7 @@ def _server(argv: list[str]) -> int:
         redirects[token] = (host, port)
     if not token_list and not redirects:
         raise UsageError("give at least one token (--token, --token-file or BLYNK_AUTH_TOKEN)")
-    ssl_context = _tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    ssl_context = load_tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="blynk-server: %(message)s", stream=sys.stderr
     )

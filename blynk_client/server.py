@@ -14,9 +14,17 @@ HTTPS device API"):
   with 200; PING and the info message are answered with 200 by the core;
 - :meth:`BlynkServer.push_write` (and the HTTP ``update``) store a value and push it to every
   logged-in connection of that token;
-- malformed input gets the protocol's status codes or a closed connection; limits per connection:
-  the receive limit (``buffer_in``), the bytes queued for a device that does not read
-  (``max_pending``), the login timeout and the 2.3 x heartbeat idle rule, and a connection cap.
+- malformed input gets the protocol's status codes or a closed connection and one log line (never
+  a traceback); limits per connection: the receive limit (``buffer_in``), the bytes queued for a
+  device that does not read (``max_pending``), the login timeout and the 2.3 x heartbeat idle rule;
+- limits per device (:class:`ServerLimits`): value bytes per pin, properties (count and bytes),
+  events (count, code and description size); a message over a limit is answered with status 1
+  (``QUOTA_LIMIT``) and not stored;
+- connection caps that idle sockets cannot use to lock devices out: a connection that has not
+  logged in counts against its source address (``max_prelogin_per_address``) and, when a cap is
+  reached, the oldest such connection (of that address, or of any when the server is full) is
+  closed to make room; logged-in devices are never evicted. The HTTP API does the same with its
+  connections that wait for a request.
 
 HTTP API (GET, on its own port; paths as blynk.cloud's ``/external/api/``)::
 
@@ -38,6 +46,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import ssl
 import time
@@ -66,8 +75,8 @@ log = logging.getLogger("blynk_client.server")
 
 #: The HTTP API's path prefix, as on blynk.cloud.
 API_PREFIX = "/external/api/"
-#: The largest string value the Blynk 2.0 console accepts (``limits.md``); the HTTP API enforces it.
-MAX_VALUE_BYTES = 1024
+#: The largest heartbeat or login timeout (seconds) the server accepts as an option.
+MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +91,15 @@ class ServerLimits:
     :param http_max_body: the largest HTTP request body read (and ignored) before 413.
     :param http_idle_timeout: seconds an HTTP connection may stay silent.
     :param http_max_connections: HTTP connections served at once.
+    :param max_prelogin_per_address: device connections from one address that have not logged in;
+        one more closes that address's oldest.
+    :param http_max_per_address: HTTP connections from one address; one more closes its oldest idle one.
+    :param max_value_bytes: the bytes of one pin's value(s) (Blynk 2.0: 1024 for a string).
+    :param max_properties: properties stored per device (pin and name pairs).
+    :param max_property_bytes: bytes of property names and values stored per device.
     :param max_events: logged events kept per token (oldest dropped).
+    :param max_event_code: characters of an event code.
+    :param max_event_description: characters of an event description (Blynk 2.0 docs: 300).
     """
 
     buffer_in: int = 8192
@@ -93,7 +110,14 @@ class ServerLimits:
     http_max_body: int = 65536
     http_idle_timeout: float = 15.0
     http_max_connections: int = 128
+    max_prelogin_per_address: int = 8
+    http_max_per_address: int = 16
+    max_value_bytes: int = 1024
+    max_properties: int = 256
+    max_property_bytes: int = 64 * 1024
     max_events: int = 1000
+    max_event_code: int = 64
+    max_event_description: int = 300
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +142,20 @@ class DeviceRecord:
     events: deque[LoggedEvent] = field(default_factory=deque)
     resolved: list[tuple[str, bool]] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
+    #: Bytes of property names and values in :attr:`properties` (bounded by ``max_property_bytes``).
+    property_bytes: int = 0
+
+    def set_property(self, pin: int, name: str, values: tuple[str, ...], limits: ServerLimits) -> bool:
+        """Store one property unless it would exceed the device's limits (then ``False``)."""
+        key = (pin, name)
+        size = _size(name, values)
+        old = self.properties.get(key)
+        grown = self.property_bytes + size - (_size(name, old) if old is not None else 0)
+        if (old is None and len(self.properties) >= limits.max_properties) or grown > limits.max_property_bytes:
+            return False
+        self.properties[key] = values
+        self.property_bytes = grown
+        return True
 
     def values(self, pin: int) -> tuple[str, ...] | None:
         """The values stored on ``pin`` (decoded once, on first read), or ``None``."""
@@ -145,7 +183,13 @@ class ServerStats:
     http_requests: int = 0
     http_errors: int = 0
     internal_errors: int = 0
-    malformed: int = 0
+    malformed: int = 0  #: messages answered with a status (bad body) and logged
+    over_limit: int = 0  #: writes, properties or events refused with QUOTA_LIMIT
+    evicted: int = 0  #: connections closed to make room (not logged in / idle HTTP)
+
+
+def _size(name: str, values: tuple[str, ...]) -> int:
+    return len(name.encode()) + sum(len(v.encode()) for v in values)
 
 
 def load_tokens(path: str) -> list[str]:
@@ -173,6 +217,29 @@ def load_tokens(path: str) -> list[str]:
     return tokens
 
 
+def check_seconds(what: str, value: float) -> None:
+    """Refuse a duration option that is not a finite number of seconds in ``(0, 3600]`` (``nan`` too)."""
+    if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise UsageError(f"{what} must be a number of seconds in (0, {MAX_SECONDS:g}], not {value!r}")
+
+
+def load_tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2 or newer, as blynk.cloud) from PEM files; errors name the file."""
+    for what, path in (("certificate", cert), ("key", key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"cannot read the TLS {what} file {path}: {exc.strerror or exc}") from None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # blynk.cloud refuses TLS 1.0/1.1 (notes section 4)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load the TLS certificate {cert} with the key {key}: {exc}") from None
+    return ctx
+
+
 def _check_token(token: str, where: str) -> None:
     if "\0" in token or any(c.isspace() for c in token) or len(token) > 256:
         raise UsageError(f"{where} is not a valid token (no spaces or NUL, at most 256 characters)")
@@ -192,6 +259,7 @@ class _DeviceSession(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.token: str | None = None
         self.peer = "?"
+        self.address = "?"
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
 
@@ -202,16 +270,26 @@ class _DeviceSession(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.address = str(peer[0]) if isinstance(peer, tuple) else self.peer
         server = self.server
         server.stats.connections += 1
-        if len(server._sessions) >= server.limits.max_connections:
+        if not server._admit(self):
             server.stats.refused_connections += 1
-            log.warning("refusing a device connection from %s: %d connections open", self.peer, len(server._sessions))
+            log.warning("refusing a device connection from %s: %d devices logged in", self.peer, len(server._sessions))
             transport.abort()
             return
-        server._sessions.add(self)
         self.conn.start(self.loop.time())
         self._rearm()
+
+    def evict(self) -> None:
+        """Close this (not logged-in) connection to make room for a new one."""
+        log.info("closing %s: not logged in, and its room is needed", self.peer)
+        self.conn.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -241,8 +319,10 @@ class _DeviceSession(asyncio.Protocol):
             self._internal_error()
 
     def _internal_error(self) -> None:
+        """A bug of ours, not the peer's: one error line (the traceback at debug level), then close."""
         self.server.stats.internal_errors += 1
-        log.exception("internal error on the connection from %s; closing it", self.peer)
+        log.error("internal error on the connection from %s; closing it", self.peer)
+        log.debug("internal error details", exc_info=True)
         if self.transport is not None:
             self.transport.abort()
 
@@ -250,7 +330,10 @@ class _DeviceSession(asyncio.Protocol):
         conn, server = self.conn, self.server
         try:
             while (event := conn.next_event()) is not None:
-                server._on_event(self, event)
+                try:
+                    server._on_event(self, event)
+                except LocalProtocolError as exc:  # an answer the session no longer takes (it closed)
+                    log.debug("no answer to %s from %s: %s", type(event).__name__, self.peer, exc)
         finally:
             server._notify_writes()  # once per received chunk, not once per write in it
         self._transmit()
@@ -305,8 +388,10 @@ class BlynkServer:
     :param port: the device-protocol port (0 = an ephemeral port; see :attr:`port`).
     :param http_port: the HTTP API port (0 = ephemeral, ``None`` = no HTTP API).
     :param ssl_context: a server-side TLS context for the device port (``None`` = plain TCP).
-    :param heartbeat: the idle unit before a device's info names its own ``h-beat``.
-    :param login_timeout: seconds a new connection has to log in.
+    :param heartbeat: the idle unit before a device's info names its own ``h-beat`` (the idle
+        rule is then ``ceil(2.3 * h-beat)``, see :mod:`blynk_client._server_role`).
+    :param login_timeout: seconds a new connection has to log in (short: a device sends its
+        login right after connecting, and an idle socket should not hold room for long).
     """
 
     def __init__(
@@ -319,9 +404,11 @@ class BlynkServer:
         http_port: int | None = 0,
         ssl_context: ssl.SSLContext | None = None,
         heartbeat: float = 10.0,
-        login_timeout: float = 10.0,
+        login_timeout: float = 5.0,
         limits: ServerLimits | None = None,
     ) -> None:
+        check_seconds("the heartbeat", heartbeat)
+        check_seconds("the login timeout", login_timeout)
         self.host = host
         self._want_port = port
         self._want_http_port = http_port
@@ -336,10 +423,16 @@ class BlynkServer:
             self._records[token] = DeviceRecord()
         self.redirects: dict[str, tuple[str, int]] = dict(redirects or {})
         self._sessions: set[_DeviceSession] = set()
+        #: Connections not logged in yet, oldest first, and the same per source address.
+        self._prelogin: dict[_DeviceSession, None] = {}
+        self._prelogin_by_address: dict[str, dict[_DeviceSession, None]] = {}
         self._by_token: dict[str, set[_DeviceSession]] = {}
         self._server: asyncio.Server | None = None
         self._http_server: asyncio.Server | None = None
         self._http_tasks: set[asyncio.Task[None]] = set()
+        #: HTTP connections waiting for a request (evictable), oldest first, and per address.
+        self._http_idle: dict[asyncio.StreamWriter, str] = {}
+        self._http_by_address: dict[str, dict[asyncio.StreamWriter, None]] = {}
         self._waiters: set[asyncio.Future[None]] = set()
         self._writes_pending = False  # device writes stored since the last wake-up of the waiters
         self.port = 0
@@ -484,7 +577,38 @@ class BlynkServer:
         self._notify()
         return delivered
 
+    def _admit(self, session: _DeviceSession) -> bool:
+        """Make room for a new connection (evicting not-logged-in ones) or refuse it."""
+        limits = self.limits
+        mine = self._prelogin_by_address.setdefault(session.address, {})
+        if len(mine) >= limits.max_prelogin_per_address:
+            self._evict(next(iter(mine)))
+        if len(self._sessions) >= limits.max_connections:
+            if not self._prelogin:
+                return False
+            self._evict(next(iter(self._prelogin)))
+        self._sessions.add(session)
+        self._prelogin[session] = None
+        self._prelogin_by_address.setdefault(session.address, {})[session] = None
+        return True
+
+    def _evict(self, session: _DeviceSession) -> None:
+        self.stats.evicted += 1
+        self._logged_in(session)
+        self._sessions.discard(session)
+        session.evict()
+
+    def _logged_in(self, session: _DeviceSession) -> None:
+        """``session`` no longer counts as a not-logged-in connection."""
+        self._prelogin.pop(session, None)
+        mine = self._prelogin_by_address.get(session.address)
+        if mine is not None:
+            mine.pop(session, None)
+            if not mine:
+                del self._prelogin_by_address[session.address]
+
     def _detach(self, session: _DeviceSession) -> None:
+        self._logged_in(session)
         self._sessions.discard(session)
         if session.token is not None:
             group = self._by_token.get(session.token)
@@ -506,13 +630,21 @@ class BlynkServer:
             case VirtualWrites(writes=writes):
                 if record is not None:
                     pins = record.pins
-                    for pin, raw, _mid in writes:
-                        pins[pin] = raw
+                    largest = self.limits.max_value_bytes
+                    for pin, raw, mid in writes:
+                        if len(raw) > largest:
+                            self._over_limit(session, mid, f"a V{pin} value of {len(raw)} bytes")
+                        else:
+                            pins[pin] = raw
                     self.stats.writes_in += len(writes)
                     self._writes_pending = True
-            case ev.VirtualWrite(pin=pin, values=values):
+            case ev.VirtualWrite(pin=pin, values=values, msg_id=msg_id):
                 if record is not None:
-                    record.pins[pin] = values
+                    size = _size("", values) + max(0, len(values) - 1)
+                    if size > self.limits.max_value_bytes:
+                        self._over_limit(session, msg_id, f"a V{pin} value of {size} bytes")
+                    else:
+                        record.pins[pin] = values
                     self.stats.writes_in += 1
                     self._writes_pending = True
             case LoginRequested():
@@ -527,16 +659,21 @@ class BlynkServer:
                             except LocalProtocolError as exc:  # a stored value too long for this device
                                 log.debug("sync of V%d to %s skipped: %s", pin, session.peer, exc)
             case PropertySet(pin=pin, name=name, values=values, msg_id=msg_id):
-                if record is not None:
-                    record.properties[(pin, name)] = values
+                if record is not None and not record.set_property(pin, name, values, self.limits):
+                    self._over_limit(session, msg_id, f"property {name[:32]!r} of V{pin}")
+                    return
                 conn.respond(msg_id, Status.OK, now=now)
                 self._notify()
             case EventLogged(code=code, description=description, msg_id=msg_id):
+                limits = self.limits
+                if len(code) > limits.max_event_code or len(description or "") > limits.max_event_description:
+                    self._over_limit(session, msg_id, f"event {code[:32]!r}")
+                    return
                 if record is not None:
                     self._log_event(record, code, description)
                 conn.respond(msg_id, Status.OK, now=now)
             case EventResolved(code=code, all_events=all_events):
-                if record is not None:
+                if record is not None and len(code) <= self.limits.max_event_code:
                     record.resolved.append((code, all_events))
                     del record.resolved[: -self.limits.max_events]
                     self._notify()
@@ -557,10 +694,18 @@ class BlynkServer:
             case _:
                 pass
 
+    def _over_limit(self, session: _DeviceSession, msg_id: int, what: str) -> None:
+        """Refuse one message over a per-device limit: QUOTA_LIMIT and one log line."""
+        self.stats.over_limit += 1
+        log.info("refusing %s from %s: over the device's limit (answered QUOTA_LIMIT)", what, session.peer)
+        if not session.conn.closed:
+            session.conn.respond(msg_id, Status.QUOTA_LIMIT, now=session.loop.time())
+
     def _login(self, session: _DeviceSession, event: LoginRequested, now: float) -> None:
         conn = session.conn
         token = event.token
         if token in self._records:
+            self._logged_in(session)
             conn.accept_login(now)
             session.token = token
             self._by_token.setdefault(token, set()).add(session)
@@ -595,10 +740,22 @@ class BlynkServer:
     async def _http_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if len(self._http_tasks) >= self.limits.http_max_connections:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        limits = self.limits
+        mine = self._http_by_address.setdefault(address, {})
+        if len(mine) >= limits.http_max_per_address:
+            self._http_evict([w for w in mine if w in self._http_idle][:1])
+        if len(self._http_tasks) >= limits.http_max_connections:
+            self._http_evict(list(self._http_idle)[:1])
+        if len(self._http_tasks) >= limits.http_max_connections or len(mine) >= limits.http_max_per_address:
+            self.stats.refused_connections += 1
+            if not mine:
+                del self._http_by_address[address]
             writer.close()
             return
         self._http_tasks.add(task)
+        mine[writer] = None
         try:
             await self._http_serve(reader, writer)
         except (ConnectionError, OSError, asyncio.IncompleteReadError, TimeoutError):
@@ -608,15 +765,31 @@ class BlynkServer:
             log.exception("internal error in the HTTP API")
         finally:
             self._http_tasks.discard(task)
+            self._http_idle.pop(writer, None)
+            mine.pop(writer, None)
+            if not mine:
+                self._http_by_address.pop(address, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    def _http_evict(self, writers: list[asyncio.StreamWriter]) -> None:
+        """Close HTTP connections that wait for a request, to make room for a new one."""
+        for writer in writers:
+            self.stats.evicted += 1
+            self._http_idle.pop(writer, None)
+            log.info("closing an idle HTTP connection from %s: its room is needed", writer.get_extra_info("peername"))
+            transport = writer.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+
     async def _http_serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limits = self.limits
         while True:
+            self._http_idle[writer] = ""
             async with asyncio.timeout(limits.http_idle_timeout):
                 request = await _read_request(reader, limits)
+            self._http_idle.pop(writer, None)
             if request is None:
                 return
             if isinstance(request, _HttpError):
@@ -670,8 +843,8 @@ class BlynkServer:
         for pin, values in writes.items():
             if not values:
                 raise _HttpError(400, f"No value for V{pin}.")
-            if any(len(v.encode("utf-8")) > MAX_VALUE_BYTES for v in values):
-                raise _HttpError(400, f"Value for V{pin} is longer than {MAX_VALUE_BYTES} bytes.")
+            if _size("", tuple(values)) + len(values) - 1 > self.limits.max_value_bytes:
+                raise _HttpError(400, f"Value for V{pin} is longer than {self.limits.max_value_bytes} bytes.")
         for pin, values in writes.items():
             try:
                 self._store_and_push(token, pin, tuple(values))
@@ -711,8 +884,11 @@ class BlynkServer:
         if not code:
             raise _HttpError(400, "Event code is required.")
         description = args.get("description")
-        if description is not None and len(description) > 300:
-            raise _HttpError(400, "Description is longer than 300 characters.")
+        limits = self.limits
+        if len(code) > limits.max_event_code:
+            raise _HttpError(400, f"Event code is longer than {limits.max_event_code} characters.")
+        if description is not None and len(description) > limits.max_event_description:
+            raise _HttpError(400, f"Description is longer than {limits.max_event_description} characters.")
         self._log_event(self._records[token], code, description)
         return 200, b"", "text/plain"
 
@@ -726,7 +902,9 @@ class BlynkServer:
             raise _HttpError(400, "No property.")
         record = self._records[token]
         for name, value in props:
-            record.properties[(pin, name)] = (value,)
+            if not record.set_property(pin, name, (value,), self.limits):
+                self.stats.over_limit += 1
+                raise _HttpError(400, "Too many properties for this device.")
         self._notify()
         return 200, b"", "text/plain"
 
@@ -852,7 +1030,7 @@ async def _read_request(reader: asyncio.StreamReader, limits: ServerLimits) -> _
     if "transfer-encoding" in headers:
         return _HttpError(501, "Transfer-Encoding is not supported.")
     length_text = headers.get("content-length", "0")
-    if not length_text.isdigit():
+    if not (0 < len(length_text) <= 10 and length_text.isascii() and length_text.isdigit()):
         return _HttpError(400, "Bad Content-Length.")
     length = int(length_text)
     if length > limits.http_max_body:

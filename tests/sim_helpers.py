@@ -142,13 +142,15 @@ def open_link(link: str | Path) -> int:
 
 
 def start_sim(tmp_path: Path, *args: str, timeout: float = 10.0) -> tuple[subprocess.Popen[bytes], Path, str]:
-    """Start ``pppos-sim`` with ``args`` (link at ``tmp_path/modem``); return (process, link, start-up line).
+    """Start ``pppos-sim --fast`` with ``args`` (link at ``tmp_path/modem``); return (process, link, start-up line).
+
+``--fast`` shortens the simulated latencies; a test that needs another one passes its ``--*-delay``.
 
     Waits for the start-up line on stdout; raises AssertionError with the simulator's stderr if it fails.
     """
     link = tmp_path / "modem"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pppos.cli.sim", "--link", str(link), *args],
+        [sys.executable, "-m", "pppos.cli.sim", "--link", str(link), "--fast", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,

@@ -1,15 +1,27 @@
 """``pppos-sim``: a simulated GSM/LTE modem on a pty, with slirp as the network-side PPP peer.
 
     pppos-sim [--profile a7] [--link PATH] [--pin PIN] [--registration home|roaming|denied|searching|slow:S]
-              [--network slirp|none] [--baud N]
+              [--network slirp|none] [--baud N] [--fast] [--boot-delay S] [--registration-delay S]
+              [--attach-delay S] [--dial-delay S] [--faults FILE] [--seed N]
+    pppos-sim ctl --link PATH FAULT [ARG]
 
 It prints one line naming the link (``pppos-sim: a7 modem on /tmp/a7 (pty /dev/pts/5), network slirp``)
 and serves until SIGTERM or SIGINT, then removes the link and stops slirp. The AT dialect is
-documented in :mod:`pppos.sim.modem`.
+documented in :mod:`pppos.sim.modem`, the faults in :mod:`pppos.sim.faults`.
+
+Latencies: the defaults (:data:`LATENCIES`) are those of a real modem in good coverage; ``--fast``
+(:data:`FAST_LATENCIES`) shortens them for tests, and each ``--*-delay`` option overrides one.
+The simulator starts with a modem that is already booted; the boot latency is paid by a reboot (the
+``reboot`` fault, ``AT+CFUN=1,1`` or the profile's reset command) and by a USB ``vanish``.
+
+``pppos-sim ctl`` injects one fault into the simulator serving ``--link``. Its errors are one line
+with a distinct exit status: 2 for an unknown fault or a bad argument, 3 when no simulator answers on
+the link's control socket, 10 when the socket belongs to another user.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +29,12 @@ from pathlib import Path
 from pppos.cli.common import ArgumentParser, run_main
 
 PROG = "pppos-sim"
+
+#: Seconds a real modem takes: boot to first AT answer, SIM ready to registered, AT+CGATT=1, dial to
+#: CONNECT (a PDP context activation).
+LATENCIES = {"boot": 3.0, "registration": 2.0, "attach": 0.5, "dial": 0.5}
+#: ``--fast``: the same steps, shortened for tests.
+FAST_LATENCIES = {"boot": 0.2, "registration": 0.1, "attach": 0.05, "dial": 0.05}
 
 
 def build_parser() -> ArgumentParser:
@@ -43,15 +61,52 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--signal", type=int, default=24, metavar="CSQ", help="AT+CSQ RSSI 0-31 or 99 (default 24)")
     parser.add_argument("--urc-interval", type=float, metavar="SECONDS", help="repeat the profile's URC this often")
     parser.add_argument("--slirp-option", action="append", default=[], metavar="OPT", help="extra slirp option")
+    parser.add_argument("--fast", action="store_true", help="short latencies for tests (boot 0.2 s, registration "
+                        "0.1 s, attach and dial 0.05 s)")
+    for name, seconds in LATENCIES.items():
+        parser.add_argument(f"--{name}-delay", type=float, metavar="S",
+                            help=f"seconds the {name} takes (default {seconds:g}, --fast {FAST_LATENCIES[name]:g})")
+    parser.add_argument("--faults", type=Path, metavar="FILE", help="inject faults on a schedule: lines of "
+                        "'SECONDS FAULT [ARG]' (seconds after start)")
+    parser.add_argument("--seed", type=int, help="seed of every random choice (line noise), for repeatable runs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log call events to stderr")
     return parser
 
 
+def build_ctl_parser() -> ArgumentParser:
+    """The parser of ``pppos-sim ctl``."""
+    from pppos.sim.faults import FAULTS
+
+    lines = "; ".join(f"{name}{' ' + spec.arg if spec.arg else ''}: {spec.help}" for name, spec in FAULTS.items())
+    parser = ArgumentParser(prog=f"{PROG} ctl", description="Inject a fault into a running pppos-sim. "
+                            f"Faults: {lines}.")
+    parser.add_argument("--link", type=Path, required=True, help="the simulator's link path")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer (default 5)")
+    parser.add_argument("fault", metavar="FAULT", help=f"one of {', '.join(FAULTS)}")
+    parser.add_argument("args", nargs="*", metavar="ARG", help="the fault's argument")
+    return parser
+
+
+def _ctl(argv: list[str]) -> int:
+    from pppos.errors import ConfigError
+    from pppos.sim.faults import parse_fault, send_fault
+
+    args = build_ctl_parser().parse_args(argv)
+    if not args.timeout > 0:
+        raise ConfigError("bad --timeout: give a positive number of seconds")
+    fault = parse_fault([args.fault, *args.args])
+    print(f"{PROG}: {fault}: {send_fault(args.link, fault, timeout=args.timeout)}")
+    return 0
+
+
 def _main(argv: list[str]) -> int:
     from pppos.errors import ConfigError
+    from pppos.sim.faults import ScheduledFault, parse_schedule
     from pppos.sim.modem import SimConfig
     from pppos.sim.serve import ServeOptions, serve
 
+    if argv[:1] == ["ctl"]:
+        return _ctl(argv[1:])
     args = build_parser().parse_args(argv)
     if args.baud is not None and args.baud <= 0:
         raise ConfigError(f"bad --baud {args.baud}: give a positive line rate such as 115200")
@@ -59,6 +114,20 @@ def _main(argv: list[str]) -> int:
         raise ConfigError(f"bad --signal {args.signal}: use 0-31, or 99 for unknown")
     if args.urc_interval is not None and not args.urc_interval > 0:
         raise ConfigError("bad --urc-interval: give a positive number of seconds")
+    latency = dict(FAST_LATENCIES if args.fast else LATENCIES)
+    for name in LATENCIES:
+        value = getattr(args, f"{name}_delay")
+        if value is not None:
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"bad --{name}-delay {value}: give a number of seconds >= 0")
+            latency[name] = value
+    schedule: list[ScheduledFault] = []
+    if args.faults is not None:
+        try:
+            text = args.faults.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read --faults {args.faults}: {getattr(exc, 'strerror', None) or exc}") from None
+        schedule = parse_schedule(text, str(args.faults))
     config = SimConfig(
         profile=args.profile,
         pin=args.pin,
@@ -69,6 +138,10 @@ def _main(argv: list[str]) -> int:
         apn=args.apn,
         csq=args.signal,
         urc_interval=args.urc_interval,
+        boot_delay=latency["boot"],
+        registration_delay=latency["registration"],
+        attach_delay=latency["attach"],
+        dial_delay=latency["dial"],
     )
     options = ServeOptions(
         sim=config,
@@ -76,6 +149,8 @@ def _main(argv: list[str]) -> int:
         network=args.network,
         slirp_args=tuple(args.slirp_option),
         verbose=args.verbose,
+        faults=tuple(schedule),
+        seed=args.seed,
     )
     return serve(options)
 

@@ -200,6 +200,8 @@ class SimConfig:
     csq: int = 24
     #: seconds ``AT+CGATT=1`` takes
     attach_delay: float = 0.2
+    #: seconds from a dial command to ``CONNECT`` (the PDP context activation)
+    dial_delay: float = 0.0
     #: repeat :attr:`ModemProfile.periodic_urc` this often (None: never)
     urc_interval: float | None = None
     #: line rate for pacing both directions (bits per second, 8N1); None: no pacing
@@ -222,6 +224,10 @@ class SimConfig:
         parse_registration(self.registration)
         if self.baud is not None and self.baud <= 0:
             raise ConfigError(f"bad baud rate {self.baud}: it must be a positive number of bits per second")
+        for name in ("boot_delay", "registration_delay", "attach_delay", "dial_delay"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"bad {name.replace('_', ' ')} {value}: give a number of seconds >= 0")
         if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ConfigError("the simulated SIM PIN must be 4 to 8 digits")
 
@@ -325,6 +331,8 @@ class SimModem:
         self._seq = itertools.count()
         self._powered = False
         self._generation = 0
+        #: dials still to refuse (the network's PDP rejections survive a modem reboot)
+        self._reject_dials = 0
         self._reset_state()
 
     # -- state -------------------------------------------------------------------------------
@@ -359,6 +367,10 @@ class SimModem:
         self._continuation: tuple[list[tuple[str, str]], list[str]] = ([], [])
         self._terminating = False
         self._scan_tail = b""
+        #: the ``stuck`` fault: dialing answers ERROR until CFUN 0 then 1, or a reset
+        self._stuck = False
+        self._radio_off = False
+        self._cycled_radio = False
 
     def __repr__(self) -> str:
         return (
@@ -389,7 +401,7 @@ class SimModem:
 
     def registration_stat(self, now: float) -> int:
         """The TS 27.007 7.2 ``<stat>`` now: 0 not registered, 1 home, 2 searching, 3 denied, 5 roaming."""
-        if self.sim_state != "READY" or self._sim_ready_at is None:
+        if self.sim_state != "READY" or self._sim_ready_at is None or self._radio_off:
             return 0
         if self._reg_mode == "searching":
             return 2
@@ -431,7 +443,7 @@ class SimModem:
         self._boot_time = now
         self._ready_at = now + self.config.boot_delay
         for offset, line in self.profile.boot_urcs:
-            self._at(now + offset, functools.partial(self._boot_urc, line))
+            self._at(self._ready_at + offset, functools.partial(self._boot_urc, line))
         if self.sim_state == "READY":
             self._sim_became_ready(now)
         if self.config.urc_interval:
@@ -816,9 +828,70 @@ class SimModem:
         _, apn = self._contexts.get(cid, ("IP", ""))
         if not apn:
             return [], "ERROR"
+        if self._stuck:
+            return [], "ERROR"
+        if self._reject_dials > 0:
+            self._reject_dials -= 1
+            return [], "NO CARRIER"
         self._attached = True
-        self._enter_data(cid, apn, resumed=False, now=now)
+        if self.config.dial_delay <= 0:
+            self._enter_data(cid, apn, resumed=False, now=now)
+            return None
+        self._busy = True
+
+        def connect(t: float) -> None:
+            self._busy = False
+            self._enter_data(cid, apn, resumed=False, now=t)
+            pending = bytes(self._pending_in)
+            self._pending_in.clear()
+            if pending:
+                self._data_from_host(pending, t)
+
+        self._at(now + self.config.dial_delay, connect)
         return None
+
+    # -- faults (driven by pppos.sim.faults through the driver) ---------------------------------------
+
+    def reboot(self, now: float) -> None:
+        """The modem reboots by itself: the call ends without a result code, then :meth:`power_on`
+        (boot latency, boot URCs, the SIM wants its PIN again)."""
+        self._run_due(now)
+        self._end_call("reset", now)
+        self.power_on(now)
+
+    def set_registration(self, mode: str, now: float) -> None:
+        """The network changes this modem's registration midway (``searching`` when coverage is lost,
+        ``denied``, or back to ``home``/``roaming``). Losing it drops a call with ``NO CARRIER`` and
+        detaches (TS 27.007 7.2 ``<stat>`` reported as a ``+CREG`` URC where enabled); regaining it
+        registers again after :attr:`SimConfig.registration_delay`."""
+        self._run_due(now)
+        was = self._registered(now)
+        self._reg_mode, self._slow_seconds = parse_registration(mode)
+        ready = self.sim_state == "READY" and self._sim_ready_at is not None and not self._radio_off
+        if self._reg_mode in ("searching", "denied"):
+            self._attached = False
+            self._active.clear()
+            if was:
+                self.network_closed(now)
+                if ready:
+                    self._on_registered(now)
+        elif ready and not was:
+            self._sim_became_ready(now)
+        self._update(now)
+
+    def reject_dials(self, count: int) -> None:
+        """Refuse the next ``count`` dials (PDP context activation rejected: ``NO CARRIER``)."""
+        self._reject_dials = max(0, count)
+
+    def make_stuck(self) -> None:
+        """Answer ``ERROR`` to every dial until ``AT+CFUN=0`` then ``AT+CFUN=1``, or a reset."""
+        self._stuck = True
+        self._cycled_radio = False
+
+    @property
+    def stuck(self) -> bool:
+        """True while the ``stuck`` fault holds."""
+        return self._stuck
 
 
 #: LCP Terminate-Ack with the RFC 1662 address/control field (LCP never uses ACFC).
@@ -1261,14 +1334,39 @@ def _cmux(m: SimModem, name: str, args: str, now: float) -> _Reply:
 
 
 def _cfun(m: SimModem, name: str, args: str, now: float) -> _Reply | None:
+    """TS 27.007 8.2: ``<fun>`` 0 or 4 turns the radio off (deregistered, call and contexts gone), 1 on
+    again (registers anew); ``<fun>,1`` resets (a reboot where it is the profile's reset command).
+    Radio off then on, or the reset, clears the ``stuck`` fault."""
     kind, value = _kind(args)
     if kind == "read":
-        return ["+CFUN: 1"], "OK"
+        return [f"+CFUN: {0 if m._radio_off else 1}"], "OK"
     if kind == "test":
         return ["+CFUN: (0,1,4),(0,1)"], "OK"
-    if kind == "set" and m.profile.reset_command == "+CFUN" and _params(value)[-1] == "1" and "," in value:
-        return _reboot(m, name, args, now)
-    return ([], "OK") if kind == "set" else ([], "ERROR")
+    if kind != "set":
+        return [], "ERROR"
+    params = _params(value)
+    if len(params) > 1 and params[1] == "1":
+        m._stuck = False
+        if m.profile.reset_command == "+CFUN":
+            return _reboot(m, name, args, now)
+    fun = params[0]
+    if fun in ("0", "4"):
+        if not m._radio_off and m.in_call:
+            m._end_call("hangup", now)
+        m._radio_off = True
+        m._attached = False
+        m._active.clear()
+        m._cycled_radio = True
+    elif fun == "1":
+        if m._radio_off:
+            m._radio_off = False
+            if m._cycled_radio:
+                m._stuck = False
+            if m.sim_state == "READY" and m._sim_ready_at is not None:
+                m._sim_became_ready(now)
+    else:
+        return [], "ERROR"
+    return [], "OK"
 
 
 def _reboot(m: SimModem, name: str, args: str, now: float) -> _Reply | None:

@@ -6,6 +6,14 @@ one timer (the modem's :meth:`~pppos.sim.modem.SimModem.get_timer`, which includ
 pacing deadline). Bytes flow host -> modem core -> slirp and back; the core decides what is a command,
 what is data and when ``+++`` escapes (ITU-T V.250 and the A7 dialect in :mod:`pppos.sim.modem`).
 
+Faults (:mod:`pppos.sim.faults`) arrive on a unix socket next to the link (``<link>.ctl``, mode 0600)
+or from a ``--faults`` schedule; the driver applies them here: the ones about the serial line (mute,
+USB vanish, noise) and the network peer (carrier loss, LCP Terminate-Request) itself, the ones about
+the modem (reboot, registration, PDP rejections, a stuck modem) through the core's fault methods.
+
+Without ``--baud`` nothing throttles: slirp's own rate limit (its built-in 115200 unless ``-b``) and
+its per-turn tty write cap are lifted (:func:`slirp_arguments`).
+
 The pty is raw (no echo, no line discipline). When the host closes it the master reports a hang-up;
 the driver then stops writing (modem output is discarded, as on an unplugged serial line) and checks
 every :data:`RECONNECT_POLL` seconds for the next open, so a later open works again. The modem's
@@ -16,10 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
+import random
 import select
 import selectors
 import signal
+import socket
 import sys
 import time
 import tty
@@ -28,9 +39,29 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from pppos.errors import ConfigError, LinkError
-from pppos.sim.modem import CallEnded, EnteredDataMode, LeftDataMode, SimConfig, SimModem
-from pppos.sim.slirp import SlirpProcess, build_shim, find_slirp
+from pppos.errors import ConfigError, LinkError, PpposError
+from pppos.sim.faults import (
+    CTL_MAX_LINE,
+    TERMINATE_WAIT,
+    Fault,
+    LineNoise,
+    ScheduledFault,
+    Timers,
+    ctl_path,
+    lcp_terminate_request,
+    parse_fault,
+)
+from pppos.sim.modem import (
+    DATA,
+    TERMINATE_HANGUP_DELAY,
+    CallEnded,
+    EnteredDataMode,
+    LeftDataMode,
+    SimConfig,
+    SimModem,
+    _has_lcp_terminate_ack,
+)
+from pppos.sim.slirp import SlirpProcess, build_shim, clean_stale_homes, find_slirp
 
 __all__ = ["RECONNECT_POLL", "ServeOptions", "SimServer", "default_link", "serve", "slirp_arguments"]
 
@@ -43,13 +74,19 @@ HOST_OUT_LIMIT = 256 * 1024
 #: slirp's per-turn cap on bytes written to its tty (its ``towrite_max``; the built-in 512 held
 #: 921600-baud downloads to ~70 % of the line rate; 4096 gives ~91 %, see bench/results/goodput.txt).
 SLIRP_TOWRITE_MAX = 4096
+#: Unpaced (no ``--baud``): slirp's rate (``-b``, bits per second; its built-in default is 115200,
+#: which held "unpaced" runs to 11 KB/s) and per-turn tty write cap, both out of the way.
+SLIRP_UNPACED_RATE = 1_000_000_000
+SLIRP_UNPACED_TOWRITE_MAX = 65536
 
 
 def slirp_arguments(baud: int | None, extra: tuple[str, ...] = ()) -> list[str]:
-    """slirp's options after ``-P``: its rate throttle (``-b``) at the line rate, a larger per-turn
-    tty write cap (:data:`SLIRP_TOWRITE_MAX`), then the caller's ``extra`` options (later wins)."""
-    args = ["-b", str(baud)] if baud else []
-    return [*args, f"towrite_max {SLIRP_TOWRITE_MAX}", *extra]
+    """slirp's options after ``-P``: its rate throttle (``-b``) at the line rate and a larger per-turn
+    tty write cap (:data:`SLIRP_TOWRITE_MAX`); unpaced, both lifted (:data:`SLIRP_UNPACED_RATE`,
+    :data:`SLIRP_UNPACED_TOWRITE_MAX`); then the caller's ``extra`` options (later wins)."""
+    if baud:
+        return ["-b", str(baud), f"towrite_max {SLIRP_TOWRITE_MAX}", *extra]
+    return ["-b", str(SLIRP_UNPACED_RATE), f"towrite_max {SLIRP_UNPACED_TOWRITE_MAX}", *extra]
 
 
 def default_link(profile: str) -> Path:
@@ -69,6 +106,12 @@ class ServeOptions:
     slirp_args: tuple[str, ...] = ()
     #: print call events to the log stream
     verbose: bool = False
+    #: faults to inject, in seconds after start (``--faults FILE``)
+    faults: tuple[ScheduledFault, ...] = ()
+    #: seed of every random choice (line noise, identifiers); None: a fresh one
+    seed: int | None = None
+    #: listen for faults on ``<link>.ctl``
+    control: bool = True
 
 
 class SimServer:
@@ -94,6 +137,23 @@ class SimServer:
         self._selector: selectors.BaseSelector | None = None
         self._registered: dict[int, int] = {}
         self._link_made = False
+        seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
+        # One generator per use, so that what one direction carries never changes the other's errors.
+        self._rng = random.Random(f"{seed}/faults")  # noqa: S311 - a simulation, not cryptography
+        self.noise_up = LineNoise(random.Random(f"{seed}/to-modem"))  # noqa: S311
+        self.noise_down = LineNoise(random.Random(f"{seed}/to-host"))  # noqa: S311
+        self._timers = Timers()
+        self._muted_until = float("-inf")
+        self._vanished = False
+        self._vanish_generation = 0
+        self._terminate_watch = False
+        self._terminate_tail = b""
+        self._ctl: socket.socket | None = None
+        self._ctl_path: Path | None = None
+        self._ctl_ino = -1
+        self._ctl_clients: dict[int, tuple[socket.socket, bytearray]] = {}
+        #: faults applied so far (name -> count)
+        self.fault_counts: dict[str, int] = {}
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -107,6 +167,27 @@ class SimServer:
             raise ConfigError(f"cannot create the link {self.link}: directory {parent} does not exist")
         if self.link.exists() and not self.link.is_symlink():
             raise ConfigError(f"{self.link} exists and is not a symlink; remove it or choose another --link")
+        clean_stale_homes()
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        if self.options.control:
+            self._open_control()
+        self._new_pty()
+        start = time.monotonic()
+        # The modem was switched on before the simulator opened its port: it is booted already.
+        self.modem.power_on(start - self.options.sim.boot_delay)
+        for item in self.options.faults:
+            self._timers.add(start + item.at, functools.partial(self._scheduled, item.fault))
+        return (
+            f"pppos-sim: {self.options.sim.profile} modem on {self.link} (pty {self.pty_name}), "
+            f"network {self.options.network}"
+        )
+
+    def _new_pty(self) -> None:
+        """A fresh pty, linked at :attr:`link` (atomically replacing an old link)."""
         master, slave = os.openpty()
         try:
             tty.setraw(slave)
@@ -115,6 +196,7 @@ class SimServer:
             os.close(slave)
         os.set_blocking(master, False)
         self._master = master
+        self._connected = False
         tmp = self.link.with_name(f".{self.link.name}.{os.getpid()}.tmp")
         try:
             with contextlib.suppress(FileNotFoundError):
@@ -122,27 +204,63 @@ class SimServer:
             os.symlink(self.pty_name, tmp)
             os.replace(tmp, self.link)
         except OSError as exc:
+            os.close(master)
+            self._master = -1
             raise ConfigError(f"cannot create the link {self.link}: {exc.strerror}") from None
         self._link_made = True
-        self._wake_r, self._wake_w = os.pipe()
-        for fd in (self._wake_r, self._wake_w):
-            os.set_blocking(fd, False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self.modem.power_on(time.monotonic())
-        return (
-            f"pppos-sim: {self.options.sim.profile} modem on {self.link} (pty {self.pty_name}), "
-            f"network {self.options.network}"
-        )
 
-    def close(self) -> None:
-        """Stop slirp, remove the symlink (if it is still ours), close the pty."""
-        self._stop_slirp()
+    def _remove_link(self) -> None:
         if self._link_made:
             with contextlib.suppress(OSError):
                 if os.readlink(self.link) == self.pty_name:
                     self.link.unlink()
             self._link_made = False
+
+    def _open_control(self) -> None:
+        """Listen on ``<link>.ctl`` (mode 0600); a stale socket from a killed simulator is replaced,
+        a live one means another simulator serves this link."""
+        path = ctl_path(self.link)
+        if path.exists() or path.is_symlink():
+            if not path.is_socket():
+                raise ConfigError(f"{path} exists and is not a socket; remove it or choose another --link")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(1.0)
+                try:
+                    probe.connect(str(path))
+                except OSError:
+                    path.unlink()
+                else:
+                    raise ConfigError(f"another pppos-sim serves {self.link} (its control socket {path} answers)")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(f"cannot create the control socket {path}: {exc.strerror}") from None
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        self._ctl_ino = path.stat().st_ino
+        sock.listen(8)
+        sock.setblocking(False)
+        self._ctl, self._ctl_path = sock, path
+        assert self._selector is not None
+        self._selector.register(sock.fileno(), selectors.EVENT_READ)
+
+    def close(self) -> None:
+        """Stop slirp, remove the symlink (if it is still ours) and the control socket, close the pty."""
+        self._stop_slirp()
+        self._remove_link()
+        for conn, _ in self._ctl_clients.values():
+            conn.close()
+        self._ctl_clients.clear()
+        if self._ctl is not None:
+            with contextlib.suppress(OSError):
+                if self._ctl_path is not None and self._ctl_path.stat().st_ino == self._ctl_ino:
+                    self._ctl_path.unlink()
+            self._ctl.close()
+            self._ctl = None
         if self._selector is not None:
             self._selector.close()
             self._selector = None
@@ -181,9 +299,9 @@ class SimServer:
             if not self._connected:
                 self._check_reconnect()
             self._arm()
-            deadline = self.modem.get_timer()
-            timeout = None if deadline is None else max(0.0, deadline - now)
-            if not self._connected:
+            deadlines = [d for d in (self.modem.get_timer(), self._timers.deadline()) if d is not None]
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            if not self._connected and self._master >= 0:
                 timeout = RECONNECT_POLL if timeout is None else min(timeout, RECONNECT_POLL)
             for key, mask in self._selector.select(timeout):
                 now = time.monotonic()
@@ -191,6 +309,10 @@ class SimServer:
                 if fd == self._wake_r:
                     with contextlib.suppress(OSError):
                         os.read(self._wake_r, 512)
+                elif self._ctl is not None and fd == self._ctl.fileno():
+                    self._accept_control()
+                elif fd in self._ctl_clients:
+                    self._read_control(fd, time.monotonic())
                 elif fd == self._master:
                     if mask & selectors.EVENT_READ:
                         self._read_host(now)
@@ -202,6 +324,7 @@ class SimServer:
                     if mask & selectors.EVENT_WRITE and self._slirp is not None:
                         self._flush_net(now)
             now = time.monotonic()
+            self._timers.run_due(now)
             self.modem.handle_timer(now)
             self._pump(now)
         return 0
@@ -228,12 +351,13 @@ class SimServer:
 
     def _arm(self) -> None:
         host_mask = 0
-        if self._connected:
+        if self._connected and self._master >= 0:
             if len(self._net_out) + self.modem.network_backlog < HIGH_WATER:
                 host_mask |= selectors.EVENT_READ
             if self._host_out:
                 host_mask |= selectors.EVENT_WRITE
-        self._want(self._master, host_mask)
+        if self._master >= 0:
+            self._want(self._master, host_mask)
         if self._slirp is not None:
             slirp_mask = 0
             if len(self._host_out) + self.modem.host_backlog < HIGH_WATER:
@@ -245,6 +369,8 @@ class SimServer:
     # -- host side ---------------------------------------------------------------------------
 
     def _check_reconnect(self) -> None:
+        if self._master < 0:
+            return
         poller = select.poll()
         poller.register(self._master, select.POLLIN)
         events = poller.poll(0)
@@ -272,7 +398,9 @@ class SimServer:
         if not data:
             self._disconnected()
             return
-        self.modem.receive_data(data, now)
+        if now < self._muted_until:
+            return  # a frozen modem: nothing it was sent has any effect
+        self.modem.receive_data(self.noise_up.apply(data), now)
         self._pump(now)
 
     def _flush_host(self) -> None:
@@ -319,7 +447,7 @@ class SimServer:
             self._stop_slirp()
             self.modem.network_closed(now)
             return
-        if data:
+        if data and now >= self._muted_until:
             self.modem.receive_network_data(data, now)
 
     def _flush_net(self, now: float) -> None:
@@ -352,14 +480,156 @@ class SimServer:
                 self._say(f"call ended ({event.reason})")
                 self._stop_slirp()
         out = self.modem.data_to_send()
-        if out and self._connected:
-            room = HOST_OUT_LIMIT - len(self._host_out)
-            self._host_out += out[: max(room, 0)]
-            self._flush_host()
+        if out and now >= self._muted_until:
+            self._to_host(self.noise_down.apply(out))
         net = self.modem.network_data_to_send()
+        if net and self._terminate_watch:
+            scan = self._terminate_tail + net
+            self._terminate_tail = scan[-16:]
+            if _has_lcp_terminate_ack(scan):
+                # The host acked the network's Terminate-Request: the network hangs up (RFC 1661 5.5).
+                self._terminate_watch = False
+                calls = self.modem.stats.calls
+                self._timers.add(now + TERMINATE_HANGUP_DELAY, lambda t: self._terminate_hangup(calls, t))
         if net and self._slirp is not None:
             self._net_out += net
             self._flush_net(now)
+
+    def _to_host(self, data: bytes) -> None:
+        if data and self._connected:
+            room = HOST_OUT_LIMIT - len(self._host_out)
+            self._host_out += data[: max(room, 0)]
+            self._flush_host()
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def _accept_control(self) -> None:
+        assert self._ctl is not None and self._selector is not None
+        try:
+            conn, _ = self._ctl.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        conn.setblocking(False)
+        self._ctl_clients[conn.fileno()] = (conn, bytearray())
+        self._selector.register(conn.fileno(), selectors.EVENT_READ)
+
+    def _drop_control(self, fd: int) -> None:
+        conn, _ = self._ctl_clients.pop(fd)
+        if self._selector is not None:
+            self._selector.unregister(fd)
+        conn.close()
+
+    def _read_control(self, fd: int, now: float) -> None:
+        conn, buf = self._ctl_clients[fd]
+        try:
+            data = conn.recv(CTL_MAX_LINE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        buf += data
+        if b"\n" not in buf and len(buf) < CTL_MAX_LINE and data:
+            return
+        line = bytes(buf).split(b"\n", 1)[0].decode("ascii", "replace")
+        if not data and not buf:
+            self._drop_control(fd)
+            return
+        try:
+            reply = "ok " + self.inject(parse_fault(line.split()), now)
+        except PpposError as exc:
+            reply = f"error {exc}"
+        with contextlib.suppress(OSError):
+            conn.send(reply.encode("ascii", "replace")[: CTL_MAX_LINE - 1] + b"\n")
+        self._drop_control(fd)
+
+    def _scheduled(self, fault: Fault, now: float) -> None:
+        self.inject(fault, now)
+
+    def inject(self, fault: Fault, now: float) -> str:
+        """Apply ``fault`` now (see :mod:`pppos.sim.faults`); return what happened, in words."""
+        self.fault_counts[fault.name] = self.fault_counts.get(fault.name, 0) + 1
+        value = fault.value if fault.value is not None else 0.0
+        modem = self.modem
+        match fault.name:
+            case "carrier":
+                if modem.in_call:
+                    modem.network_closed(now)
+                    result = "call dropped (NO CARRIER)"
+                else:
+                    result = "no call was up"
+            case "mute":
+                self._muted_until = max(self._muted_until, now + value)
+                self._timers.add(self._muted_until, lambda t: self._say("answering again"))
+                result = f"modem mute for {value:g} s"
+            case "reboot":
+                modem.reboot(now)
+                result = f"modem rebooting (boot takes {modem.config.boot_delay:g} s)"
+            case "vanish":
+                self._vanish()
+                self._vanish_generation += 1
+                generation = self._vanish_generation
+                self._timers.add(now + value, lambda t: self._reappear(generation, t))
+                result = f"port gone; back at {self.link} in {value:g} s"
+            case "noise":
+                self.noise_up.set_rate(value)
+                self.noise_down.set_rate(value)
+                result = f"bit error rate {value:g}" if value else "line clean"
+            case "terminate":
+                if modem.in_call and modem.state == DATA:
+                    self._to_host(lcp_terminate_request(self._rng.randrange(256)))
+                    self._terminate_watch = True
+                    self._terminate_tail = b""
+                    calls = modem.stats.calls
+                    self._timers.add(now + TERMINATE_WAIT, lambda t: self._terminate_hangup(calls, t))
+                    result = "LCP Terminate-Request sent"
+                else:
+                    result = "no call in data mode: nothing sent"
+            case "reg-lost" | "reg-denied":
+                modem.set_registration("searching" if fault.name == "reg-lost" else "denied", now)
+                self._timers.add(now + value, lambda t: modem.set_registration(modem.config.registration, t))
+                result = f"registration {'lost' if fault.name == 'reg-lost' else 'denied'} for {value:g} s"
+            case "pdp-reject":
+                modem.reject_dials(int(value))
+                result = f"the next {int(value)} dials are rejected"
+            case "stuck":
+                modem.make_stuck()
+                result = "dial answers ERROR until AT+CFUN=0 then 1, or a reset"
+            case _:  # parse_fault admits only the names above
+                raise ConfigError(f"unknown fault {fault.name!r}")
+        self._say(f"fault {fault}: {result}")
+        self._pump(now)
+        return result
+
+    def _terminate_hangup(self, calls: int, now: float) -> None:
+        """The network ends the call it asked to terminate (not a later call: ``calls`` counts them)."""
+        if self.modem.in_call and self.modem.stats.calls == calls:
+            self._terminate_watch = False
+            self.modem.network_closed(now)
+            self._pump(now)
+
+    def _vanish(self) -> None:
+        """The USB device is gone: slirp with it, the pty closed (the host sees EIO), the link removed."""
+        if self._vanished:
+            return
+        self._vanished = True
+        self._stop_slirp()
+        self._remove_link()
+        if self._master >= 0:
+            self._forget(self._master)
+            with contextlib.suppress(OSError):
+                os.close(self._master)
+            self._master = -1
+        self._connected = False
+        self._host_out.clear()
+
+    def _reappear(self, generation: int, now: float) -> None:
+        if generation != self._vanish_generation or not self._vanished:
+            return
+        self._vanished = False
+        self._new_pty()
+        self.modem.reboot(now)
+        self._say(f"port back at {self.link} (pty {self.pty_name})")
+        self._pump(now)
 
     def _say(self, message: str) -> None:
         if self.options.verbose:

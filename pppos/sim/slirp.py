@@ -56,13 +56,75 @@ from types import TracebackType
 
 from pppos.errors import LinkError, MissingTool
 
-__all__ = ["SlirpProcess", "build_shim", "cache_root", "find_slirp", "shim_source"]
+__all__ = ["HOME_PREFIX", "SlirpProcess", "build_shim", "cache_root", "clean_stale_homes", "find_slirp", "shim_source"]
 
 #: The shim's source file, shipped as package data next to this module.
 SHIM_SOURCE_NAME = "select_shim.c"
 #: Environment variable (passed through to slirp) that overrides the shim's select() timeout cap in
 #: microseconds; for measurements only (bench/goodput_bench.py).
 SHIM_TIMEOUT_ENV = "PPPOS_SLIRP_SELECT_USEC"
+#: slirp's private home is ``<tmp>/pppos-slirp-<owner pid>-<random>``: the owner's pid lets a later
+#: start remove the homes of owners that were killed (SIGKILL leaves no chance to clean up).
+HOME_PREFIX = "pppos-slirp-"
+#: Homes in the old format (no owner pid) are removed only when older than this (seconds) and unused.
+STALE_AGE = 60.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cwds_in_use() -> set[str]:
+    """The working directories of the processes we can see (slirp runs inside its home)."""
+    used: set[str] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    used.add(os.readlink(f"/proc/{entry.name}/cwd"))
+    return used
+
+
+def clean_stale_homes(directory: str | None = None) -> list[Path]:
+    """Remove slirp homes left behind by owners that died without cleaning up; return them.
+
+    A home is stale when it is ours (same uid), its owner pid (in the name) is gone and no process
+    works inside it. Old-format names without a pid count only when older than :data:`STALE_AGE`.
+    """
+    import time
+
+    base = Path(directory or tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith(HOME_PREFIX)]
+    except OSError:
+        return removed
+    if not candidates:
+        return removed
+    in_use = _cwds_in_use()
+    uid = os.getuid()
+    for path in candidates:
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if not path.is_dir() or path.is_symlink() or st.st_uid != uid or str(path) in in_use:
+            continue
+        owner, _, _ = path.name[len(HOME_PREFIX) :].partition("-")
+        if owner.isdigit():
+            if _pid_alive(int(owner)):
+                continue
+        elif time.time() - st.st_mtime < STALE_AGE:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def shim_source() -> bytes:
@@ -161,7 +223,7 @@ class SlirpProcess:
     ) -> None:
         executable = find_slirp(program)
         shim = build_shim(cache_dir)
-        self._home = tempfile.mkdtemp(prefix="pppos-slirp-")
+        self._home = tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{os.getpid()}-")
         self.fd: int = -1
         self._proc: subprocess.Popen[bytes] | None = None
         try:

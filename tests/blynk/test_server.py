@@ -408,7 +408,7 @@ def test_random_bytes_never_crash_the_server() -> None:
     run(main)
 
 
-def test_connection_cap_and_login_timeout() -> None:
+def test_connection_cap_evicts_the_oldest_idle_and_the_login_timeout_closes() -> None:
     async def main() -> None:
         limits = ServerLimits(max_connections=1)
         async with BlynkServer(tokens=[TOKEN], login_timeout=0.3, limits=limits) as server:
@@ -416,11 +416,21 @@ def test_connection_cap_and_login_timeout() -> None:
             await asyncio.sleep(0.05)
             r2, w2 = await asyncio.open_connection("127.0.0.1", server.port)
             with contextlib.suppress(ConnectionResetError):
-                assert await read_until_eof(r2) == b""  # over the cap: closed at once
-            assert await read_until_eof(r1) == b""  # silent past the login timeout: closed
-            assert server.stats.refused_connections == 1
-            w1.close()
+                assert await read_until_eof(r1) == b""  # the idle one makes room at once
+            assert server.stats.evicted == 1
+            assert await read_until_eof(r2) == b""  # silent past the login timeout: closed
             w2.close()
+            # a logged-in device is never evicted: with the room taken, a newcomer is refused
+            _r3, w3 = await asyncio.open_connection("127.0.0.1", server.port)
+            w3.write(login_bytes())
+            await server.wait_for(lambda: server.is_connected(TOKEN))
+            r4, w4 = await asyncio.open_connection("127.0.0.1", server.port)
+            with contextlib.suppress(ConnectionResetError):
+                assert await read_until_eof(r4) == b""
+            assert server.stats.refused_connections == 1
+            assert server.is_connected(TOKEN)
+            for w in (w1, w3, w4):
+                w.close()
 
     run(main)
 
@@ -565,7 +575,14 @@ def test_parse_redirect() -> None:
         ((), "give at least one token"),
         (("--token-file", "/nonexistent/t"), "cannot read the token file"),
         (("--token", "t", "--tls-cert", "c.pem"), "go together"),
-        (("--token", "t", "--tls-cert", "/nonexistent/c", "--tls-key", "/nonexistent/k"), "cannot read the TLS file"),
+        (
+            ("--token", "t", "--tls-cert", "/nonexistent/c", "--tls-key", "/nonexistent/k"),
+            "cannot read the TLS certificate file /nonexistent/c: No such file",
+        ),
+        (("--token", "t", "--heartbeat", "nan"), "--heartbeat must be a number of seconds in (0, 3600], not nan"),
+        (("--token", "t", "--heartbeat", "inf"), "--heartbeat must be"),
+        (("--token", "t", "--heartbeat", "0"), "--heartbeat must be"),
+        (("--token", "t", "--login-timeout", "-1"), "--login-timeout must be"),
         (("--token", "t", "--redirect", "bad"), "TOKEN=HOST:PORT"),
         (("--token", "t", "--port", "70000"), "0..65535"),
         (("--port", "x"), "invalid int value"),

@@ -340,10 +340,30 @@ def test_a_ppp_client_gets_an_address_and_reaches_host_loopback_via_10_0_2_2(tmp
 
 
 def test_slirp_arguments_put_the_line_rate_and_write_cap_before_user_options() -> None:
-    from pppos.sim.serve import SLIRP_TOWRITE_MAX, slirp_arguments
+    from pppos.sim.serve import SLIRP_TOWRITE_MAX, SLIRP_UNPACED_RATE, SLIRP_UNPACED_TOWRITE_MAX, slirp_arguments
 
     assert slirp_arguments(921600) == ["-b", "921600", f"towrite_max {SLIRP_TOWRITE_MAX}"]
-    assert slirp_arguments(None, ("mtu 1500",)) == [f"towrite_max {SLIRP_TOWRITE_MAX}", "mtu 1500"]
+    # Unpaced: slirp's built-in 115200 throttle and the per-turn cap are lifted (no "-b" at all would
+    # leave slirp at 115200: 11 KB/s).
+    assert slirp_arguments(None, ("mtu 1500",)) == [
+        "-b", str(SLIRP_UNPACED_RATE), f"towrite_max {SLIRP_UNPACED_TOWRITE_MAX}", "mtu 1500",
+    ]
+
+
+def test_slirp_accepts_the_unpaced_arguments() -> None:
+    need_slirp()
+    from pppos.sim.serve import SLIRP_UNPACED_RATE, SLIRP_UNPACED_TOWRITE_MAX, slirp_arguments
+    from pppos.sim.slirp import SlirpProcess
+
+    with SlirpProcess(slirp_arguments(None)) as peer:
+        log = peer.home / "slirp.log"
+        deadline = time.monotonic() + 10
+        while b"SLiRP Ready" not in log.read_bytes() and time.monotonic() < deadline and peer.alive:
+            time.sleep(0.05)
+        text = log.read_bytes()
+        assert f"Setting baudrate to {SLIRP_UNPACED_RATE}".encode() in text
+        assert f"Setting towrite_max to {SLIRP_UNPACED_TOWRITE_MAX}".encode() in text
+        assert b"Error" not in text and peer.alive
 
 
 def test_slirp_accepts_the_simulators_arguments() -> None:
