@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
+from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
 
 if TYPE_CHECKING:
     from pppos.at.bringup import BringupConfig
@@ -89,6 +90,8 @@ class Opt:
     ini: bool = True
     #: not shown by --help (test knobs)
     hidden: bool = False
+    #: a bool that also has a ``--no-NAME`` form (its default is True)
+    negatable: bool = False
     #: secrets come from a file, the environment or (warned) the command line
     secret: Secret | None = None
     #: turns the merged raw value (str, int, bool or list of str) into the field's value; raises ConfigError
@@ -154,11 +157,17 @@ class UpOptions:
     usepeerdns: bool = opt(False, "use the name servers the peer announces", kind="bool")
     dns: tuple[str, ...] = opt((), "name server when the peer gives none (repeatable)", kind="list",
                                convert=_parse_dns)
-    mtu: int | None = opt(None, "MRU/MTU to ask for (default 1500)", kind="int")
+    mtu: int | None = opt(None, f"MRU/MTU to ask for, {MIN_MRU}..{MAX_MRU} (default {DEFAULT_MRU})", kind="int")
+    #: Run IPv6CP (RFC 5072); ``--no-ipv6`` keeps the link IPv4-only.
+    ipv6: bool = opt(True, "negotiate IPv6 (IPv6CP) besides IPv4 (default; --no-ipv6: IPv4 only)", kind="bool",
+                     negatable=True)
     #: (interval seconds, failures) for LCP Echo-Request keepalives (RFC 1661 section 5.8); None = off.
     lcp_echo: tuple[float, int] | None = opt((30.0, 4), "LCP echo keepalive (default 30,4; 'off')",
                                              metavar="INTERVAL,FAILURES", convert=_parse_lcp_echo)
-    pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR)", metavar="FILE")
+    pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR; mode 600, "
+                           "PAP password masked)", metavar="FILE")
+    #: Keep PAP passwords in clear in the pcap (masked with ``*`` by default).
+    pcap_secrets: bool = opt(False, "keep the PAP password in clear in the --pcap file", kind="bool")
     trace: bool = opt(False, "print a pppd-style line per PPP packet", kind="bool")
     #: The INI file that was read (``--config``).
     config: str | None = opt(None, "INI file with these options in a [pppos] section", metavar="FILE", ini=False)
@@ -199,8 +208,12 @@ class UpOptions:
             "apn": self.apn,
             "user": self.user,
             "password": self.password,
-            **overrides,
         }
+        # SIM safety: never resend a PIN a SIM refused; remember each refusal (pppos.pinguard).
+        from pppos.pinguard import bringup_fields
+
+        values.update(bringup_fields(self.pin))
+        values.update(overrides)
         names = {f.name for f in fields(BringupConfig)}
         return BringupConfig(**{k: v for k, v in values.items() if k in names and v is not None})
 
@@ -247,7 +260,7 @@ def build_up_parser() -> ArgumentParser:
         if o.choices:
             kw["choices"] = o.choices
         if o.kind == "bool":
-            kw["action"] = "store_true"
+            kw["action"] = argparse.BooleanOptionalAction if o.negatable else "store_true"
         elif o.kind == "int":
             kw["type"] = int
         elif o.kind == "list":
@@ -413,8 +426,8 @@ def _validate(opts: UpOptions) -> None:
         raise ConfigError(f"--baud {opts.baud} is not a serial speed")
     if opts.apn is not None and not _APN_RE.match(opts.apn):
         raise ConfigError("--apn may hold only letters, digits, '.', '-' and '_' (at most 100)")
-    if opts.mtu is not None and not 128 <= opts.mtu <= 16384:
-        raise ConfigError(f"--mtu {opts.mtu} is outside 128..16384")
+    if opts.mtu is not None and not MIN_MRU <= opts.mtu <= MAX_MRU:
+        raise ConfigError(f"--mtu {opts.mtu} is outside {MIN_MRU}..{MAX_MRU}")
     if not 0 <= opts.route_metric <= 0xFFFFFFFF:
         raise ConfigError(f"--route-metric {opts.route_metric} is outside 0..4294967295")
     if opts.backend not in BACKENDS:

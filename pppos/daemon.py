@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import json
 import os
 import signal
@@ -62,6 +63,8 @@ TUN_BATCH_BYTES = 8192
 HOLDOFF_MIN_READ = 64
 HOLDOFF_FILL = 2048
 HOLDOFF_MAX = 0.02
+#: IPv6 needs a link MTU of at least 1280 octets (RFC 8200 section 5).
+IPV6_MIN_MTU = 1280
 
 
 class Reporter:
@@ -239,14 +242,10 @@ class Daemon:
         await self.tun.setup()
         self._set_phase("opening")
         if self.opts.pcap:
-            from pppos.ppp.capture import PcapWriter
+            from pppos.ppp.capture import PcapWriter, open_pcap
 
-            try:
-                self.pcap_file = open(self.opts.pcap, "wb")  # noqa: SIM115 - closed in _shutdown
-            except OSError as exc:
-                raise PpposError(f"cannot write the pcap file {self.opts.pcap}: {exc.strerror}",
-                                 exit_status=ExitStatus.USAGE) from None
-            self.pcap = PcapWriter(self.pcap_file)
+            self.pcap_file = open_pcap(self.opts.pcap)  # mode 0600; closed in _shutdown
+            self.pcap = PcapWriter(self.pcap_file, keep_secrets=self.opts.pcap_secrets)
         # Import what the session needs now, so the bring-up clock measures the session, not imports.
         import pppos.at.bringup
         import pppos.ppp.link  # noqa: F401
@@ -269,6 +268,7 @@ class Daemon:
         self.bringup.start(now)
 
     def _start_link(self, now: float, trailing: bytes) -> None:
+        from pppos.net.addresses import host_ipv4_addresses
         from pppos.ppp.link import LinkConfig, PppLink
 
         values: dict[str, Any] = {
@@ -279,6 +279,11 @@ class Daemon:
             # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject,
             # after which pppd-derived peers would close IPCP ("Could not determine local IP address").
             "peer_ip": self.opts.peer_ip,
+            "ipv6": self.opts.ipv6,
+            # The peer may give neither us nor itself an address this host already has, and a
+            # loopback name server only when the user named one with --dns (IPCP checks).
+            "host_addresses": host_ipv4_addresses(),
+            "loopback_dns": any(ipaddress.ip_address(d).is_loopback for d in self.opts.dns),
         }
         if self.opts.lcp_echo is not None:
             values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
@@ -699,6 +704,8 @@ class Daemon:
                       local_ip=str(event.local_ip), peer_ip=str(event.peer_ip), dns=dns)
         await self.tun.configure(str(event.local_ip), str(event.peer_ip), mtu)
         self.local_ip, self.peer_ip, self.mtu = str(event.local_ip), str(event.peer_ip), mtu
+        if mtu < IPV6_MIN_MTU and self.link is not None and self.link.ipv6_enabled:
+            self._disable_ipv6(f"the link MTU {mtu} is below IPv6's minimum of {IPV6_MIN_MTU}")
         await self._maybe_ipv6(event)
         if self.opts.default_route:
             route = await self.tun.add_default_route(self.opts.route_metric)
@@ -731,9 +738,22 @@ class Daemon:
         local, peer = getattr(event, "ipv6_local", None), getattr(event, "ipv6_peer", None)
         if local is None or peer is None or self.ipv6 is not None:
             return
-        await self.tun.configure_ipv6(local, peer)
+        if self.link is None or not self.link.ipv6_enabled:
+            return
+        try:
+            await self.tun.configure_ipv6(local, peer)
+        except PpposError as exc:
+            self._disable_ipv6(str(exc))  # IPv6 is optional: never take IPv4 down with it
+            return
         self.ipv6 = (self.tun.ipv6_local, self.tun.ipv6_peer)
         self.rep.step("ipv6cp", f"IPv6CP: {self.ipv6[0]} peer {self.ipv6[1]}")
+
+    def _disable_ipv6(self, why: str) -> None:
+        """Turn IPv6 off for this link with one warning; IPv4 stays up."""
+        self.rep.warn(f"IPv6 disabled on this link: {why}; IPv4 continues")
+        if self.link is not None:
+            self.link.disable_ipv6(self._now(), "IPv6 unusable on this host")
+            self._guard(lambda: None)
 
     def _link_down(self, event: Any) -> None:
         cause = str(getattr(event.cause, "name", event.cause)).lower()

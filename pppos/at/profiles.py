@@ -52,6 +52,11 @@ class ModemProfile:
     #: the LTE signal command (``AT+CESQ``, TS 27.007 8.69, or a vendor one such as Quectel's
     #: ``AT+QCSQ``); None when the modem has no LTE
     lte_signal: str | None = None
+    #: commands that read the SIM's ICCID (tried in order; readable before the PIN is entered)
+    iccid: tuple[str, ...] = ("AT+CCID",)
+    #: commands that tell the PIN attempts left: 27.007 8.65 ``AT+CPINR``, Quectel ``AT+QPINC``,
+    #: SIMCom ``AT+SPIC`` (tried in order; none answering means "unknown")
+    pin_attempts: tuple[str, ...] = ('AT+CPINR="SIM PIN"',)
 
     # -- facts both sides use
     #: the CONNECT line (``CONNECT`` on the A7; ``CONNECT 115200`` on the A7670E)
@@ -97,6 +102,9 @@ class ModemProfile:
     cmux_error: int | None = None
     #: vendor commands answered with a plain OK
     ok_commands: frozenset[str] = frozenset()
+    #: extended command name -> its answer giving the PIN attempts left (``{pin}``, ``{puk}``):
+    #: 27.007 8.65 ``+CPINR``, Quectel ``+QPINC``, SIMCom ``+SPIC``; empty: the modem does not tell
+    pin_counter: tuple[tuple[str, str], ...] = (("+CPINR", "+CPINR: SIM PIN,{pin},3"),)
 
     @property
     def benign_hangup_errors(self) -> frozenset[int]:
@@ -148,6 +156,9 @@ PROFILES: dict[str, ModemProfile] = _entries(
         boot_urcs=((0.05, "*ATREADY: 1"), (0.10, "+CPIN: {cpin}"), (0.30, "SMS DONE"), (0.35, "PB DONE")),
         noise_urcs=("+CSQ: {csq},99", "+CPIN: READY", "SMS DONE", "PB DONE", "*ATREADY: 1", "+CGEV: NW PDN DEACT 2"),
         ok_commands=frozenset({"+CGAUTH", "+CMER", "+CNMI", "+CMGF", "+AUTOCSQ", "+CESQ"}),
+        iccid=("AT+CICCID", "AT+CCID"),
+        pin_attempts=("AT+SPIC", 'AT+CPINR="SIM PIN"'),
+        pin_counter=(("+SPIC", "+SPIC: {pin},{puk},3,10"), ("+CPINR", "+CPINR: SIM PIN,{pin},3")),
     ),
     ModemProfile(
         name="sim800",
@@ -168,6 +179,8 @@ PROFILES: dict[str, ModemProfile] = _entries(
         noise_urcs=("Call Ready", "SMS Ready", "+CPIN: READY", "+CFUN: 1", "RDY", "+PACSP0"),
         cipstatus="sim800",
         ok_commands=frozenset({"+CMER", "+CNMI", "+CMGF", "+CSCLK"}),
+        pin_attempts=("AT+SPIC",),
+        pin_counter=(("+SPIC", "+SPIC: {pin},10,{puk},10"),),
     ),
     ModemProfile(
         name="quectel",
@@ -188,6 +201,9 @@ PROFILES: dict[str, ModemProfile] = _entries(
                    (0.30, "+QIND: SMS DONE"), (0.35, "+QIND: PB DONE")),
         noise_urcs=('+QIND: "csq",{csq},99', "+QIND: SMS DONE", "+QIND: PB DONE", "+QUSIM: 1", "+CPIN: READY"),
         ok_commands=frozenset({"+QICSGP", "+CMER", "+CNMI", "+CMGF"}),
+        iccid=("AT+QCCID", "AT+CCID"),
+        pin_attempts=('AT+QPINC="SC"',),
+        pin_counter=(("+QPINC", '+QPINC: "SC",{pin},{puk}'),),
     ),
     ModemProfile(
         name="a7",
@@ -222,6 +238,7 @@ PROFILES: dict[str, ModemProfile] = _entries(
         cipstatus="a7",
         cmux_error=53,
         ok_commands=frozenset({"+GPSRD", "+GPS", "+AGPS", "+CMER", "+CNMI", "+CMGF"}),
+        pin_counter=(),
     ),
     # A plain 27.007 modem whose firmware writes "+CPIN:READY" without the space (as the A6/A7 manual
     # does), so hosts meet both spellings.

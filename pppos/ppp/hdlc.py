@@ -46,6 +46,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from pppos.errors import LocalProtocolError
+from pppos.ppp.limits import DEFAULT_MRU, frame_bound
 
 try:  # optional accelerator: a C CRC engine that is ~50x faster than binascii.crc_hqx for FCS-16
     import anycrc as _anycrc
@@ -90,8 +91,9 @@ FCS32_INIT = 0xFFFFFFFF
 FCS32_GOOD = 0xDEBB20E3
 #: The PPP protocol number of LCP (RFC 1661 section 2).
 LCP_PROTOCOL = 0xC021
-#: Default bound on a de-stuffed frame (header, information and FCS). The link raises it with the MRU.
-DEFAULT_MAX_FRAME = 2048
+#: Default bound on a de-stuffed frame (header, information and FCS) for the default MRU; the link
+#: sizes its deframer from the MRU it asks for and resizes it when LCP opens (:mod:`pppos.ppp.limits`).
+DEFAULT_MAX_FRAME = frame_bound(DEFAULT_MRU)
 
 _FLAG_BYTE = b"\x7e"
 _ESCAPE_BYTE = b"\x7d"

@@ -11,6 +11,14 @@ Client role (the host behind a modem):
   convention 10.64.64.64 (:data:`DEFAULT_PEER_IP`), and a peer that asks for one with 0.0.0.0 is
   Nak'ed to ``peer_ip`` or 10.64.64.64 (slirp asks so, and closes IPCP if we reject it).
 
+Checks on what the peer gave (client role, :meth:`IpcpPolicy.problem`, run by the link when IPCP
+opens, before anything is reported up): our address and the peer's must be unicast host addresses
+(not 0.0.0.0/8, loopback 127/8, multicast 224/4, reserved 240/4 or the broadcast address, RFC 1122
+section 3.2.1.3, RFC 5735), differ from each other and from every address this host already has
+(``host_addresses``: the driver reads them, this core does no I/O); DNS servers (RFC 1877) the same,
+except that a loopback name server is accepted only when the user allowed one (``loopback_dns``).
+Any failure is one verdict and IPCP is not opened for IP.
+
 Server role (the simulator and the tests): ask for our own address, Nak the peer's request to the
 address we assign, and Nak its DNS requests to the configured servers (or reject them when none).
 
@@ -25,7 +33,7 @@ from dataclasses import dataclass, field
 from pppos.ppp.lcp import OptionPolicy, Verdict, verdict_of
 from pppos.ppp.packets import Code, IpcpOption, Option
 
-__all__ = ["DEFAULT_PEER_IP", "IpcpPolicy", "IpcpResult"]
+__all__ = ["DEFAULT_PEER_IP", "IpcpPolicy", "IpcpResult", "address_problem"]
 
 #: Peer address used when the peer does not name one (pppd and lwIP use the same value).
 DEFAULT_PEER_IP = "10.64.64.64"
@@ -39,6 +47,29 @@ class IpcpResult:
     local_ip: str = "0.0.0.0"  # noqa: S104 - an address value, not a bind
     peer_ip: str = DEFAULT_PEER_IP
     dns: tuple[str, ...] = field(default_factory=tuple)
+
+
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+_RESERVED = ipaddress.IPv4Network("240.0.0.0/4")
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be a host's unicast address (RFC 1122 section 3.2.1.3), or None."""
+    addr = ipaddress.IPv4Address(address)
+    if addr.is_unspecified:
+        return "no address"
+    if addr in _THIS_NETWORK:
+        return "in 0.0.0.0/8 ('this network')"
+    if addr.is_loopback:
+        return "a loopback address"
+    if addr.is_multicast:
+        return "a multicast address"
+    if addr == _BROADCAST:
+        return "the broadcast address"
+    if addr in _RESERVED:
+        return "a reserved (240/4) address"
+    return None
 
 
 def _ip(value: bytes) -> str:
@@ -60,8 +91,12 @@ class IpcpPolicy(OptionPolicy):
         peer_ip: str | None = None,
         request_dns: bool = True,
         dns: tuple[str, ...] = (),
+        host_addresses: frozenset[str] = frozenset(),
+        loopback_dns: bool = False,
     ) -> None:
         self.server = server
+        self.host_addresses = frozenset(str(ipaddress.ip_address(a)) for a in host_addresses)
+        self.loopback_dns = loopback_dns
         self.local_ip = local_ip
         self.peer_ip = peer_ip
         self.request_dns = request_dns and not server
@@ -94,13 +129,39 @@ class IpcpPolicy(OptionPolicy):
         """Accept an Ack that echoes our request; a still-zero address is not acceptable."""
         if not super().on_ack(options):
             return False
-        if self._want_addr is None or self._want_addr == _ZERO:
-            # The peer acked 0.0.0.0: it will not give us an address (RFC 1332 section 3.3).
-            self.failure = "peer gave us no IP address"
         r = self.result
         r.local_ip = _ip(self._want_addr) if self._want_addr is not None else "0.0.0.0"  # noqa: S104
         r.dns = tuple(_ip(v) for v in self._want_dns.values() if v != _ZERO)
         return True
+
+    def problem(self) -> str | None:
+        """Why the negotiated addresses cannot be used (client role; see the module docstring), or None."""
+        if self.server:
+            return None
+        r = self.result
+        local, peer = r.local_ip, r.peer_ip
+        why = address_problem(local)
+        if why == "no address":
+            return "the peer gave us no IP address (0.0.0.0)"
+        if why is not None:
+            return f"the peer gave us {local} as our address, {why}"
+        if local in self.host_addresses:
+            return f"the peer gave us {local} as our address, which this host already has"
+        why = address_problem(peer)
+        if why is not None:
+            return f"the peer's own address {peer} is {why}"
+        if peer == local:
+            return f"the peer gave us its own address {peer}"
+        if peer in self.host_addresses:
+            return f"the peer's own address {peer} is an address this host already has"
+        for server in r.dns:
+            why = address_problem(server)
+            if why == "a loopback address" and self.loopback_dns:
+                continue
+            if why is not None:
+                hint = " (a loopback name server is used only when given with --dns)" if "loopback" in why else ""
+                return f"the peer named the DNS server {server}, {why}{hint}"
+        return None
 
     def on_nak(self, options: list[Option]) -> None:
         """Take the address and DNS servers the peer Naks to."""
@@ -160,5 +221,5 @@ class IpcpPolicy(OptionPolicy):
                 rejects.append(opt)  # VJ (2), IP-Addresses (1), NBNS (130/132), unknown
         verdict = verdict_of(acks, naks, rejects)
         if verdict.code == Code.CONFIGURE_ACK:
-                self.result.peer_ip = _ip(his_addr) if his_addr else (self.peer_ip or DEFAULT_PEER_IP)
+            self.result.peer_ip = _ip(his_addr) if his_addr else (self.peer_ip or DEFAULT_PEER_IP)
         return verdict

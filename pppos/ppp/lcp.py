@@ -26,6 +26,7 @@ import random
 import struct
 from dataclasses import dataclass
 
+from pppos.ppp.limits import DEFAULT_MRU, MIN_MRU
 from pppos.ppp.packets import AuthAlgorithm, Code, LcpOption, Option, Protocol
 
 __all__ = ["AUTH_PROTOCOLS", "LcpPolicy", "LcpResult", "OptionPolicy", "Verdict", "verdict_of"]
@@ -36,9 +37,6 @@ AUTH_PROTOCOLS: dict[str, bytes] = {
     "chap": struct.pack("!HB", Protocol.CHAP, AuthAlgorithm.MD5),
 }
 
-#: Default MRU (RFC 1661 section 6.1) and the smallest we accept from a peer (pppd's MINMRU).
-DEFAULT_MRU = 1500
-MIN_MRU = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +52,10 @@ class OptionPolicy:
 
     #: Set to a short reason when negotiation cannot succeed (a required option was rejected).
     failure: str | None = None
+    #: Option types whose Configure-Nak is never turned into a Configure-Reject after Max-Failure
+    #: (RFC 1661 section 4.6): LCP's Magic-Number, so a looped-back line keeps being detected
+    #: (section 6.4; pppd exempts it the same way) instead of dropping the option and opening.
+    nak_only: frozenset[int] = frozenset()
 
     def reset(self) -> None:
         """Start a new negotiation (This-Layer-Started): restore the wanted values."""
@@ -116,6 +118,8 @@ class LcpResult:
 class LcpPolicy(OptionPolicy):
     """LCP option negotiation for either role (see the module docstring for the rules)."""
 
+    nak_only = frozenset({LcpOption.MAGIC_NUMBER})
+
     def __init__(
         self,
         *,
@@ -171,6 +175,12 @@ class LcpPolicy(OptionPolicy):
             DEFAULT_MRU, 0xFFFFFFFF, False, False, 0, None
         )
 
+    def _count_loop(self) -> None:
+        """One more sign that the line is looped back (RFC 1661 section 6.4)."""
+        self.loopback_count += 1
+        if self.loopback_count >= self.loopback_limit:
+            self.looped_back = True
+
     # -- our Configure-Request ------------------------------------------------------------------
 
     def request(self) -> list[Option]:
@@ -215,6 +225,9 @@ class LcpPolicy(OptionPolicy):
                 self._want_accm = (self._want_accm or 0) | value
             elif opt.type == LcpOption.MAGIC_NUMBER and len(v) == 4:
                 if self._want_magic:
+                    # A Nak of our magic number is how a looped line shows itself from our side
+                    # (RFC 1661 section 6.4; pppd counts it the same way).
+                    self._count_loop()
                     self._want_magic = self._new_magic()
             elif opt.type == LcpOption.AUTH_PROTOCOL and self._want_auth is not None:
                 # The peer proposes another protocol: switch if it is one we can run as authenticator.
@@ -275,9 +288,7 @@ class LcpPolicy(OptionPolicy):
                 (value,) = struct.unpack("!I", v)
                 if value == 0 or (self._want_magic and value == self._want_magic):
                     if value:
-                        self.loopback_count += 1
-                        if self.loopback_count >= self.loopback_limit:
-                            self.looped_back = True
+                        self._count_loop()
                     naks.append(Option(t, struct.pack("!I", self._new_magic())))
                 else:
                     his.his_magic = value

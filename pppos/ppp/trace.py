@@ -28,8 +28,9 @@ from pppos.ppp.packets import (
     decode_options,
     decode_packet,
 )
+from pppos.ppp.text import peer_text
 
-__all__ = ["describe", "format_options", "trace_line"]
+__all__ = ["describe", "format_option", "format_options", "trace_line"]
 
 #: Short code names as pppd prints them.
 CODE_NAMES: dict[int, str] = {
@@ -80,16 +81,8 @@ def _hex(data: bytes) -> str:
 
 
 def _quote(data: bytes) -> str:
-    """Quote peer text on one line: printable ASCII as is, everything else as ``\\xNN``."""
-    out = []
-    for b in data:
-        if b in (0x22, 0x5C):
-            out.append("\\" + chr(b))
-        elif 0x20 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return '"' + "".join(out) + '"'
+    """Quote peer text on one line through :func:`pppos.ppp.text.peer_text` (``"`` escaped too)."""
+    return '"' + peer_text(data, quote='"') + '"'
 
 
 def _raw(opt: Option) -> str:
@@ -162,6 +155,11 @@ _OPTION_FORMATTERS: dict[int, Callable[[Option], str]] = {
     Protocol.IPCP: _ipcp_option,
     Protocol.IPV6CP: _ipv6cp_option,
 }
+
+
+def format_option(protocol: int, opt: Option) -> str:
+    """Render one option of ``protocol`` as pppd does (``<mru 0>``)."""
+    return _OPTION_FORMATTERS.get(protocol, _raw)(opt)
 
 
 def format_options(protocol: int, data: bytes) -> str:

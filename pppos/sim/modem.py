@@ -784,6 +784,8 @@ class SimModem:
             return _reboot
         if any(name == ccid_name for ccid_name, _ in p.ccid):
             return _ccid
+        if any(name == counter for counter, _ in p.pin_counter):
+            return _pin_counter
         if name == "+CEREG" and p.has_cereg:
             return _reg_cmd
         if name == "+CIPSTATUS" and p.cipstatus:
@@ -1302,6 +1304,21 @@ def _ccid(m: SimModem, name: str, args: str, now: float) -> _Reply:
         return [], 10
     template = dict(m.profile.ccid)[name]
     return [template.format(iccid=m.config.iccid)], "OK"
+
+
+def _pin_counter(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """PIN attempts left: ``+CPINR`` (27.007 8.65), ``+QPINC="SC"`` (Quectel), ``+SPIC`` (SIMCom)."""
+    kind, value = _kind(args)
+    if kind == "test":
+        return [], "OK"
+    if not m.config.sim_present:
+        return [], 10
+    if name == "+QPINC" and (kind != "set" or _params(value)[:1] != ["SC"]):
+        return [], "ERROR"
+    if name == "+CPINR" and kind == "set" and "SIM PIN" not in value.upper():
+        return [], "OK"
+    puk = 0 if m._puk_needed else 10
+    return [dict(m.profile.pin_counter)[name].format(pin=m._pin_tries, puk=puk)], "OK"
 
 
 def _cipstatus(m: SimModem, name: str, args: str, now: float) -> _Reply | None:

@@ -132,6 +132,30 @@ def test_argparse_errors_exit_with_usage_status(capsys: pytest.CaptureFixture[st
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_a_missing_secret_file_never_echoes_its_path(tmp_path: Path) -> None:
+    typed_secret = "hunter2-typed-where-the-path-goes"
+    with pytest.raises(ConfigError) as info:
+        parse_up_args(["p", "--password-file", typed_secret], environ={})
+    assert typed_secret not in str(info.value) and "password file" in str(info.value)
+    pw = tmp_path / "pw"
+    pw.write_text(SECRET)
+    os.chmod(pw, 0o644)
+    with pytest.raises(ConfigError, match="readable by others") as refused:
+        parse_up_args(["p", "--password-file", str(pw)], environ={})
+    assert str(pw) not in str(refused.value)
+
+
+def test_ipv6_pcap_secrets_and_the_mtu_bound() -> None:
+    from pppos.ppp.limits import MAX_MRU, MIN_MRU
+
+    opts = parse_up_args(["p"], environ={})
+    assert opts.ipv6 is True and opts.pcap_secrets is False
+    opts = parse_up_args(["p", "--no-ipv6", "--pcap-secrets", "--mtu", str(MAX_MRU)], environ={})
+    assert opts.ipv6 is False and opts.pcap_secrets is True and opts.mtu == MAX_MRU
+    assert parse_up_args(["p", "--mtu", "4000"], environ={}).mtu == 4000
+    for bad in (MIN_MRU - 1, MAX_MRU + 1):
+        with pytest.raises(ConfigError, match=f"outside {MIN_MRU}..{MAX_MRU}"):
+            parse_up_args(["p", "--mtu", str(bad)], environ={})
 def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> None:
     """Each declaration gives a flag, an INI key (unless it opts out) and the field the value lands in."""
     from pppos.config import UpOptions, build_up_parser, ini_keys, option_table
