@@ -492,7 +492,7 @@ def _at_safe(value: str) -> bool:
     return all(0x20 <= ord(ch) < 0x7F and ch != '"' for ch in value)
 
 
-_ICCID_RE = re.compile(r"\b(\d{18,20}[0-9Ff]?)\b")
+_ICCID_RE = re.compile(r"\b([0-9]{18,20}[0-9Ff]?)\b", re.ASCII)
 
 
 def parse_iccid(lines: Sequence[str]) -> str:
@@ -512,15 +512,15 @@ def parse_pin_attempts(lines: Sequence[str]) -> int | None:
         head, _, rest = line.partition(":")
         fields = [f.strip().strip('"').upper() for f in rest.split(",")]
         head = head.strip().upper()
-        try:
-            if head == "+CPINR" and len(fields) >= 2 and fields[0] == "SIM PIN":
-                return int(fields[1])
-            if head == "+QPINC" and len(fields) >= 2 and fields[0] == "SC":
-                return int(fields[1])
-            if head == "+SPIC" and fields and fields[0]:
-                return int(fields[0])
-        except ValueError:
-            continue
+        value = None
+        if head == "+CPINR" and len(fields) >= 2 and fields[0] == "SIM PIN":
+            value = ascii_int(fields[1])
+        elif head == "+QPINC" and len(fields) >= 2 and fields[0] == "SC":
+            value = ascii_int(fields[1])
+        elif head == "+SPIC" and fields and fields[0]:
+            value = ascii_int(fields[0])
+        if value is not None:
+            return value
     return None
 
 

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pppos.at.parse import ascii_int
 
 __all__ = [
+    "ANSWER_PREFIXES",
     "CME_TEXT_CODES",
     "ERROR_PREFIXES",
     "FINAL_FAILURES",
@@ -69,6 +70,7 @@ __all__ = [
     "Prompt",
     "Urc",
     "expected_prefix",
+    "expected_prefixes",
     "scrub",
 ]
 
@@ -172,6 +174,17 @@ _NOISE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7e\x7f]")
 _LONG_DIGITS = re.compile(r"\d{14,17}")
 
 
+#: Commands whose answers carry another prefix than their own name, on the modems we know: the A7
+#: answers ``AT+CCID`` with ``+SCID: SIM Card ID:...`` (modem notes 1.1), the SIM7600 ``AT+CICCID``
+#: with ``+ICCID:``, SIMCom ``AT+CGMR`` with ``Revision:``, the A7 ``AT+CIPSTATUS`` with ``+IPSTATUS:``.
+ANSWER_PREFIXES: dict[str, tuple[str, ...]] = {
+    "+CCID:": ("+CCID:", "+SCID:", "+ICCID:"),
+    "+CICCID:": ("+ICCID:", "+CICCID:"),
+    "+CGMR:": ("+CGMR:", "REVISION:"),
+    "+CIPSTATUS:": ("+CIPSTATUS:", "+IPSTATUS:", "STATE:"),
+}
+
+
 def expected_prefix(command: str) -> str | None:
     """Return the response prefix of an extended command (``AT+CREG?`` -> ``+CREG:``), else None.
 
@@ -181,6 +194,14 @@ def expected_prefix(command: str) -> str | None:
     if match is None:
         return None
     return match.group(1).upper() + ":"
+
+
+def expected_prefixes(command: str) -> tuple[str, ...]:
+    """Every prefix an answer to ``command`` may carry (:data:`ANSWER_PREFIXES`), or () for a basic command."""
+    prefix = expected_prefix(command)
+    if prefix is None:
+        return ()
+    return ANSWER_PREFIXES.get(prefix, (prefix,))
 
 
 def scrub(text: str) -> str:
@@ -363,8 +384,7 @@ class AtEngine:
         name, sep, argument = command.partition("=")
         label = (name + "=***" if sep else "***") if secret else command
         if prefix is None:
-            derived = expected_prefix(command)
-            prefixes: tuple[str, ...] = (derived,) if derived else ()
+            prefixes: tuple[str, ...] = expected_prefixes(command)
         else:
             prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
         hidden = _compact(argument or command) if secret else ""

@@ -311,3 +311,16 @@ def test_pin_redacted_however_echoed(echo: bytes) -> None:
         events.append(event)
     assert events == [CommandDone(command="AT+CPIN=***", lines=())]
     assert "4711" not in repr(events) and not any("4711" in t or "47 11" in t for t in traces)
+
+
+@pytest.mark.parametrize(
+    ("command", "line"),
+    [
+        ("AT+CCID", "+SCID: SIM Card ID:89860012345678901234"),  # NOTES 1.1: the A7
+        ("AT+CICCID", "+ICCID: 89860012345678901234"),  # SIM7600
+        ("AT+CGMR", "Revision:1418B04SIM800L24"),  # SIM800
+    ],
+)
+def test_answers_with_another_prefix_are_answers(command: str, line: str) -> None:
+    events, _ = answer(command, b"\r\n" + line.encode() + b"\r\nOK\r\n")
+    assert events == [CommandDone(command=command, lines=(line,))]
