@@ -25,6 +25,7 @@ import pytest
 
 from blynk_client import protocol as proto
 from blynk_client.client import BlynkClient
+from blynk_client.errors import UsageError
 from blynk_client.offline import BackoffPolicy
 from blynk_client.sync_client import Blynk
 from tests.blynk.client_helpers import FaultServer
@@ -288,3 +289,47 @@ def test_the_readme_port_of_a_blynklib_script_runs(
     blynk.close()
     assert "slider: 17" in capsys.readouterr().out
     assert _get(http_port, 5) == "42"
+
+
+def test_a_two_second_heartbeat_keeps_the_session_with_our_server(
+    server_process: tuple[subprocess.Popen[str], int, int],
+) -> None:
+    """``--heartbeat 2`` used to announce 2 s and ping every 6 s; the server (2.3 announced
+    heartbeats of silence) dropped the device every 5 s. Idle for 7 s now: still the first session."""
+    _, port, _ = server_process
+    blynk = Blynk(TOKEN, server="127.0.0.1", port=port, insecure=True, heartbeat=2.0)
+    blynk.connect(timeout=10)
+    blynk.run(7.0)
+    assert blynk.connected and blynk.stats.logins == 1 and blynk.stats.attempts == 1
+    blynk.close()
+
+
+def test_asyncio_client_timers_and_blynklib_spellings() -> None:
+    async def body() -> None:
+        server = await FaultServer(tokens={TOKEN}).start()
+        try:
+            client = BlynkClient(TOKEN, server="127.0.0.1", port=server.port, insecure=True, template_id="TMPLa")
+            got: list[tuple[str, list[str]]] = []
+            connected: list[bool] = []
+            client.on("connected", lambda: connected.append(True))
+            client.on("V*", lambda pin, value: got.append((pin, list(value))))
+            ticks: list[int] = []
+            client.set_interval(0.05, lambda: ticks.append(1))
+            once = client.set_timeout(0.1, lambda: client.virtual_write("V2", "timer"))
+            runner = asyncio.ensure_future(client.run())
+            await client.wait_connected(5)
+            server.push(7, "x")
+            await server.wait_for(lambda: server.values.get(2) == ("timer",) and len(ticks) >= 3 and bool(got))
+            assert connected == [True] and got == [("7", ["x"])] and not once.active
+            assert server.info["tmpl"] == "TMPLa" and server.info["fw-type"] == "TMPLa"
+            with pytest.raises(UsageError, match="unsupported event"):
+                client.on("readV1", lambda: None)
+            await client.close()
+            await asyncio.wait_for(runner, 5)
+            count = len(ticks)
+            await asyncio.sleep(0.2)
+            assert len(ticks) == count  # the loop timer stops with the client
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(body(), 20))

@@ -707,6 +707,10 @@ def test_unknown_commands_below_100_are_counted_and_ignored() -> None:
 
 
 def test_eof_is_connection_closed() -> None:
+    srv = BlynkConnection(Role.SERVER)
+    srv.receive_data(hdr(29, 1, 32) + b"half a tok", 0.0)
+    srv.receive_data(b"", 0.0)
+    assert events(srv) == [ConnectionClosed(trailing=15)]  # an unfinished message is reported
     p = Pair()
     p.login()
     p.device.receive_data(b"", p.now)
