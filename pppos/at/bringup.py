@@ -513,7 +513,7 @@ def parse_pin_attempts(lines: Sequence[str]) -> int | None:
         fields = [f.strip().strip('"').upper() for f in rest.split(",")]
         head = head.strip().upper()
         value = None
-        if (head == "+CPINR" and len(fields) >= 2 and fields[0] == "SIM PIN") or (head == "+QPINC" and len(fields) >= 2 and fields[0] == "SC"):
+        if len(fields) >= 2 and (head, fields[0]) in (("+CPINR", "SIM PIN"), ("+QPINC", "SC")):
             value = ascii_int(fields[1])
         elif head == "+SPIC" and fields and fields[0]:
             value = ascii_int(fields[0])
