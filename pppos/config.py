@@ -180,6 +180,10 @@ class UpOptions:
     #: Show the generated pppd configuration (secrets masked) and exit (``--backend pppd``).
     print_config: bool = opt(False, "show the files the pppd backend would generate (secrets masked) and exit",
                              kind="bool")
+    #: Write the peer file and the systemd units for this peer name, then exit (:mod:`pppos.service`).
+    install_service: str | None = opt(None, "write /etc/pppos/peers/NAME.conf (mode 600) from these options and "
+                                      "the units pppos@.service and blynk-client@.service, then exit",
+                                      metavar="NAME", ini=False)
     quiet: bool = opt(False, "no progress lines, only errors", kind="bool", short="-q")
     log_format: str = opt("text", "progress as text (default) or JSON lines", choices=LOG_FORMATS)
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).

@@ -78,13 +78,9 @@ class Reporter:
         self.stream = stream if stream is not None else sys.stderr
 
     def _emit(self, level: str, step: str, message: str, fields: dict[str, Any]) -> None:
-        if self.json_format:
-            record = {"ts": round(time.time(), 6), "level": level, "step": step, "message": message, **fields}
-            line = json.dumps(record, default=str)
-        elif level == "info":
-            line = f"{self.prog}: {message}"
-        else:
-            line = f"{self.prog}: {level}: {message}"
+        from pppos.logline import format_line
+
+        line = format_line(self.prog, level, step, message, fields, json_format=self.json_format, stream=self.stream)
         with contextlib.suppress(OSError, ValueError):
             print(line, file=self.stream, flush=True)
 

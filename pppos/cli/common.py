@@ -44,6 +44,11 @@ class ArgumentParser(argparse.ArgumentParser):
                           help="show the version and exit")
 
     def error(self, message: str) -> NoReturn:
+        from pppos.logline import format_line, style
+
+        if style().json:  # --log-format json: this line too is JSON
+            line = format_line(self.prog, "error", "fatal", message, {"exit_status": int(ExitStatus.USAGE)})
+            self.exit(int(ExitStatus.USAGE), line + "\n")
         self.print_usage(sys.stderr)
         self.exit(int(ExitStatus.USAGE), f"{self.prog}: error: {message}\n")
 
@@ -72,7 +77,10 @@ def run_main(
             return int(ExitStatus.SUCCESS)
         return code if isinstance(code, int) else int(ExitStatus.USAGE)
     except PpposError as exc:
-        print(f"{prog}: error: {exc}", file=err)
+        from pppos.logline import format_line
+
+        print(format_line(prog, "error", "fatal", str(exc), {"exit_status": int(exc.exit_status)}, stream=err),
+              file=err)
         return int(exc.exit_status)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=err)
