@@ -40,8 +40,13 @@ class ModemProfile:
     #: registration queries (27.007 7.2 / 10.1.20 / 10.1.22 / 10.1.19); their report modes are
     #: turned on (``AT+CREG=2``) while the bring-up waits for registration
     registration: tuple[str, ...] = ("AT+CREG?", "AT+CGREG?")
-    #: the command that restarts the modem (the simulator reboots on it too)
-    reset: str = "AT+CFUN=1,1"
+    #: the command that restarts the modem (the recovery ladder's modem-reset rung, and the simulator
+    #: reboots on it; None: none)
+    reset: str | None = "AT+CFUN=1,1"
+    #: the recovery ladder may detach and re-attach (``AT+CGATT=0`` / ``=1``, TS 27.007 10.1.9)
+    reattach: bool = True
+    #: radio off and on for the ladder (TS 27.007 8.2 ``+CFUN``), or None when the modem lacks it
+    radio: tuple[str, str] | None = ("AT+CFUN=0", "AT+CFUN=1")
     #: seconds an ``AT+CGATT=1`` may take
     attach_timeout: float = 60.0
     #: APN credentials by AT command, or None (see the class docstring)
@@ -119,7 +124,9 @@ class ModemProfile:
 
     @property
     def reset_command(self) -> str:
-        """The extended command name of :attr:`reset` (``AT+CFUN=1,1`` -> ``+CFUN``)."""
+        """The extended command name of :attr:`reset` (``AT+CFUN=1,1`` -> ``+CFUN``), '' without one."""
+        if not self.reset:
+            return ""
         body = self.reset[2:] if self.reset[:2].upper() == "AT" else self.reset
         return body.split("=", 1)[0].split("?", 1)[0].upper()
 
