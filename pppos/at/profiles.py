@@ -32,8 +32,12 @@ class ModemProfile:
     init_extras: tuple[str, ...] = ()
     #: registration queries polled until home or roaming
     registration: tuple[str, ...] = ("AT+CREG?", "AT+CGREG?")
-    #: the command that restarts the modem
-    reset: str = "AT+CFUN=1,1"
+    #: the command that restarts the modem (the recovery ladder's modem-reset rung; None: none)
+    reset: str | None = "AT+CFUN=1,1"
+    #: the recovery ladder may detach and re-attach (``AT+CGATT=0`` / ``=1``, TS 27.007 10.1.9)
+    reattach: bool = True
+    #: radio off and on for the ladder (TS 27.007 8.2 ``+CFUN``), or None when the modem lacks it
+    radio: tuple[str, str] | None = ("AT+CFUN=0", "AT+CFUN=1")
     #: numeric ``+CME ERROR`` codes that ``ATZ``/``ATH`` may answer without it being a failure
     benign_hangup_errors: frozenset[int] = frozenset()
     #: ``+++`` must be sent alone with guard times (never ``+++ATH`` on one line)
