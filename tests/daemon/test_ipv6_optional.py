@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-from types import SimpleNamespace
 
 from pppos.config import UpOptions
-from pppos.daemon import Daemon, Reporter
+from pppos.daemon import Host, Reporter
 from pppos.errors import LinkError
 
 
@@ -23,22 +22,26 @@ class FakeLink:
 
 
 class RefusingTun:
+    ipv6_local = ipv6_peer = None
+
     async def configure_ipv6(self, local: object, peer: object) -> None:
         raise LinkError("adding fe80::1 to ppp0: Invalid argument")
 
 
 def test_an_ipv6_address_the_kernel_refuses_disables_ipv6_only() -> None:
     stream = io.StringIO()
-    d = Daemon(UpOptions(port="/dev/null"), Reporter(stream=stream))
-    d.tun = RefusingTun()
+    wakes: list[int] = []
+    host = Host(UpOptions(port="/dev/null"), Reporter(stream=stream), lambda: wakes.append(1))
+    host.tun = RefusingTun()  # type: ignore[assignment]
     link = FakeLink()
-    d.link = link
-    d.loop = SimpleNamespace(time=lambda: 5.0)  # type: ignore[assignment]
-    event = SimpleNamespace(ipv6_local="fe80::1", ipv6_peer="fe80::2")
-    asyncio.run(d._maybe_ipv6(event))
-    assert link.disabled and not link.ipv6_enabled
-    assert d.ipv6 is None
+
+    async def run() -> None:
+        await host._ipv6("fe80::1", "fe80::2", link)  # type: ignore[arg-type]
+        await host._ipv6("fe80::1", "fe80::2", link)  # type: ignore[arg-type] # a later Ipv6Up: nothing
+
+    asyncio.run(run())
+    assert link.disabled == ["IPv6 unusable on this host"] and not link.ipv6_enabled
+    assert host.ipv6 is None
+    assert wakes  # the driver transmits the IPv6CP Terminate-Request
     assert stream.getvalue() == ("pppos-up: warning: IPv6 disabled on this link: adding fe80::1 to ppp0: "
                                  "Invalid argument; IPv4 continues\n")
-    asyncio.run(d._maybe_ipv6(event))  # a later Ipv6Up changes nothing
-    assert len(link.disabled) == 1
