@@ -200,3 +200,34 @@ def test_redial_helper_reports_a_verdict_pppos_up_can_act_on(tmp_path: Path) -> 
     assert proc.returncode == 1
     got = read_verdict(str(verdict))
     assert got is not None and got[0] is False and got[1] == ExitStatus.SIM, got
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--usepeerdns", "--persist", "--default-route", "--route-metric", "300", "--holdoff", "5", "--maxfail", "3"],
+    ["--dns", "192.0.2.53", "--lcp-echo", "off", "--ifname", "ppp3", "--mtu", "1400", "--trace"],
+    ["--persist", "--direct"],
+])
+def test_real_pppd_accepts_the_generated_options(tmp_path: Path, args: list[str]) -> None:
+    """Debian's pppd parses every option file pppos-up generates (``dryrun``; without /dev/ppp it stops
+    with exit 4, "no kernel support", right after the options were accepted; a bad option is exit 2)."""
+    from tests.helpers import need
+
+    exe = backend.find_pppd()
+    need(exe is not None, "needs pppd (apt-get install ppp)")
+    need(os.geteuid() == 0, "pppd checks its options only as root")
+    assert exe is not None
+    up = parse_up_args(["/dev/ttyUSB2", "--apn", "internet", "--user", "me", "--password", "secret",
+                        "--run-dir", str(tmp_path), *args])
+    opts = backend.options_from_up(up)
+    master, slave = os.openpty()  # pppd's device is its standard input, as under pppos-up
+    try:
+        with backend.private_config(opts, device=False, extra={backend.REDIAL_FILE: "{}"}) as private:
+            proc = subprocess.run([exe, "file", os.path.join(private, "options"), "dryrun"], stdin=slave,
+                                  capture_output=True, text=True, timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode in (0, 4), out
+    assert "unrecognized" not in out and "invalid" not in out.lower(), out
