@@ -33,6 +33,7 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
 from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
@@ -157,7 +158,9 @@ class UpOptions:
     user: str | None = opt(None, "PPP user name (PAP/CHAP)")
     password: str | None = opt(None, "", secret=Secret("PPPOS_PASSWORD", "password", "PPP password"))
     pin: str | None = opt(None, "", secret=Secret("PPPOS_PIN", "PIN", "SIM PIN"))
-    profile: str | None = opt(None, "modem profile (a7, sim800, sim7600, quectel, generic); default: detect")
+    profile: str | None = opt(
+        None, "modem profile: " + profile_help() + "; default: auto (detect)", choices=("auto", *PROFILES)
+    )
     ifname: str = opt("ppp0", "interface name (default ppp0)")
     #: The address we give the peer if it asks us for one (its Configure-Request carries 0.0.0.0).
     peer_ip: str = opt("10.64.64.64", "address to give a peer that asks for one (default 10.64.64.64)")
