@@ -183,6 +183,12 @@ class UpOptions:
                                       metavar="NAME", ini=False)
     quiet: bool = opt(False, "no progress lines, only errors", kind="bool", short="-q")
     log_format: str = opt("text", "progress as text (default) or JSON lines", choices=LOG_FORMATS)
+    #: Run after /etc/pppos/ip-up.d/ when the link is up (:mod:`pppos.hooks`; no shell).
+    ip_up: str | None = opt(None, "command to run when the link is up, after /etc/pppos/ip-up.d/ (no shell; "
+                            "pppd's arguments and variables)", metavar="CMD")
+    #: Run after /etc/pppos/ip-down.d/ when the link goes down.
+    ip_down: str | None = opt(None, "command to run when the link goes down, after /etc/pppos/ip-down.d/",
+                              metavar="CMD")
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
     resolv_conf: str | None = opt(None, "", hidden=True, ini=False)
     #: Hidden: the run directory (tests; also ``$PPPOS_RUN_DIR``).
