@@ -36,6 +36,7 @@ from pppos.errors import ConfigError
 from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
 
 if TYPE_CHECKING:
+    from pppos.accounting import DataCap
     from pppos.at.bringup import BringupConfig
 
 __all__ = [
@@ -122,6 +123,12 @@ def _parse_lcp_echo(text: str) -> tuple[float, int] | None:
     return interval, failures
 
 
+def _parse_data_cap(text: str) -> DataCap:
+    from pppos.accounting import parse_data_cap
+
+    return parse_data_cap(text)
+
+
 def _parse_dns(values: list[str]) -> tuple[str, ...]:
     checked: list[str] = []
     for addr in values or []:
@@ -189,6 +196,13 @@ class UpOptions:
     #: Run after /etc/pppos/ip-down.d/ when the link goes down.
     ip_down: str | None = opt(None, "command to run when the link goes down, after /etc/pppos/ip-down.d/",
                               metavar="CMD")
+    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`).
+    data_cap: DataCap | None = opt(  # noqa: RUF009 - opt() is field() with the option's declaration
+        None, "stop at this much traffic per SIM (in+out), warn at 90 %%: e.g. 2G/month or 500M/day",
+        metavar="BYTES[/month]", convert=_parse_data_cap)
+    #: Write a Prometheus textfile (node_exporter's textfile collector) with the link's health.
+    metrics_file: str | None = opt(None, "write link metrics to this Prometheus textfile (atomically)",
+                                   metavar="PATH")
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
     resolv_conf: str | None = opt(None, "", hidden=True, ini=False)
     #: Hidden: the run directory (tests; also ``$PPPOS_RUN_DIR``).

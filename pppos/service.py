@@ -41,6 +41,8 @@ def _ini_value(value: object) -> str:
         return "off"
     if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
         return " ".join(str(v) for v in value)
+    if hasattr(value, "limit") and hasattr(value, "period"):  # a DataCap
+        return f"{value.limit}/{value.period}"
     if isinstance(value, tuple):  # (interval, failures)
         return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     return str(value)

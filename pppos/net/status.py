@@ -192,6 +192,10 @@ def format_status(state: dict[str, Any], now: float) -> str:
     sig = state.get("signal")
     if isinstance(sig, dict) and sig.get("dbm") is not None:
         lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')})")
+    if isinstance(state.get("accounting"), dict):
+        from pppos.accounting import format_accounting
+
+        lines.extend(format_accounting(state["accounting"]))
     if state.get("last_failure"):
         lines.append(f"last failure: {state['last_failure']}")
     return "\n".join(lines)
