@@ -685,7 +685,12 @@ class SessionBase:
         from blynk_client.offline import QueuedOp
 
         item = QueuedOp(kind=kind, args=args, key=key)
-        self._inflight.current[key if key is not None else ("seq", id(item))] = item
+        current = self._inflight.current
+        current[key if key is not None else ("seq", id(item))] = item
+        if len(current) >= self._offline_options[1]:
+            # A burst of events or properties: ask for the proof now (one PING) rather than at the
+            # next heartbeat, so what waits for confirmation stays within ``offline_max`` per PING.
+            self._ping_now(conn)
 
     # -- pings and the core's timer ------------------------------------------------------------------
 
@@ -800,6 +805,12 @@ class SessionBase:
         """Count a hop and aim the next attempt at it; past ``max_redirects``, the error to report."""
         self._redirects += 1
         self.stats.redirects += 1
+        host = hop.host
+        if not (0 < len(host) <= 253 and host.isascii() and host.isprintable() and " " not in host):
+            # Peer text that is no host name never reaches a log line or a terminal (nor DNS).
+            self._redirects = 0
+            self._target = (self.server, self.port)
+            return ConnectError(f"the server redirected to an invalid host name ({len(host)} characters)")
         if self._redirects > self.max_redirects:
             self._redirects = 0
             self._target = (self.server, self.port)

@@ -59,6 +59,9 @@ from blynk_client.errors import (
     redact_token,
 )
 
+#: ``socket.socket`` for annotations inside the class, whose ``socket`` property shadows the module.
+_Socket = socket.socket
+
 __all__ = ["DEFAULT_SERVER", "BlynkClient", "ClientStats", "make_ssl_context"]
 
 LOG = logging.getLogger("blynk_client.client")
@@ -384,7 +387,7 @@ class BlynkClient(SessionBase):
                 ) from None
             raise ConnectError(f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s") from None
 
-    def _prepare_socket(self, sock: socket.socket, family: int) -> None:
+    def _prepare_socket(self, sock: _Socket, family: int) -> None:
         """Non-blocking, then TCP_NODELAY and the optional interface/source binding."""
         sock.setblocking(False)
         super()._prepare_socket(sock, family)

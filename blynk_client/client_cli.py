@@ -159,10 +159,18 @@ def make_client(args: argparse.Namespace, token: str) -> BlynkClient:
     )
 
 
+def _printable(text: str) -> str:
+    """Server text for a terminal: control characters (escapes, newlines) shown as ``\\x1b``, ``\\n``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _format(values: Values, as_json: bool) -> str:
+    """One output line per write: ``V1 a b`` (values from the server made printable) or JSON."""
     if as_json:
         return json.dumps({"pin": f"V{values.pin}", "values": list(values)})
-    return " ".join([f"V{values.pin}", *values])
+    return " ".join([f"V{values.pin}", *(_printable(v) for v in values)])
 
 
 async def _cmd_run(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:

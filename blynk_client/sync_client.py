@@ -70,6 +70,9 @@ from blynk_client.errors import (
 if TYPE_CHECKING:
     import logging
 
+#: ``socket.socket`` for annotations inside the class, whose ``socket`` property shadows the module.
+_Socket = socket.socket
+
 __all__ = ["DEFAULT_SERVER", "Blynk", "ClientStats", "SyncStats", "make_ssl_context"]
 
 #: Above this many bytes waiting for the socket, an operation blocks until the socket drains
@@ -361,7 +364,7 @@ class Blynk(SessionBase):
             if flush_at is None or now >= flush_at:
                 self._transmit()  # an open window holds what the core queued too (at most ``coalesce``)
 
-    def _read(self, conn: DeviceConnection, sock: socket.socket, now: float) -> None:
+    def _read(self, conn: DeviceConnection, sock: _Socket, now: float) -> None:
         host, port = self._target
         try:
             data = sock.recv(RECV_SIZE)
@@ -448,7 +451,7 @@ class Blynk(SessionBase):
         self._login(conn)
         self._transmit()
 
-    def _handshake(self, sock: socket.socket, host: str, port: int, end: float) -> socket.socket:
+    def _handshake(self, sock: _Socket, host: str, port: int, end: float) -> _Socket:
         import ssl
 
         assert self._ssl is not None

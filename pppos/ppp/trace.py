@@ -16,12 +16,12 @@ import ipaddress
 import struct
 from collections.abc import Callable
 
+from pppos.ppp.lcp import LCP_OPTIONS
 from pppos.ppp.packets import (
     ChapCode,
     Code,
     IpcpOption,
     Ipv6cpOption,
-    LcpOption,
     Option,
     PapCode,
     Protocol,
@@ -90,30 +90,10 @@ def _raw(opt: Option) -> str:
 
 
 def _lcp_option(opt: Option) -> str:
-    v = opt.value
-    t = opt.type
-    if t == LcpOption.MRU and len(v) == 2:
-        return f"<mru {struct.unpack('!H', v)[0]}>"
-    if t == LcpOption.ACCM and len(v) == 4:
-        return f"<asyncmap 0x{struct.unpack('!I', v)[0]:x}>"
-    if t == LcpOption.AUTH_PROTOCOL and len(v) >= 2:
-        proto = struct.unpack("!H", v[:2])[0]
-        name = _AUTH_NAMES.get(proto, f"0x{proto:x}")
-        if proto == Protocol.CHAP and len(v) == 3:
-            return f"<auth chap {_CHAP_ALGOS.get(v[2], f'0x{v[2]:x}')}>"
-        if len(v) > 2:
-            return f"<auth {name} {_hex(v[2:])}>"
-        return f"<auth {name}>"
-    if t == LcpOption.MAGIC_NUMBER and len(v) == 4:
-        return f"<magic 0x{struct.unpack('!I', v)[0]:x}>"
-    if t == LcpOption.PFC and not v:
-        return "<pcomp>"
-    if t == LcpOption.ACFC and not v:
-        return "<accomp>"
-    if t == LcpOption.QUALITY_PROTOCOL and len(v) >= 2:
-        return f"<quality 0x{struct.unpack('!H', v[:2])[0]:x}>"
-    if t == LcpOption.CALLBACK:
-        return f"<callback {_hex(v)}>".replace(" >", ">")
+    """An LCP option in its rule's trace format (:data:`pppos.ppp.lcp.LCP_OPTIONS`), else raw."""
+    rule = LCP_OPTIONS.get(opt.type)
+    if rule is not None and rule.valid(opt.value):
+        return rule.show(opt.value)
     return _raw(opt)
 
 

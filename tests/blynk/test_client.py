@@ -197,6 +197,20 @@ def test_redirect_over_tls_verifies_and_sends_sni_for_the_new_name(tls: TlsFiles
     assert names == [None, "localhost"]
 
 
+def test_redirect_to_terminal_escapes_is_refused_without_echoing_them(caplog: pytest.LogCaptureFixture) -> None:
+    async def body() -> None:
+        async with serving() as hostile:
+            hostile.redirect = ("evil\x1b[2J\nhost", 80)
+            client = client_for(hostile)
+            with pytest.raises(ConnectError, match="invalid host name") as info:
+                await client.connect()
+            assert "\x1b" not in str(info.value) and hostile.connections == 1
+
+    with caplog.at_level(logging.DEBUG):
+        run(body())
+    assert all("\x1b" not in r.getMessage() for r in caplog.records)
+
+
 def test_redirect_loop_gives_up() -> None:
     async def body() -> None:
         async with serving() as looping:

@@ -236,6 +236,11 @@ def test_write_sync_event_property_ping(server: ThreadedServer, token_file: Path
     status, out, err = call(*base, "sync", "--json", "V1")
     assert json.loads(out) == {"pin": "V1", "values": ["42", "43"]}
 
+    server.server.values[3] = ("\x1b[2Jhi\nthere",)  # a hostile value never reaches the terminal raw
+    status, out, err = call(*base, "sync", "V3")
+    assert status == 0, err
+    assert out == "V3 \\x1b[2Jhi\\nthere\n"
+
     status, out, err = call(*base, "event", "door", "front door opened")
     assert status == 0, err
     assert server.server.events == [("door", "front door opened")]

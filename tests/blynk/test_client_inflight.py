@@ -333,3 +333,25 @@ def test_asyncio_client_timers_and_blynklib_spellings() -> None:
             await server.stop()
 
     asyncio.run(asyncio.wait_for(body(), 20))
+
+
+def test_a_burst_of_events_is_confirmed_by_an_early_ping() -> None:
+    """Writes are bounded by the pin count; events are not, so ``offline_max`` of them waiting
+    for confirmation send a PING at once instead of waiting for the heartbeat."""
+
+    async def body() -> None:
+        server = await FaultServer(tokens={TOKEN}).start()
+        try:
+            client = BlynkClient(TOKEN, server="127.0.0.1", port=server.port, insecure=True, offline_max=10)
+            await client.connect()
+            for i in range(25):
+                client.log_event("burst", str(i))
+            await server.wait_for(lambda: len(server.events) == 25)
+            await server.wait_for(lambda: client.unconfirmed == 5)  # two early PINGs answered
+            await client.ping()
+            assert client.unconfirmed == 0
+            await client.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(body(), 20))

@@ -58,6 +58,8 @@ class Script:
     auth_message: bytes = b"access denied"
     #: once IPCP is open both ways, send an ICMP echo request of this many octets (IP total length)
     ping_size: int | None = None
+    #: run IPv6CP (RFC 5072: Ack ours, ask for an interface identifier) instead of Protocol-Rejecting it
+    ipv6: bool = False
 
 
 def _checksum(data: bytes) -> int:
@@ -155,6 +157,8 @@ class _Seen:
     ipcp_requests: list[list[Option]] = field(default_factory=list)
     ip_packets: list[bytes] = field(default_factory=list)
     terminate_requests: list[bytes] = field(default_factory=list)
+    ipv6cp_requests: int = 0
+    ipv6cp_terminated: bool = False
 
 
 class HostilePeer(_Pty):
@@ -232,6 +236,16 @@ class HostilePeer(_Pty):
                                                     self.script.auth_message).encode())
         elif protocol == Protocol.IPCP:
             self._on_ipcp(pkt)
+        elif protocol == Protocol.IPV6CP and self.script.ipv6:
+            if pkt.code == Code.CONFIGURE_REQUEST:
+                self.seen.ipv6cp_requests += 1
+                self._send(Protocol.IPV6CP, ControlPacket(Code.CONFIGURE_ACK, pkt.identifier, pkt.data).encode())
+                identifier = Option(1, (0x0200000000000001).to_bytes(8, "big"))
+                self._send(Protocol.IPV6CP, ControlPacket(Code.CONFIGURE_REQUEST, self._next_id(),
+                                                          encode_options([identifier])).encode())
+            elif pkt.code == Code.TERMINATE_REQUEST:
+                self.seen.ipv6cp_terminated = True
+                self._send(Protocol.IPV6CP, ControlPacket(Code.TERMINATE_ACK, pkt.identifier).encode())
         elif protocol == Protocol.IPV6CP and self._lcp_open:
             data = struct.pack("!H", protocol) + info
             self._send(Protocol.LCP, ControlPacket(Code.PROTOCOL_REJECT, self._next_id(), data).encode())

@@ -177,3 +177,43 @@ def test_mtu_4000_carries_4000_octet_frames(need: None, netns, tmp_path: Path) -
         peer.close()
     assert netns.ip("route", "show", "default").strip() == ""
     assert up.resolv.read_bytes() == ORIGINAL_RESOLV
+
+
+def test_an_mtu_too_small_for_ipv6_disables_ipv6_and_keeps_ipv4(need: None, netns, tmp_path: Path) -> None:
+    """RFC 8200 section 5: IPv6 needs 1280. The peer runs IPv6CP, --mtu 1000: IPv6 is turned off with one
+    warning (IPv6CP closed), IPv4 comes up and carries traffic (it used to end the whole session)."""
+    peer = HostilePeer(Script(ipv6=True, ping_size=900))
+    up = _start(netns, tmp_path, peer.path, "--mtu", "1000")
+    try:
+        log = up.wait_up(timeout=60)
+        assert peer.seen.ipv6cp_requests >= 1
+        assert ("pppos-up: warning: IPv6 disabled on this link: the link MTU 1000 is below IPv6's minimum of 1280; "
+                "IPv4 continues") in log, log
+        assert "IPv6CP:" not in log
+        wait_for(lambda: peer.seen.ipv6cp_terminated, 10, "IPv6CP to be closed")
+        assert [a for a in json.loads(netns.ip("-j", "addr", "show", "dev", "ppp0"))[0]["addr_info"]
+                if a["family"] == "inet6"] == []
+
+        def replied() -> bool:
+            return any(len(p) == 900 and p[9] == 1 and p[20] == 0 for p in list(peer.seen.ip_packets))
+
+        peer.send_ping()
+        wait_for(replied, 10, "an ICMP echo reply over IPv4")
+        up.signal(signal.SIGTERM)
+        assert up.wait() == ExitStatus.SUCCESS, up.log
+    finally:
+        up.close()
+        peer.close()
+
+
+def test_no_ipv6_keeps_ipv6cp_off(need: None, netns, tmp_path: Path) -> None:
+    peer = HostilePeer(Script(ipv6=True))
+    up = _start(netns, tmp_path, peer.path, "--no-ipv6")
+    try:
+        log = up.wait_up(timeout=60)
+        assert peer.seen.ipv6cp_requests == 0 and "IPv6" not in log
+        up.signal(signal.SIGTERM)
+        assert up.wait() == ExitStatus.SUCCESS, up.log
+    finally:
+        up.close()
+        peer.close()

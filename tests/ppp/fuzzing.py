@@ -354,7 +354,7 @@ class LinkFuzzer:
                 result.frames += link.stats.frames_in
                 name, link, now = self._fresh(index // RESET_EVERY)
             self.visits[name] += 1
-            magic = link.lcp_policy.result.our_magic or link.lcp_policy._want_magic
+            magic = link.lcp_policy.result.our_magic or link.lcp_policy.want_magic
             idents = tuple(i for i in (link.lcp._req_id, link.ipcp._req_id, link.ipv6cp._req_id) if i is not None)
             data = link_frame(rng, magic, idents)
             try:
