@@ -66,6 +66,8 @@ def run_main(
         return int(ExitStatus.SUCCESS)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
         code = exc.code
+        if code is None:
+            return int(ExitStatus.SUCCESS)
         return code if isinstance(code, int) else int(ExitStatus.USAGE)
     except Exception as exc:  # the last line of defence
         if os.environ.get("BLYNK_DEBUG") == "1":

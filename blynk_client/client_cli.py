@@ -3,7 +3,8 @@
 ::
 
     blynk-client [--server HOST] [--port N] [--insecure] [--ca-file F] [--interface IFNAME]
-                 [--source-address ADDR] [--token-file F] COMMAND ...
+                 [--source-address ADDR] [--token-file F] [--heartbeat S] [--coalesce S]
+                 [--template-id T] [--firmware VERSION] COMMAND ...
 
     run [--json]                  stay connected; print each incoming write ("V1 42") and reconnect
     write V0 VALUE [VALUE ...]    one virtual write (HARDWARE vw)

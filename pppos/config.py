@@ -24,13 +24,16 @@ from __future__ import annotations
 import argparse
 import configparser
 import ipaddress
+import math
 import os
 import re
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
 from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
@@ -79,7 +82,7 @@ class Opt:
     """The declaration of one option (the metadata of its :class:`UpOptions` field)."""
 
     help: str
-    #: how the command line and the INI file spell a value: str, int, bool (a flag), list (repeatable)
+    #: how the command line and the INI file spell a value: str, int, float, bool (a flag), list (repeatable)
     kind: str = "str"
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
@@ -129,6 +132,16 @@ def _parse_data_cap(text: str) -> DataCap:
     return parse_data_cap(text)
 
 
+def _parse_reset_command(text: str) -> tuple[str, ...]:
+    try:
+        argv = shlex.split(str(text))
+    except ValueError as exc:
+        raise ConfigError(f"--reset-command: {exc}") from None
+    if not argv:
+        raise ConfigError("--reset-command is empty")
+    return tuple(argv)
+
+
 def _parse_dns(values: list[str]) -> tuple[str, ...]:
     checked: list[str] = []
     for addr in values or []:
@@ -152,7 +165,9 @@ class UpOptions:
     user: str | None = opt(None, "PPP user name (PAP/CHAP)")
     password: str | None = opt(None, "", secret=Secret("PPPOS_PASSWORD", "password", "PPP password"))
     pin: str | None = opt(None, "", secret=Secret("PPPOS_PIN", "PIN", "SIM PIN"))
-    profile: str | None = opt(None, "modem profile (a7, sim800, sim7600, quectel, generic); default: detect")
+    profile: str | None = opt(
+        None, "modem profile: " + profile_help() + "; default: auto (detect)", choices=("auto", *PROFILES)
+    )
     ifname: str = opt("ppp0", "interface name (default ppp0)")
     #: The address we give the peer if it asks us for one (its Configure-Request carries 0.0.0.0).
     peer_ip: str = opt("10.64.64.64", "address to give a peer that asks for one (default 10.64.64.64)")
@@ -180,7 +195,23 @@ class UpOptions:
                            "(as pppd's call)", metavar="NAME", ini=False)
     backend: str = opt("auto", "python (TUN), pppd (kernel PPP) or auto (default)", choices=BACKENDS)
     direct: bool = opt(False, "the port is already a PPP link: skip the AT phase", kind="bool")
-    persist: bool = opt(False, "redial after the link is lost", kind="bool")
+    persist: bool = opt(False, "supervise the session: notice a lost call at once, recover and redial",
+                        kind="bool")
+    #: ``--persist``: consecutive failed attempts before giving up (0: never).
+    maxfail: int = opt(0, "with --persist: give up after N consecutive failed attempts (default 0: never)",
+                       kind="int", metavar="N")
+    #: ``--persist``: the first wait after a loss, doubling (with jitter) up to ``holdoff_max``.
+    holdoff: float = opt(1.0, "with --persist: first wait after a loss (default 1 s, doubling with jitter)",
+                         kind="float", metavar="S")
+    holdoff_max: float = opt(300.0, "with --persist: longest wait between attempts (default 300 s)",
+                             kind="float", metavar="S")
+    #: ``--persist``: seconds to wait for a vanished port (None: forever).
+    port_wait: float | None = opt(None, "with --persist: how long to wait for a vanished port (default: forever)",
+                                  kind="float", metavar="S")
+    #: The user's power-cycle hook as an argv (run without a shell), the recovery ladder's last resort.
+    reset_command: tuple[str, ...] | None = opt(
+        None, "with --persist: power-cycle hook (uhubctl, a GPIO toggle) run without a shell when the modem "
+        "does not recover by itself", metavar="CMD", convert=_parse_reset_command)
     #: Show the generated pppd configuration (secrets masked) and exit (``--backend pppd``).
     print_config: bool = opt(False, "show the files the pppd backend would generate (secrets masked) and exit",
                              kind="bool")
@@ -284,6 +315,8 @@ def build_up_parser() -> ArgumentParser:
             kw["action"] = argparse.BooleanOptionalAction if o.negatable else "store_true"
         elif o.kind == "int":
             kw["type"] = int
+        elif o.kind == "float":
+            kw["type"] = float
         elif o.kind == "list":
             kw["action"] = "append"
         p.add_argument(*names, **kw)
@@ -337,6 +370,11 @@ def load_config_file(path: str) -> dict[str, Any]:
         if kind == "int":
             try:
                 out[name] = int(value)
+            except ValueError:
+                raise ConfigError(f"config file {path}: {key} must be a number, got {value!r}") from None
+        elif kind == "float":
+            try:
+                out[name] = float(value)
             except ValueError:
                 raise ConfigError(f"config file {path}: {key} must be a number, got {value!r}") from None
         elif kind == "bool":
@@ -459,3 +497,12 @@ def _validate(opts: UpOptions) -> None:
         raise ConfigError("--user must be one line of at most 255 characters")
     if opts.password is not None and len(opts.password) > 255:
         raise ConfigError("the password is longer than 255 characters (PAP limit)")
+    if opts.maxfail < 0:
+        raise ConfigError(f"--maxfail {opts.maxfail}: give 0 (never give up) or more")
+    for name, value in (("--holdoff", opts.holdoff), ("--holdoff-max", opts.holdoff_max)):
+        if not (math.isfinite(value) and 0 <= value <= 86400):
+            raise ConfigError(f"{name} {value:g} is outside 0..86400 seconds")
+    if opts.holdoff_max < opts.holdoff:
+        raise ConfigError(f"--holdoff-max {opts.holdoff_max:g} is below --holdoff {opts.holdoff:g}")
+    if opts.port_wait is not None and not (math.isfinite(opts.port_wait) and 0 <= opts.port_wait <= 864000):
+        raise ConfigError(f"--port-wait {opts.port_wait:g} is outside 0..864000 seconds")

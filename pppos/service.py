@@ -16,6 +16,7 @@ caller prints what to do next (``systemctl enable --now pppos@NAME``).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def peer_text(opts: UpOptions, name: str) -> str:
         value = getattr(opts, f.name)
         if value == defaults.get(f.name) or (f.name == "dns" and not value):
             continue
-        text = _ini_value(value)
+        text = shlex.join(value) if f.name == "reset_command" else _ini_value(value)
         if "\n" in text:
             raise ConfigError(f"{f.name} cannot be written to a peer file")
         lines.append(f"{f.name.replace('_', '-')} = {text}")

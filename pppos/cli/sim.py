@@ -39,10 +39,12 @@ FAST_LATENCIES = {"boot": 0.2, "registration": 0.1, "attach": 0.05, "dial": 0.05
 
 def build_parser() -> ArgumentParser:
     """The argument parser (also used by the tests)."""
-    from pppos.sim.modem import PROFILES
+    from pppos.at.profiles import PROFILES, profile_help
 
     parser = ArgumentParser(prog=PROG, description="Simulate a cellular modem on a pty (slirp is the network side).")
-    parser.add_argument("--profile", default="a7", choices=sorted(PROFILES), help="modem dialect (default a7)")
+    parser.add_argument(
+        "--profile", default="a7", choices=list(PROFILES), help="modem dialect: " + profile_help() + " (default a7)"
+    )
     parser.add_argument("--link", type=Path, help="symlink to the pty (default /tmp/pppos-sim-<profile>)")
     parser.add_argument("--pin", help="the SIM needs this PIN (4-8 digits); AT+CPIN? says SIM PIN until it is given")
     parser.add_argument("--puk", default="12345678", help="the SIM's PUK after three wrong PINs (default 12345678)")

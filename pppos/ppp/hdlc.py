@@ -384,6 +384,12 @@ class Deframer:
         """Octets of the partial frame kept between calls (bounded by ``2 * max_frame + 2``)."""
         return len(self._partial)
 
+    def partial_ends_with_line(self, word: bytes) -> bool:
+        """True when the octets after the last flag end with the line ``word`` (trailing CR/LF and
+        blank lines ignored): where a modem's result code lands when it leaves data mode between
+        frames (``NO CARRIER``, V.250 5.7.1). Looks at a bounded tail only: cheap after every read."""
+        return bytes(self._partial[-(len(word) + 8):]).rstrip(b"\r\n").endswith(word)
+
     def reset(self) -> None:
         """Forget any partial frame (for example after the line was reset); counters stay."""
         self._partial.clear()

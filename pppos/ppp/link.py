@@ -1154,6 +1154,12 @@ class PppLink:
         if control or self._park:
             self._after(now)  # data frames alone change no protocol state: nothing to flush
 
+    def carrier_lost(self) -> bool:
+        """True when the octets after the last frame end in the modem's ``NO CARRIER`` (V.250 5.7.1):
+        the modem left data mode, as pppd's modem hang-up assumes. A suffix test, cheap after every
+        read; the driver confirms it a moment later (the text could also end a chunk inside a frame)."""
+        return self._deframer.partial_ends_with_line(b"NO CARRIER")
+
     def next_event(self) -> LinkEvent | None:
         """The next event, or None."""
         return self._events.popleft() if self._events else None

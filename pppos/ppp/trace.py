@@ -16,11 +16,11 @@ import ipaddress
 import struct
 from collections.abc import Callable
 
+from pppos.ppp.ipcp import IPCP_OPTIONS
 from pppos.ppp.lcp import LCP_OPTIONS
 from pppos.ppp.packets import (
     ChapCode,
     Code,
-    IpcpOption,
     Ipv6cpOption,
     Option,
     PapCode,
@@ -97,26 +97,11 @@ def _lcp_option(opt: Option) -> str:
     return _raw(opt)
 
 
-_IPCP_ADDR_NAMES: dict[int, str] = {
-    IpcpOption.IP_ADDRESS: "addr",
-    IpcpOption.PRIMARY_DNS: "ms-dns1",
-    IpcpOption.SECONDARY_DNS: "ms-dns2",
-    IpcpOption.PRIMARY_NBNS: "ms-wins",
-    IpcpOption.SECONDARY_NBNS: "ms-wins",
-}
-
-
 def _ipcp_option(opt: Option) -> str:
-    v = opt.value
-    name = _IPCP_ADDR_NAMES.get(opt.type)
-    if name is not None and len(v) == 4:
-        return f"<{name} {ipaddress.IPv4Address(v)}>"
-    if opt.type == IpcpOption.IP_COMPRESSION and len(v) >= 2:
-        proto = struct.unpack("!H", v[:2])[0]
-        label = "VJ" if proto == Protocol.VJ_COMP else f"0x{proto:x}"
-        return f"<compress {label} {_hex(v[2:])}>".replace(" >", ">")
-    if opt.type == IpcpOption.IP_ADDRESSES and len(v) == 8:
-        return f"<addrs {ipaddress.IPv4Address(v[:4])} {ipaddress.IPv4Address(v[4:])}>"
+    """An IPCP option in its rule's trace format (:data:`pppos.ppp.ipcp.IPCP_OPTIONS`), else raw."""
+    rule = IPCP_OPTIONS.get(opt.type)
+    if rule is not None and rule.valid(opt.value):
+        return rule.show(opt.value)
     return _raw(opt)
 
 

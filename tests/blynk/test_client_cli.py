@@ -379,3 +379,21 @@ def test_run_waits_for_the_interface_to_appear_and_to_come_back(token_file: Path
         expect("logged in to 10.77.0.2")
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=10) == 0
+
+
+def test_help_is_status_0_and_lists_the_new_options_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = call("--help")  # argparse prints help on sys.stdout
+    assert status == 0, err
+    out = capsys.readouterr().out
+    assert "--template-id" in out and "--firmware" in out and "resolve" in out
+
+
+def test_one_runner_for_both_commands() -> None:
+    """``run_main`` and ``ArgumentParser`` are written once (blynk_client.cli) for both commands."""
+    import inspect
+
+    from blynk_client import cli, client_cli
+
+    assert client_cli.ArgumentParser is cli.ArgumentParser
+    assert "run_main(" in inspect.getsource(client_cli.main)
+    assert cli.run_main("x", lambda argv: __import__("sys").exit(None), []) == 0

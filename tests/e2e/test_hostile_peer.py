@@ -112,9 +112,10 @@ def test_auth_refusal_text_is_made_safe_everywhere(need: None, netns, tmp_path: 
     password.write_text("not-the-secret\n")
     password.chmod(0o600)
     peer = HostilePeer(Script(auth=auth, auth_message=ESCAPES))
+    pcap = tmp_path / "link.pcap"
     try:
         status, log, up = _run_to_verdict(netns, tmp_path, peer.path, "--user", "alice",
-                                          "--password-file", str(password))
+                                          "--password-file", str(password), "--pcap", str(pcap))
     finally:
         peer.close()
     assert status == ExitStatus.AUTH, log
@@ -132,6 +133,12 @@ def test_auth_refusal_text_is_made_safe_everywhere(need: None, netns, tmp_path: 
     for path in up.run_dir.iterdir():
         assert b"\x1b" not in path.read_bytes(), path
     assert failure_file is None or "\x1b" not in failure_file.get("last_failure", "")
+    # the capture is private and holds no password (PAP: masked to as many '*'; CHAP never sends it)
+    assert pcap.stat().st_mode & 0o777 == 0o600
+    captured = pcap.read_bytes()
+    assert b"not-the-secret" not in captured
+    if auth == "pap":
+        assert b"\x0e" + b"*" * len("not-the-secret") in captured
     _assert_host_untouched(netns, up)
 
 

@@ -171,7 +171,7 @@ def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> 
         if o.secret is not None:
             assert o.flag(f.name) + "-file" in flags and f.name.replace("_", "-") + "-file" in ini
     # One INI file setting every non-secret key to a typical value: every key is accepted and lands.
-    samples = {"str": "x", "int": "7", "bool": "yes", "list": "192.0.2.9"}
+    samples = {"str": "x", "int": "7", "float": "7.5", "bool": "yes", "list": "192.0.2.9"}
     special = {"port": "/dev/ttyS3", "profile": "a7", "ifname": "wwan3", "peer-ip": "10.1.2.3", "apn": "a.b",
                "lcp-echo": "5,2", "backend": "python", "log-format": "json", "mtu": "1400", "baud": "9600",
                "data-cap": "2G/month"}
@@ -183,6 +183,8 @@ def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> 
     opts = parse_up_args(["--config", str(conf)], environ={})
     assert opts.port == "/dev/ttyS3" and opts.baud == 9600 and opts.ifname == "wwan3" and opts.lcp_echo == (5.0, 2)
     assert opts.dns == ("192.0.2.9",) and opts.default_route and opts.persist and opts.log_format == "json"
+    assert (opts.maxfail, opts.holdoff, opts.holdoff_max, opts.port_wait, opts.reset_command) == (7, 7.5, 7.5, 7.5,
+                                                                                                ("x",))
     # '_' may stand for '-' in INI keys (print_config was once spelled that way).
     legacy = _private(tmp_path / "legacy.ini", "[pppos]\nport = p\nprint_config = yes\ndefault_route = yes\n")
     assert parse_up_args(["--config", str(legacy)], environ={}).print_config
@@ -232,3 +234,17 @@ def test_down_and_status_find_a_named_peer(tmp_path: Path, monkeypatch: pytest.M
     assert "no pppos-up is running on ppp5" in capsys.readouterr().err
     assert status.main(["missing"]) == ExitStatus.USAGE
     assert "no peer named missing" in capsys.readouterr().err
+
+
+def test_supervisor_options() -> None:
+    opts = parse_up_args(["p", "--persist", "--maxfail", "3", "--holdoff", "0.5", "--holdoff-max", "60",
+                          "--port-wait", "30", "--reset-command", "uhubctl -l 1-1 -a cycle 'a b'"], environ={})
+    assert (opts.persist, opts.maxfail, opts.holdoff, opts.holdoff_max, opts.port_wait) == (True, 3, 0.5, 60.0, 30.0)
+    assert opts.reset_command == ("uhubctl", "-l", "1-1", "-a", "cycle", "a b")
+    defaults = parse_up_args(["p"], environ={})
+    assert (defaults.maxfail, defaults.holdoff, defaults.holdoff_max, defaults.port_wait) == (0, 1.0, 300.0, None)
+    for argv, words in ((["--maxfail", "-1"], "--maxfail"), (["--holdoff", "10", "--holdoff-max", "5"], "below"),
+                        (["--holdoff", "nan"], "--holdoff"), (["--port-wait", "-1"], "--port-wait"),
+                        (["--reset-command", "'unbalanced"], "--reset-command"), (["--reset-command", " "], "empty")):
+        with pytest.raises(ConfigError, match=words):
+            parse_up_args(["p", *argv], environ={})

@@ -202,3 +202,26 @@ def test_addresses_from_the_peer_must_be_usable_unicast(
 def test_the_server_role_trusts_its_own_configuration() -> None:
     p = IpcpPolicy(server=True, local_ip="10.0.0.1", peer_ip="10.0.0.2")
     assert p.problem() is None
+
+
+@pytest.mark.parametrize("kind", [ADDR, DNS1, DNS2])
+@pytest.mark.parametrize("server", [False, True])
+def test_a_malformed_known_option_is_rejected(kind: int, server: bool) -> None:
+    from pppos.ppp.packets import Option
+
+    p = IpcpPolicy(server=server, local_ip="10.0.0.1", peer_ip="10.0.0.2", dns=("10.0.0.3", "10.0.0.4"))
+    bad = Option(kind, b"\x0a\x00\x00")
+    verdict = p.on_request([bad])
+    assert (verdict.code, verdict.options) == (Code.CONFIGURE_REJECT, [bad])
+    p.on_nak([bad])  # a malformed hint changes nothing
+    assert p.request() == IpcpPolicy(server=server, local_ip="10.0.0.1", peer_ip="10.0.0.2").request()
+
+
+def test_every_ipcp_rule_has_a_trace_format() -> None:
+    from pppos.ppp.ipcp import IPCP_OPTIONS
+    from pppos.ppp.packets import Option, Protocol, encode_options
+    from pppos.ppp.trace import format_options
+
+    shown = format_options(Protocol.IPCP, encode_options([Option(k, bytes(8 if k == 1 else 4)) for k in IPCP_OPTIONS]))
+    assert shown == ("<addr 0.0.0.0> <ms-dns1 0.0.0.0> <ms-dns2 0.0.0.0> <compress 0x0 00 00> "
+                     "<addrs 0.0.0.0 0.0.0.0> <ms-wins 0.0.0.0> <ms-wins 0.0.0.0>")
