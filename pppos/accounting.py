@@ -121,9 +121,9 @@ class Accountant:
             acc.months = {str(k): [int(x) for x in v][:2] for k, v in data.get("months", {}).items()}
         return acc
 
-    def new_session(self) -> None:
-        """The daemon's counters start again from zero."""
-        self._seen = (0, 0)
+    def new_session(self, bytes_in: int = 0, bytes_out: int = 0) -> None:
+        """Count from these values of the daemon's counters on (zero: they start again)."""
+        self._seen = (bytes_in, bytes_out)
 
     def update(self, bytes_in: int, bytes_out: int, wall: float) -> None:
         """Account the session counters ``bytes_in``/``bytes_out`` (cumulative) as of ``wall``."""

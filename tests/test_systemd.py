@@ -55,6 +55,9 @@ def test_notify_path_and_abstract_socket(listener: tuple[socket.socket, str]) ->
         abstract.close()
     assert not notify({"READY": 1}, {}) and not notify({"READY": 1}, {"NOTIFY_SOCKET": "relative"})
     assert not notify({"READY": 1}, {"NOTIFY_SOCKET": path + ".missing"})
+    # A listener that does not read: its queue fills and notify() returns False instead of blocking.
+    results = [notify({"WATCHDOG": 1}, {"NOTIFY_SOCKET": path}) for _ in range(2000)]
+    assert results[0] and not results[-1]
 
 
 def test_notifier_ready_status_watchdog_stopping(listener: tuple[socket.socket, str]) -> None:
