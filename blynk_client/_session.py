@@ -372,6 +372,8 @@ class SessionBase:
         self._disconnect_handlers: list[StateHandler] = []
         self._logged_in = False
         self._interface_wait = False  # a "waiting for the interface" line was logged
+        self._login_sent = 0.0  # when the current session's login left (driver clock)
+        self._login_rtt_ms = 0  # the last login's round trip (BlynkLib's ``ping`` of "connected")
         # Where the next attempt goes (a redirect changes it until the client is re-created,
         # like the C++ library keeps the new host in RAM), and the hops followed so far.
         self._target = (server, port)
@@ -459,8 +461,6 @@ class SessionBase:
             return handler
 
         return register if func is None else register(func)
-
-    _login_rtt_ms = 0
 
     @property
     def connected(self) -> bool:
@@ -711,8 +711,6 @@ class SessionBase:
             self._log(INFO, "sent %d operation(s) queued while offline or unconfirmed", len(replay))
         self._after_login()
         self._fire(self._connect_handlers)
-
-    _login_sent = 0.0
 
     def _login(self, conn: DeviceConnection) -> None:
         """Queue the login of a fresh connection (the driver transmits it)."""
