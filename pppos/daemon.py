@@ -71,6 +71,7 @@ from pppos.ppp.link import (
     PppLink,
 )
 from pppos.session import link_down_verdict
+from pppos.sidecar import Sidecar
 
 if TYPE_CHECKING:
     import serial
@@ -554,9 +555,11 @@ class Modem:
 
     def __init__(self, opts: UpOptions, rep: Reporter, io: DataPath, *, sup: ses.Supervisor, host: Host,
                  facts: Facts, feed: Callable[[ses.SessionEvent], None], spawn: Callable[[Any], None],
-                 guard: Callable[[Callable[[], None]], None], done: Callable[[], bool]) -> None:
+                 guard: Callable[[Callable[[], None]], None], done: Callable[[], bool],
+                 on_modem_info: Callable[[ModemInfo], None]) -> None:
         self.opts, self.rep, self.io, self.sup, self.host, self.facts = opts, rep, io, sup, host, facts
         self.feed, self.spawn, self.guard, self.done = feed, spawn, guard, done
+        self.on_modem_info = on_modem_info
         self.pcap_file: BinaryIO | None = None
         self.pcap: PcapWriter | None = None
         self.profile: ModemProfile = PROFILES.get(opts.profile or "", PROFILES["generic"])
@@ -760,6 +763,7 @@ class Modem:
             self.sup.config = session_config(self.opts, self.profile)
         if info.signal_dbm is not None or info.signal != "unknown":
             self.facts.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time()}
+        self.on_modem_info(info)
 
     def set_baud(self, rate: int) -> None:
         assert self.io is not None and self.io.port is not None
@@ -836,6 +840,8 @@ class Daemon:
         self.opts = options
         self.rep = reporter
         self.sup = ses.Supervisor(session_config(options))
+        self.side = Sidecar(options, reporter)  # systemd, hooks, accounting, metrics
+        self._side_stop = False
         self.host = Host(options, reporter, lambda: self._guard(lambda: None))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.io: DataPath | None = None
@@ -857,7 +863,8 @@ class Daemon:
         self._done = loop.create_future()
         self.io = DataPath(loop, self._guard, lambda why: self._feed(ses.PortLost(why)))
         self.modem = Modem(self.opts, self.rep, self.io, sup=self.sup, host=self.host, facts=self.facts,
-                           feed=self._feed, spawn=self._spawn, guard=self._guard, done=self._done.done)
+                           feed=self._feed, spawn=self._spawn, guard=self._guard, done=self._done.done,
+                           on_modem_info=lambda info: self.side.modem_info(info.iccid))
         try:
             await self.host.prepare()
             self.io.tun_fd = self.host.tun.fd if self.host.tun is not None else -1
@@ -865,8 +872,12 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self._on_signal, sig)
             loop.add_signal_handler(signal.SIGUSR1, self._write_status)
+            self.side.start(loop)
             self._guard(lambda: self._feed(ses.Start()))
             status = await self._done
+            if self.side.fatal is not None:  # the data cap
+                self.facts.last_failure = self.side.fatal[1]
+                raise PpposError(self.side.fatal[1], exit_status=self.side.fatal[0])
             if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self.sup.message:
                 # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
                 raise PpposError(self.sup.message, exit_status=ExitStatus(status))
@@ -889,6 +900,7 @@ class Daemon:
             self.io.set_tun_reading(False)
             self.io.detach()
         await self.host.close()
+        await self.side.close()  # ip-down hooks (if the link was up), accounting, STOPPING=1
         if self.modem is not None:
             self.modem.close()
         self.host.record_last_failure(self.facts.last_failure)
@@ -936,6 +948,7 @@ class Daemon:
                 self._spawn(self._configure(modem.link_up, modem.ipv6_up, io.link))
             case ses.UnconfigureInterface():
                 io.set_up(False)
+                self.side.link_down()
                 self._spawn(self.host.unconfigure())
             case ses.ArmTimer():
                 pass  # read in _rearm
@@ -986,6 +999,7 @@ class Daemon:
             took, cpu = self._now() - self.modem.t0, time.process_time() - self.modem.cpu0
             self.rep.step("up", f"{self.opts.ifname} up in {took:.2f} s", seconds=round(took, 3),
                           cpu_seconds=round(cpu, 3))
+            self.side.link_up(local=self.host.local_ip, remote=self.host.peer_ip, dns=self.host.dns_servers)
             self._guard(lambda: None)
 
     # ------------------------------------------------------------------ wake-ups
@@ -1074,7 +1088,13 @@ class Daemon:
         if self.loop is None:
             return
         assert self.io is not None
-        self.host.write_status(self.facts.snapshot(self.opts, self.sup, self.io, self.host, self._now()))
+        state = self.facts.snapshot(self.opts, self.sup, self.io, self.host, self._now())
+        self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
+        self.host.write_status(state)
+        if self.side.fatal is not None and not self._side_stop:
+            self._side_stop = True
+            self.rep.warn(self.side.fatal[1])
+            self._feed(ses.StopRequest(interrupt=False))
         self._status_due = self._now() + STATUS_INTERVAL if sup_running(self.sup) else None
 
 

@@ -244,6 +244,10 @@ def format_status(state: dict[str, Any], now: float) -> str:
     if isinstance(sig, dict) and sig.get("dbm") is not None:
         age = f", {max(0.0, now - float(sig['at'])):.0f} s ago" if sig.get("at") else ""
         lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')}{age})")
+    if isinstance(state.get("accounting"), dict):
+        from pppos.accounting import format_accounting
+
+        lines.extend(format_accounting(state["accounting"]))
     if state.get("last_failure"):
         lines.append(f"last failure: {state['last_failure']}")
     return "\n".join(lines)
