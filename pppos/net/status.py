@@ -254,6 +254,10 @@ def format_status(state: dict[str, Any], now: float) -> str:
     net = state.get("network")
     if isinstance(net, dict) and net.get("text"):
         lines.append(f"network: {net['text']}")
+    if isinstance(state.get("accounting"), dict):
+        from pppos.accounting import format_accounting
+
+        lines.extend(format_accounting(state["accounting"]))
     if state.get("last_failure"):
         lines.append(f"last failure: {state['last_failure']}")
     return "\n".join(lines)
