@@ -39,6 +39,7 @@ from pppos.errors import ConfigError
 from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
 
 if TYPE_CHECKING:
+    from pppos.accounting import DataCap
     from pppos.at.bringup import BringupConfig
 
 __all__ = [
@@ -123,6 +124,12 @@ def _parse_lcp_echo(text: str) -> tuple[float, int] | None:
     if not (0.1 <= interval <= 3600 and 1 <= failures <= 100):
         raise ConfigError(f"--lcp-echo {text}: interval 0.1..3600 s, failures 1..100")
     return interval, failures
+
+
+def _parse_data_cap(text: str) -> DataCap:
+    from pppos.accounting import parse_data_cap
+
+    return parse_data_cap(text)
 
 
 def _parse_reset_command(text: str) -> tuple[str, ...]:
@@ -214,6 +221,19 @@ class UpOptions:
                                       metavar="NAME", ini=False)
     quiet: bool = opt(False, "no progress lines, only errors", kind="bool", short="-q")
     log_format: str = opt("text", "progress as text (default) or JSON lines", choices=LOG_FORMATS)
+    #: Run after /etc/pppos/ip-up.d/ when the link is up (:mod:`pppos.hooks`; no shell).
+    ip_up: str | None = opt(None, "command to run when the link is up, after /etc/pppos/ip-up.d/ (no shell; "
+                            "pppd's arguments and variables)", metavar="CMD")
+    #: Run after /etc/pppos/ip-down.d/ when the link goes down.
+    ip_down: str | None = opt(None, "command to run when the link goes down, after /etc/pppos/ip-down.d/",
+                              metavar="CMD")
+    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`).
+    data_cap: DataCap | None = opt(  # noqa: RUF009 - opt() is field() with the option's declaration
+        None, "stop at this much traffic per SIM (in+out), warn at 90 %%: e.g. 2G/month or 500M/day",
+        metavar="BYTES[/month]", convert=_parse_data_cap)
+    #: Write a Prometheus textfile (node_exporter's textfile collector) with the link's health.
+    metrics_file: str | None = opt(None, "write link metrics to this Prometheus textfile (atomically)",
+                                   metavar="PATH")
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
     resolv_conf: str | None = opt(None, "", hidden=True, ini=False)
     #: Hidden: the run directory (tests; also ``$PPPOS_RUN_DIR``).

@@ -1092,6 +1092,7 @@ class Bringup(_Plan):
             if state == "READY":
                 self._info["sim"] = "ready"
                 self._progress("sim", "SIM ready")
+                yield from self._read_iccid()  # data accounting is per SIM
                 return True
             if state == "SIM PUK":
                 self._info["sim"] = "PUK needed"
@@ -1139,6 +1140,18 @@ class Bringup(_Plan):
                 return False
             yield _Wait(1.0)  # SIM busy or still initialising after the PIN
 
+    def _read_iccid(self) -> Generator[_Cmd | _Wait, _Result | None, str]:
+        """The SIM's ICCID by the profile's commands (once per bring-up; "" when none answers)."""
+        if "iccid" in self._info:
+            return str(self._info["iccid"])
+        iccid = ""
+        for command in self.profile.iccid:
+            reply = yield self._cmd(command, 5.0)
+            if isinstance(reply, CommandDone) and (iccid := parse_iccid(reply.lines)):
+                break
+        self._info["iccid"] = iccid
+        return iccid
+
     def _pin_refused(self) -> None:
         if self.config.on_pin_refused is not None:
             self.config.on_pin_refused(str(self._info.get("iccid") or ""))
@@ -1147,12 +1160,7 @@ class Bringup(_Plan):
         """Before a PIN goes out: which SIM is this (ICCID), did it refuse this PIN before, and how
         many attempts remain (27.007 8.65 ``+CPINR`` or the profile's vendor command)? False: stop."""
         cfg = self.config
-        iccid = ""
-        for command in self.profile.iccid:
-            reply = yield self._cmd(command, 5.0)
-            if isinstance(reply, CommandDone) and (iccid := parse_iccid(reply.lines)):
-                break
-        self._info["iccid"] = iccid
+        iccid = yield from self._read_iccid()
         if iccid in cfg.pin_refused_for:
             self._conclude(VerdictCode.PIN_REFUSED_BEFORE, iccid=f"ICCID {iccid}" if iccid else "ICCID unknown")
             return False

@@ -121,6 +121,7 @@ CME_TEXT_CODES: dict[str, int] = {
     "plmn not allowed": 111,
     "unspecified gprs error": 148,
     "pdp authentication failure": 149,
+    "missing or unknown apn": 533,
 }
 
 #: Line prefixes that are unsolicited result codes on the modems we know (TS 27.007, A6/A7 manual

@@ -561,8 +561,11 @@ def run_pppd(
 
 
 def redial_helper() -> tuple[str, ...]:
-    """The argv prefix of the redial helper (this interpreter running :mod:`pppos.backends.connect`)."""
-    return (os.path.realpath(sys.executable), "-m", "pppos.backends.connect")
+    """The argv prefix of the redial helper (this interpreter running :mod:`pppos.backends.connect`).
+
+    The interpreter's path is kept as it is (not resolved): a virtual environment's ``python`` is a
+    symlink whose location selects the environment's packages."""
+    return (os.path.abspath(sys.executable), "-m", "pppos.backends.connect")
 
 
 def options_from_up(up: Any) -> PppdOptions:
@@ -743,7 +746,10 @@ class _PppdSession:
 
         if line.startswith(f"{PREFIX}: "):
             step, _, message = line[len(PREFIX) + 2:].partition(": ")
-            self.rep.step(step or "redial", message)
+            if step in ("error", "internal error"):
+                self.rep.warn(f"redial: {message}")
+            else:
+                self.rep.step(step or "redial", message)
             if step == "connect":
                 self.set_phase("establish")
             elif self.phase not in ("modem",):

@@ -48,6 +48,24 @@ Registration (:attr:`SimConfig.registration`)
     ready, ``denied`` (3) after that delay, ``searching`` (2) for ever, ``slow:S`` searching until S
     seconds after boot and then home.
 
+Dialects of the other profiles (:data:`pppos.at.profiles.PROFILES`, one registry with the host)
+    Boot URCs per profile: SIM800 ``RDY``, ``+CFUN: 1``, ``+CPIN: READY``, ``Call Ready``,
+    ``SMS Ready``; SIM7600/A7670 ``*ATREADY: 1``, ``+CPIN: READY``, ``SMS DONE``, ``PB DONE``;
+    Quectel ``RDY``, ``+CPIN``, ``+QUSIM: 1``, ``+QIND: SMS DONE``. ``--urc-interval`` repeats the
+    profile's periodic URC (SIM7600 AUTOCSQ style ``+CSQ: 24,99``). Registration report mode 2
+    (``AT+CREG=2``, ``AT+CEREG=2``) adds LAC/TAC, cell id and, on the LTE profiles, ``<AcT>`` 7, so
+    answers have five fields (``+CEREG: 2,1,"1A2B","01C3D4E5",7``) and URCs four. ``AT+COPS=3,2``
+    switches the ``+COPS?`` answer to the numeric MCC+MNC (27.007 7.3).
+
+URC noise (:attr:`SimConfig.urc_noise`, ``pppos-sim --urc-noise RATE``)
+    The profile's real URCs (:attr:`~pppos.at.profiles.ModemProfile.noise_urcs`) at random moments
+    in command mode, ``RATE`` per second on average, and with probability ``RATE / 10`` between a
+    command's echo and its answer. Seeded (:attr:`SimConfig.noise_seed`), so runs repeat.
+
+The network
+    :attr:`SimConfig.accept_apns` lists the APNs the network accepts; a dial on any other non-empty
+    APN answers ``+CME ERROR: 533`` (missing or unknown APN, TS 27.007 9.2.2).
+
 Data mode
     After ``CONNECT`` the host's bytes go to :meth:`SimModem.network_data_to_send` and the peer's bytes
     (:meth:`SimModem.receive_network_data`) go to the host. ``+++`` preceded and followed by the guard
@@ -69,6 +87,7 @@ import functools
 import heapq
 import itertools
 import math
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +131,7 @@ CME_TEXT: dict[int, str] = {
     30: "no network service",
     50: "incorrect parameters",
     53: "parameter invalid",
+    533: "missing or unknown APN",
 }
 
 
@@ -217,6 +237,14 @@ class SimConfig:
     network_time: str = "26/01/01,00:00:00,+00"
     #: end the call (NO CARRIER) when the peer acknowledges an LCP Terminate-Request
     hangup_on_terminate: bool = True
+    #: unsolicited noise: on average this many of the profile's real URCs per second at random
+    #: moments, and before a command's answer (after its echo) with probability ``rate / 10``
+    urc_noise: float = 0.0
+    #: seed of the noise's random choices (repeatable runs)
+    noise_seed: int = 0
+    #: the APNs the network accepts (``()``: any non-empty one); a dial on another APN gets
+    #: ``+CME ERROR: 533`` ("missing or unknown APN", TS 27.007 9.2.2)
+    accept_apns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES or self.profile == "auto":
@@ -228,8 +256,10 @@ class SimConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"bad {name.replace('_', ' ')} {value}: give a number of seconds >= 0")
-        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+        if self.pin is not None and not (self.pin.isascii() and self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ConfigError("the simulated SIM PIN must be 4 to 8 digits")
+        if not (math.isfinite(self.urc_noise) and 0 <= self.urc_noise <= 1000):
+            raise ConfigError(f"bad URC noise rate {self.urc_noise}: give URCs per second from 0 to 1000")
 
 
 @dataclass(slots=True)
@@ -325,6 +355,7 @@ class SimModem:
         self.stats = SimStats()
         self._reg_mode, self._slow_seconds = parse_registration(self.config.registration)
         self._events: deque[Event] = deque()
+        self._noise_rng = random.Random(f"{self.config.noise_seed}/urc-noise")  # noqa: S311 - a simulation
         self._host = _Pacer(self.config.baud)
         self._net = _Pacer(self.config.baud)
         self._schedule: list[tuple[float, int, Callable[[float], None]]] = []
@@ -448,6 +479,8 @@ class SimModem:
             self._sim_became_ready(now)
         if self.config.urc_interval:
             self._at(now + self.config.urc_interval, self._periodic)
+        if self.config.urc_noise > 0:
+            self._at(now + self._noise_rng.expovariate(self.config.urc_noise), self._noise)
         self._update(now)
 
     def _sim_became_ready(self, now: float) -> None:
@@ -487,6 +520,15 @@ class SimModem:
         cell = "01C3D4E5" if self.profile.act == 7 else "00C3D4"
         return f',"1A2B","{cell}"{act}'
 
+
+    def _noise_line(self) -> str:
+        return self._noise_rng.choice(self.profile.noise_urcs).format(csq=self.config.csq)
+
+    def _noise(self, now: float) -> None:
+        """``--urc-noise``: one of the profile's real URCs, then the next at a Poisson-distributed delay."""
+        if self.state != DATA and not self._busy:
+            self._urc(self._noise_line(), now)
+        self._at(now + self._noise_rng.expovariate(self.config.urc_noise), self._noise)
 
     def _periodic(self, now: float) -> None:
         if self.state != DATA:
@@ -638,6 +680,9 @@ class SimModem:
         self._send(f"\r\n{text}\r\n{extra}", now)
 
     def _reply(self, lines: list[str], final: str | int, now: float) -> None:
+        if self.config.urc_noise > 0 and self._noise_rng.random() < self.config.urc_noise / 10:
+            # a URC between the echo and the answer: the case that must never become the answer
+            self._urc(self._noise_line(), now)
         self._send("".join(f"\r\n{line}\r\n" for line in lines), now)
         self._result(final, now)
 
@@ -830,6 +875,8 @@ class SimModem:
         _, apn = self._contexts.get(cid, ("IP", ""))
         if not apn:
             return [], "ERROR"
+        if self.config.accept_apns and apn.lower() not in {a.lower() for a in self.config.accept_apns}:
+            return [], 533  # the network rejects the PDP context activation (27.007 9.2.2)
         if self._stuck:
             return [], "ERROR"
         if self._reject_dials > 0:

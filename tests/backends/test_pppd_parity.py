@@ -53,7 +53,7 @@ def test_persist_redials_through_the_helper_with_maxfail_and_holdoff(tmp_path: P
     assert "persist" in words
     assert words[words.index("maxfail") + 1] == "0"  # as the supervisor: never give up by default
     argv = shlex.split(words[words.index("connect") + 1])
-    assert argv == [os.path.realpath(sys.executable), "-m", "pppos.backends.connect", "/p/redial.json"]
+    assert argv == [os.path.abspath(sys.executable), "-m", "pppos.backends.connect", "/p/redial.json"]
     # --direct has no AT dialogue to repeat
     assert "connect" not in words_of(up_opts(tmp_path, "--persist", "--direct"))
 
@@ -231,3 +231,93 @@ def test_real_pppd_accepts_the_generated_options(tmp_path: Path, args: list[str]
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 4), out
     assert "unrecognized" not in out and "invalid" not in out.lower(), out
+
+
+FAKE_PERSIST_PPPD = r"""
+import json, os, re, signal, subprocess, sys, time
+args = sys.argv[1:]
+options = open(args[1]).read()
+logfd = int(args[3])
+log = os.fdopen(logfd, "w")
+m = re.search(r'^connect "((?:[^"\\]|\\.)*)"$', options, re.M)
+connect = re.sub(r'\\(.)', r'\1', m.group(1))
+run = os.environ["RUN_DIR"]
+report = {"connects": [], "states": []}
+
+def dial():
+    # pppd runs its connect program with the port as stdin and stdout, its log as stderr
+    rc = subprocess.run(["/bin/sh", "-c", connect], stdin=0, stdout=0, stderr=logfd).returncode
+    report["connects"].append(rc)
+    return rc
+
+def wait_state(pred):
+    for _ in range(400):
+        try:
+            state = json.load(open(os.path.join(run, "ppp0.json")))
+        except (OSError, ValueError):
+            state = {}
+        if pred(state):
+            return state
+        time.sleep(0.05)
+    return state
+
+for session in range(2):
+    if dial() != 0:
+        break
+    log.write(f"Connect: ppp0 <--> /dev/pts/9\nlocal  IP address 10.0.0.{2 + session}\n")
+    log.write("remote IP address 10.0.0.1\nprimary   DNS address 10.0.0.53\nScript /bin/true started\n")
+    log.flush()
+    report["states"].append(wait_state(lambda s: s.get("phase") == "running"
+                                       and s.get("local_ip") == f"10.0.0.{2 + session}"))
+    if session == 0:  # the call drops; persist: pppd redials through the connect program
+        log.write("Modem hangup\nConnection terminated.\n")
+        log.flush()
+        report["states"].append(wait_state(lambda s: s.get("phase") == "holdoff"))
+stopped = []
+signal.signal(signal.SIGTERM, lambda *a: stopped.append(1))
+json.dump(report, open(os.environ["REPORT"], "w"))
+os.kill(os.getppid(), signal.SIGTERM)
+for _ in range(200):
+    if stopped:
+        break
+    time.sleep(0.05)
+sys.exit(5)
+"""
+
+
+def test_persist_redials_through_the_same_bringup_against_the_simulator(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """pppos-up --backend pppd --persist: our bring-up dials, pppd's first connect is a no-op, and after
+    a hang-up pppd's connect program brings the (still online) modem back through the same AT dialogue."""
+    from tests.sim_helpers import need_slirp, run_sim
+
+    need_slirp()
+    fake = tmp_path / "pppd"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_PERSIST_PPPD}")
+    fake.chmod(0o755)
+    devppp = tmp_path / "ppp"
+    devppp.write_text("")
+    monkeypatch.setenv("RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("REPORT", str(tmp_path / "report.json"))
+    lines: list[str] = []
+
+    class Rep(Reporter):
+        def _emit(self, level: str, step: str, message: str, fields: dict[str, object]) -> None:
+            lines.append(f"{level} {step}: {message}")
+
+    with run_sim(tmp_path, "--profile", "a7", "--apn", "internet") as link:
+        up = parse_up_args([str(link), "--backend", "pppd", "--persist", "--apn", "internet", "--usepeerdns",
+                            "--run-dir", str(tmp_path / "run"), "--resolv-conf", str(tmp_path / "resolv.conf")])
+        status = backend.run_up(up, Rep(), pppd=str(fake), dev_ppp=str(devppp))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert status == ExitStatus.SUCCESS, lines
+    assert report["connects"] == [0, 0], "\n".join(lines)  # the skipped first connect, then a real redial
+    first, lost, second = report["states"]
+    assert first["phase"] == "running" and first["reconnects"] == 0 and first["dns"] == ["10.0.0.53"]
+    assert lost["phase"] == "holdoff" and lost["dns"] == [] and "Modem hangup" in lost["last_failure"]
+    assert second["local_ip"] == "10.0.0.3" and second["reconnects"] == 1 and second["dns"] == ["10.0.0.53"]
+    # the redial's progress lines come through pppd's log as pppos-up steps: the same AT dialogue
+    assert any(line.startswith("info dial: ") for line in lines[lines.index(next(
+        x for x in lines if "link up: local 10.0.0.2" in x)):]), lines
+    assert any("the modem is in data mode: pppd takes over" in line for line in lines), lines
+    assert not (tmp_path / "run" / "ppp0.json").exists()
