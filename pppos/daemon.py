@@ -762,7 +762,11 @@ class Modem:
             self.profile = PROFILES[info.profile]
             self.sup.config = session_config(self.opts, self.profile)
         if info.signal_dbm is not None or info.signal != "unknown":
-            self.facts.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time()}
+            self.facts.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time(),
+                                 "rsrp_dbm": info.rsrp_dbm, "rsrq_db": info.rsrq_db}
+        if info.network_text:
+            self.facts.network = {"text": info.network_text, "operator": info.operator, "mcc": info.mcc,
+                                  "mnc": info.mnc, "technology": info.technology, "area": info.area, "cell": info.cell}
         self.on_modem_info(info)
 
     def set_baud(self, rate: int) -> None:
@@ -799,6 +803,8 @@ class Facts:
 
     started: float = dataclasses.field(default_factory=time.time)
     signal: dict[str, Any] | None = None
+    #: where the modem is registered (operator, MCC/MNC, technology, LAC/TAC, cell), from ModemInfo
+    network: dict[str, Any] | None = None
     echo_rtt: float | None = None
     #: the link's Echo-Request count at the last reply (consecutive failures = requests since - 1)
     echo_base: int = 0
@@ -828,7 +834,8 @@ class Facts:
             "dns": host.dns_servers, "dns_method": host.dns_method,
             "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
             "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad,
-            "signal": self.signal, "last_failure": self.last_failure or sup.last_message, "updated": wall,
+            "signal": self.signal, "network": self.network,
+            "last_failure": self.last_failure or sup.last_message, "updated": wall,
             "refresh_signal": "SIGUSR1", **io.counters,
         }
 
