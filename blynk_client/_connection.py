@@ -139,7 +139,7 @@ class Connection:
             return
         if not data:
             self._move(Input.PEER_CLOSED)
-            self._events.append(ConnectionClosed())
+            self._events.append(ConnectionClosed(trailing=len(self._decoder.buffered)))
             return
         self.stats.bytes_in += len(data)
         self._last_rx = now

@@ -146,7 +146,12 @@ class HeartbeatTimeout(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClosed(Event):
-    """The peer closed the stream (``receive_data(b"", now)``). Closed."""
+    """The peer closed the stream (``receive_data(b"", now)``). Closed.
+
+    ``trailing`` counts the bytes of an unfinished message the peer left behind (0 for a clean close).
+    """
+
+    trailing: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

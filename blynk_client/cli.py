@@ -1,8 +1,11 @@
-"""Entry points ``blynk-client`` and ``blynk-server`` and the helpers they share.
+"""Entry points ``blynk-client`` and ``blynk-server`` and the one runner they share.
 
-``client_main`` is a thin lazy import of :mod:`blynk_client.client_cli` (which holds the client
-command). ``server_main`` runs :class:`blynk_client.server.BlynkServer` (device protocol per
-``blynk-protocol.md`` section 3, HTTP API shaped like blynk.cloud's ``/external/api/``)::
+:func:`run_main` and :class:`ArgumentParser` are written once here: every command of the package
+runs through them, so a user mistake is one line and :attr:`ExitStatus.USAGE`, an error is one line
+and its exit status, and a traceback appears only with ``BLYNK_DEBUG=1``. ``client_main`` is a thin
+lazy import of :mod:`blynk_client.client_cli` (which holds the client command). ``server_main``
+runs :class:`blynk_client.server.BlynkServer` (device protocol per ``blynk-protocol.md`` section 3,
+HTTP API shaped like blynk.cloud's ``/external/api/``)::
 
     blynk-server [--host H] [--port N] [--http-port M] [--token T | --token-file F]
                  [--tls-cert C --tls-key K] [--redirect TOKEN=HOST:PORT]
@@ -45,8 +48,9 @@ def run_main(
 ) -> int:
     """Run ``impl(argv)``; map :class:`BlynkError` to one line and its exit status.
 
-    Ctrl-C gives 130; an unexpected exception gives one line naming it (the traceback only with
-    ``BLYNK_DEBUG=1``), never a raw traceback.
+    Ctrl-C gives 130; argparse's exits (``--help``, a usage error) give their status; an
+    unexpected exception gives one line naming it (the traceback only with ``BLYNK_DEBUG=1``),
+    never a raw traceback.
     """
     err = stderr if stderr is not None else sys.stderr
     args = list(sys.argv[1:] if argv is None else argv)
@@ -60,6 +64,11 @@ def run_main(
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitStatus.SUCCESS)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
+        code = exc.code
+        if code is None:
+            return int(ExitStatus.SUCCESS)
+        return code if isinstance(code, int) else int(ExitStatus.USAGE)
     except Exception as exc:  # the last line of defence
         if os.environ.get("BLYNK_DEBUG") == "1":
             traceback.print_exc(file=err)

@@ -1,4 +1,4 @@
-"""The Blynk device client: an asyncio driver around the sans-I/O core, and a blocking facade.
+"""The asyncio Blynk device client, a driver around the sans-I/O core (the blocking one is :mod:`.sync_client`).
 
 Protocol rules come from :mod:`blynk_client.protocol` (the research notes ``blynk-protocol.md``,
 sections 1 to 4); this module only moves bytes and time:
@@ -11,9 +11,12 @@ sections 1 to 4); this module only moves bytes and time:
 - a bounded connect (DNS + TCP + TLS) and login (section 3, step 3), REDIRECT to a new host and port
   with TLS to the new name (section 3 "Redirect"), reconnect with exponential backoff and jitter
   (:class:`blynk_client.offline.Backoff`), and a hard stop on INVALID_TOKEN (status 9);
-- an offline queue (:class:`blynk_client.offline.OfflineQueue`) so writes made while disconnected
-  are sent after the next login, and write coalescing: operations made within ``coalesce`` seconds
-  leave in one socket write (TCP_NODELAY on), which saves header bytes on a metered cellular link;
+- an offline queue (:class:`blynk_client.offline.OfflineQueue`) so writes made while disconnected,
+  and those a dead session sent without the server confirming them (:class:`blynk_client._session.InFlight`),
+  are sent after the next login; write coalescing (:class:`blynk_client._session.Coalescer`):
+  operations made within ``coalesce`` seconds leave in one socket write (TCP_NODELAY on), which
+  saves header bytes on a metered cellular link; ``set_interval`` / ``set_timeout`` timers on the
+  loop;
 - optional binding to an interface (``SO_BINDTODEVICE``, see socket(7)) or a source address, so the
   traffic takes ppp0 even when another default route exists.
 
@@ -28,8 +31,8 @@ import inspect
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from blynk_client._device import DeviceConnection
@@ -38,7 +41,11 @@ from blynk_client._session import (
     DEFAULT_SERVER,
     DEFAULT_TLS_PORT,  # noqa: F401 - re-exported
     MAX_REDIRECTS,  # noqa: F401 - re-exported
+    TLS_HINT,
+    ClientStats,
+    InterfaceMissing,
     SessionBase,
+    Timer,  # noqa: F401 - re-exported
     make_ssl_context,
 )
 from blynk_client._session import Redirect as _Redirect
@@ -49,33 +56,15 @@ from blynk_client.errors import (
     LocalProtocolError,
     ProtocolError,
     TlsError,
-    UsageError,
     redact_token,
 )
 
-__all__ = ["DEFAULT_SERVER", "Blynk", "BlynkClient", "ClientStats", "make_ssl_context"]
+#: ``socket.socket`` for annotations inside the class, whose ``socket`` property shadows the module.
+_Socket = socket.socket
+
+__all__ = ["DEFAULT_SERVER", "BlynkClient", "ClientStats", "make_ssl_context"]
 
 LOG = logging.getLogger("blynk_client.client")
-
-
-@dataclass(slots=True)
-class ClientStats:
-    """Counters of one client over its lifetime (all sessions)."""
-
-    #: Socket writes (each one ``transport.write`` of the concatenated frames).
-    socket_writes: int = 0
-    #: Payload bytes written (after TLS: the plaintext handed to the TLS layer).
-    bytes_out: int = 0
-    #: Payload bytes received.
-    bytes_in: int = 0
-    #: Sessions that reached a successful login.
-    logins: int = 0
-    #: Connection attempts (each TCP connect, including redirect hops).
-    attempts: int = 0
-    #: Redirects followed.
-    redirects: int = 0
-    #: Operations made while offline and replayed after a login.
-    replayed: int = 0
 
 
 class BlynkClient(SessionBase):
@@ -97,12 +86,16 @@ class BlynkClient(SessionBase):
     :param insecure: plain TCP (also implied by ``port=80``).
     :param ca_file: PEM file of the CAs to trust instead of the system store.
     :param ssl_context: a ready TLS context (overrides ``ca_file``).
-    :param interface: bind the socket to this interface (``SO_BINDTODEVICE``; root or CAP_NET_RAW).
     :param source_address: bind the socket to this local address before connecting.
-    :param heartbeat: seconds between heartbeats (sent to the server in the info message).
-    :param response_timeout: the core's ``timeout`` (ping spacing; liveness is ``heartbeat + 3 *
-        response_timeout`` without receiving anything, the C++ rule).
-    :param info: extra device info keys (``tmpl``, ``fw-type``, ``fw``), sent after login.
+    :param heartbeat: seconds between heartbeats: announced in the info message (rounded up to whole
+        seconds) and kept (a PING after that long idle).
+    :param response_timeout: the C++ ``BLYNK_TIMEOUT_MS`` in seconds, at most ``heartbeat``
+        (liveness is ``heartbeat + 3 * response_timeout`` without receiving anything, the C++ rule).
+    :param interface: bind the socket to this interface (``SO_BINDTODEVICE``; root or CAP_NET_RAW);
+        while it does not exist the client waits for it (``run()``) instead of failing.
+    :param info: extra device info keys, sent after login (section 3, step 4).
+    :param template_id: the template id (info keys ``tmpl`` and ``fw-type``; BlynkLib's ``tmpl_id``).
+    :param firmware: the firmware version (info key ``fw``; BlynkLib's ``fw_ver``).
     :param connect_timeout: bound of DNS + TCP connect + TLS handshake (seconds).
     :param login_timeout: bound of the wait for the login answer (seconds).
     :param coalesce: operations made within this window (seconds, default 0.005) leave in one socket
@@ -125,9 +118,8 @@ class BlynkClient(SessionBase):
         **options: Any,
     ) -> None:
         self.log = logger or LOG
-        self.stats = ClientStats()
+        self._now = time.monotonic  # asyncio's default clock; the running loop's once started
         super().__init__(token, **options)
-        self._sent_mark = 0  # the core's bytes_out at the last transmit
         # Session state (valid while a session runs).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: DeviceConnection | None = None
@@ -135,6 +127,8 @@ class BlynkClient(SessionBase):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._user_timer: asyncio.TimerHandle | None = None
+        self._user_timer_at: float | None = None
         self._abort_exc: BaseException | None = None
         self._pings: dict[int, asyncio.Future[float]] = {}
         self._connected = asyncio.Event()
@@ -154,30 +148,12 @@ class BlynkClient(SessionBase):
             return None
         return self._writer.get_extra_info("socket")  # type: ignore[no-any-return]
 
-    def virtual_write(self, pin: str | int, *values: object) -> None:
-        """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
-        if not values:
-            raise UsageError("virtual_write needs at least one value")
-        for value in values:
-            if isinstance(value, str) and "\0" in value:
-                raise UsageError("a value must not contain NUL characters")
-        conn = self._conn
-        if self._logged_in and conn is not None and self._loop is not None:
-            # The hot path: straight into the core (it checks the pin and formats), then coalesce.
-            try:
-                conn.virtual_write_values(pin, values, self._loop.time())
-            except LocalProtocolError as exc:
-                raise UsageError(str(exc)) from None
-            self._kick()
-            return
-        self._queue_virtual_write(pin, values)
-
     async def ping(self, timeout: float = 10.0) -> float:
         """Send PING and return the round-trip time in seconds (needs a logged-in session)."""
         if not self._logged_in or self._conn is None or self._loop is None:
             raise ConnectError("not connected")
         loop = self._loop
-        msg_id = self._conn.ping(loop.time())
+        msg_id = self._ping_now(self._conn)
         future: asyncio.Future[float] = loop.create_future()
         self._pings[msg_id] = future
         self._transmit()
@@ -265,8 +241,11 @@ class BlynkClient(SessionBase):
         if self._runner is not None and not self._runner.done():
             return
         self._loop = asyncio.get_running_loop()
+        self._now = self._loop.time
         self._stopping = False
         self._runner = self._loop.create_task(self._supervise(retry))
+        self._runner.add_done_callback(lambda _: self._cancel_user_timer())
+        self._timers_changed()
 
     async def _supervise(self, retry: bool) -> None:
         """Run sessions: follow redirects at once, back off after failures, stop on a bad token."""
@@ -295,8 +274,9 @@ class BlynkClient(SessionBase):
                 return
             if not retry:
                 raise failure
-            delay = self._backoff.next_delay()
-            self.log.warning("%s; reconnecting in %.1f s", failure, delay)
+            delay = self._retry_delay(failure)
+            if not isinstance(failure, InterfaceMissing):
+                self.log.warning("%s; reconnecting in %.1f s", failure, delay)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(loop.time() + delay):
                     while not self._stopping:
@@ -307,6 +287,7 @@ class BlynkClient(SessionBase):
     async def _session(self, host: str, port: int) -> None:
         """Connect, log in and serve until the connection ends; raise why it ended."""
         loop = asyncio.get_running_loop()
+        self._check_interface()
         self.stats.attempts += 1
         self.log.info("connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
         reader, writer = await self._open(host, port)
@@ -314,7 +295,7 @@ class BlynkClient(SessionBase):
         self._conn, self._writer, self._abort_exc = conn, writer, None
         was_logged_in = False
         try:
-            conn.login(self._token, loop.time(), info=self.info)
+            self._login(conn)
             self._transmit()
             while True:
                 try:
@@ -347,6 +328,7 @@ class BlynkClient(SessionBase):
     async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Resolve, bind, connect and (with TLS) handshake within ``connect_timeout``."""
         loop = asyncio.get_running_loop()
+        handshaking = False
         try:
             async with asyncio.timeout(self.connect_timeout):
                 try:
@@ -375,6 +357,7 @@ class BlynkClient(SessionBase):
                 if sock is None:
                     reason = last.strerror if last is not None and last.strerror else str(last)
                     raise ConnectError(f"cannot connect to {host}:{port}: {reason}")
+                handshaking = self._ssl is not None
                 try:
                     return await asyncio.open_connection(
                         sock=sock,
@@ -383,18 +366,28 @@ class BlynkClient(SessionBase):
                         ssl_handshake_timeout=self.connect_timeout if self._ssl is not None else None,
                         limit=1 << 17,
                     )
-                except ssl.SSLError as exc:
+                except ssl.SSLCertVerificationError as exc:
                     sock.close()
                     raise TlsError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+                except ssl.SSLError as exc:
+                    sock.close()
+                    raise TlsError(f"TLS with {host}:{port} failed: {exc.reason or exc} ({TLS_HINT})") from None
                 except (ConnectionError, OSError) as exc:
                     sock.close()
                     if self._ssl is not None:
-                        raise TlsError(f"TLS with {host}:{port} failed: {exc}") from None
+                        raise TlsError(f"TLS with {host}:{port} failed: {exc} ({TLS_HINT})") from None
                     raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from None
+                except BaseException:
+                    sock.close()
+                    raise
         except TimeoutError:
+            if handshaking:
+                raise TlsError(
+                    f"TLS with {host}:{port} failed: no handshake answer within {self.connect_timeout:g} s ({TLS_HINT})"
+                ) from None
             raise ConnectError(f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s") from None
 
-    def _prepare_socket(self, sock: socket.socket, family: int) -> None:
+    def _prepare_socket(self, sock: _Socket, family: int) -> None:
         """Non-blocking, then TCP_NODELAY and the optional interface/source binding."""
         sock.setblocking(False)
         super()._prepare_socket(sock, family)
@@ -425,6 +418,7 @@ class BlynkClient(SessionBase):
 
     def _end_session(self, writer: asyncio.StreamWriter) -> None:
         conn_left = self._conn
+        was_logged_in = self._logged_in
         self._logged_in = False
         self._connected.clear()
         for handle in (self._timer, self._flush_handle):
@@ -435,12 +429,10 @@ class BlynkClient(SessionBase):
             if not future.done():
                 future.set_exception(ConnectError("the connection ended before the PING answer"))
         self._pings.clear()
-        # Bytes still waiting for the coalescing timer cannot be replayed as operations: say so.
+        # What the core still holds, and everything the server never confirmed, is replayed later.
         if conn_left is not None:
-            unsent = conn_left.stats.bytes_out - self._sent_mark
-            if unsent > 0:
-                self.log.warning("%d byte(s) of operations were not sent before the connection ended", unsent)
-        self._sent_mark = 0
+            conn_left.data_to_send()
+            self._session_ended(was_logged_in)
         self._conn = None
         self._writer = None
         if not writer.is_closing():
@@ -448,23 +440,14 @@ class BlynkClient(SessionBase):
 
     # -- transmit and timer ------------------------------------------------------------------------
 
-    def _kick(self) -> None:
-        """Transmit now, or within the coalescing window so close writes share one segment.
-
-        A window's worth of writes never waits for the timer once it fills ``coalesce_bytes``
-        (about one TCP segment): big bursts are pipelined instead of held back.
-        """
-        conn = self._conn
-        if self.coalesce <= 0 or self._loop is None or conn is None:
-            self._transmit()
-            return
-        if conn.stats.bytes_out - self._sent_mark >= self.coalesce_bytes:
-            self._transmit()
-        elif self._flush_handle is None:
-            self._flush_handle = self._loop.call_later(self.coalesce, self._transmit)
+    def _hold(self) -> None:
+        """An operation waits in an open coalescing window: make sure the window closes on time."""
+        if self._flush_handle is None and self._loop is not None and self._coalescer.flush_at is not None:
+            self._flush_handle = self._loop.call_at(self._coalescer.flush_at, self._transmit)
 
     def _transmit(self) -> None:
         """Write everything the core has in one ``write`` and re-arm the one timer."""
+        self._coalescer.flush_at = None
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -472,13 +455,9 @@ class BlynkClient(SessionBase):
         if conn is None or writer is None:
             return
         data = conn.data_to_send()
-        self._sent_mark = conn.stats.bytes_out
         if data and not writer.is_closing():
             self._write(writer, data)
         self._arm_timer()
-
-    def _now(self) -> float:
-        return self._loop.time() if self._loop is not None else 0.0
 
     def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         """The single place bytes leave the client (tests count calls here)."""
@@ -504,12 +483,38 @@ class BlynkClient(SessionBase):
         if conn is None or loop is None:
             return
         try:
-            conn.handle_timer(loop.time())
+            self._core_timer(conn, loop.time())
             self._process_events()
         except (BlynkError, _Redirect) as exc:
             self._abort(exc)
             return
         self._transmit()
+
+    # -- user timers ---------------------------------------------------------------------------------
+
+    def _timers_changed(self) -> None:
+        """Arm the one loop timer of :meth:`set_interval` / :meth:`set_timeout` at their next deadline."""
+        loop = self._loop
+        if loop is None or self._runner is None or self._runner.done():
+            return  # armed when the client starts
+        deadline = self._timers.next_deadline()
+        if deadline == self._user_timer_at:
+            return
+        self._cancel_user_timer()
+        if deadline is not None:
+            self._user_timer_at = deadline
+            self._user_timer = loop.call_at(deadline, self._on_user_timer)
+
+    def _cancel_user_timer(self) -> None:
+        if self._user_timer is not None:
+            self._user_timer.cancel()
+        self._user_timer = self._user_timer_at = None
+
+    def _on_user_timer(self) -> None:
+        self._user_timer = self._user_timer_at = None
+        if self._loop is not None:
+            self._run_timers(self._loop.time())
+        self._timers_changed()
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -529,104 +534,3 @@ class BlynkClient(SessionBase):
             await awaitable
         except Exception:
             self.log.exception("handler %s failed", getattr(handler, "__name__", handler))
-
-
-class Blynk:
-    """Blocking facade over the asyncio client: the same client in its own private event loop.
-
-    For scripts prefer :class:`blynk_client.sync_client.Blynk`: the same API and features on a
-    ``selectors`` driver without asyncio (about 8 MiB less RSS and less CPU per write, see
-    ``bench/results/blynk.txt``). This one suits code that also uses :class:`BlynkClient`.
-
-    ::
-
-        blynk = Blynk(token, server="127.0.0.1", port=8080, insecure=True)
-
-        @blynk.on_write("V0")
-        def v0(values): print(values.int())
-
-        blynk.connect()
-        while True:
-            blynk.virtual_write("V1", read_sensor())
-            blynk.run(1.0)              # process I/O for one second
-
-    Takes the same keyword arguments as :class:`BlynkClient`.
-    """
-
-    def __init__(self, token: str, **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self.client = BlynkClient(token, **options)
-        self.on_write = self.client.on_write
-        self.on_connect = self.client.on_connect
-        self.on_disconnect = self.client.on_disconnect
-        self.virtual_write = self.client.virtual_write
-        self.sync = self.client.sync
-        self.set_property = self.client.set_property
-        self.log_event = self.client.log_event
-        self.resolve_event = self.client.resolve_event
-
-    def __repr__(self) -> str:
-        return f"<Blynk {self.client!r}>"
-
-    @property
-    def connected(self) -> bool:
-        """True while logged in."""
-        return self.client.connected
-
-    def connect(self, timeout: float | None = 30.0, *, retry: bool = True) -> None:
-        """Block until logged in (reconnecting with backoff when ``retry``); raise on a fatal error."""
-        self._loop.run_until_complete(self._connect(timeout, retry))
-
-    async def _connect(self, timeout: float | None, retry: bool) -> None:
-        self.client._start(retry=retry)
-        await self.client.wait_connected(timeout)
-
-    def run(self, duration: float = 0.0) -> None:
-        """Process I/O for ``duration`` seconds (0: only what is ready), staying connected.
-
-        Raises the error that stopped the client (for example :class:`InvalidTokenError`).
-        """
-        self._loop.run_until_complete(self._run(duration))
-
-    async def _run(self, duration: float) -> None:
-        self.client._start(retry=True)
-        runner = self.client._runner
-        assert runner is not None
-        await asyncio.wait({runner}, timeout=duration if duration > 0 else 0.001)
-        if runner.done():
-            runner.result()
-
-    def run_forever(self) -> None:
-        """Stay connected until :meth:`close` (from a handler) or Ctrl-C."""
-        self._loop.run_until_complete(self._forever())
-
-    async def _forever(self) -> None:
-        self.client._start(retry=True)
-        runner = self.client._runner
-        assert runner is not None
-        await runner
-
-    def ping(self, timeout: float = 10.0) -> float:
-        """Return the PING round-trip time in seconds."""
-        return self._loop.run_until_complete(self.client.ping(timeout))
-
-    def flush(self) -> None:
-        """Send everything pending now."""
-        self._loop.run_until_complete(self.client.flush())
-
-    def close(self) -> None:
-        """Close the connection and the private event loop."""
-        if self._loop.is_closed():
-            return
-        if self._loop.is_running():
-            self.client._stopping = True
-            self.client._abort(ConnectError("closed"))
-            return
-        self._loop.run_until_complete(self.client.close())
-        self._loop.close()
-
-    def __enter__(self) -> Blynk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

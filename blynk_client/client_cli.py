@@ -3,18 +3,23 @@
 ::
 
     blynk-client [--server HOST] [--port N] [--insecure] [--ca-file F] [--interface IFNAME]
-                 [--source-address ADDR] [--token-file F] COMMAND ...
+                 [--source-address ADDR] [--token-file F] [--heartbeat S] [--coalesce S]
+                 [--template-id T] [--firmware VERSION] COMMAND ...
 
     run [--json]                  stay connected; print each incoming write ("V1 42") and reconnect
     write V0 VALUE [VALUE ...]    one virtual write (HARDWARE vw)
     sync V0 [V1 ...]              print the stored values the server sends back (HARDWARE_SYNC)
     event CODE [DESCRIPTION]      log an event (EVENT_LOG 64)
+    resolve CODE [--all]          resolve the latest event CODE, or all of them (EVENT_CLEAR 65)
     property V0 NAME VALUE...     set a widget property (PROPERTY 19)
     ping                          log in and print the round-trip time of a PING
 
 The token comes from ``--token-file`` or ``BLYNK_AUTH_TOKEN``; ``--token`` works but warns (the
-process list shows it). Exit statuses are :class:`blynk_client.errors.ExitStatus`: 2 usage, 3
-cannot connect, 4 TLS failure, 5 bad token, 6 protocol or session lost, 130 interrupted.
+process list shows it). ``--template-id`` and ``--firmware`` go into the device info message
+(``tmpl``/``fw-type`` and ``fw``, section 3). With ``--interface``, ``run`` waits for the interface
+to appear (and to come back), printing one line each time; one-shot commands fail with status 3.
+Exit statuses are :class:`blynk_client.errors.ExitStatus`: 2 usage, 3 cannot connect, 4 TLS
+failure, 5 bad token, 6 protocol or session lost, 130 interrupted.
 Protocol references: ``blynk-protocol.md`` sections 1 and 3.
 """
 
@@ -24,14 +29,15 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from blynk_client.errors import BlynkError, ExitStatus, UsageError
+from blynk_client.cli import ArgumentParser, run_main
+from blynk_client.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from blynk_client.client import BlynkClient
@@ -39,14 +45,6 @@ if TYPE_CHECKING:
 
 PROG = "blynk-client"
 TOKEN_ENV = "BLYNK_AUTH_TOKEN"  # noqa: S105 - the variable name, not a secret
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error and :attr:`ExitStatus.USAGE`."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(int(ExitStatus.USAGE), f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> ArgumentParser:
@@ -61,7 +59,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--token-file", help=f"file whose first line is the auth token (or set {TOKEN_ENV})")
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=15.0, help="connect and login timeout in seconds")
-    parser.add_argument("--heartbeat", type=float, default=45.0, help="heartbeat interval in seconds")
+    parser.add_argument(
+        "--heartbeat", type=float, default=45.0, help="heartbeat interval in seconds, announced and kept (45)"
+    )
+    parser.add_argument("--template-id", help="template id sent in the device info (tmpl, fw-type)")
+    parser.add_argument("--firmware", metavar="VERSION", help="firmware version sent in the device info (fw)")
     parser.add_argument(
         "--coalesce", type=float, default=0.005, metavar="SECONDS",
         help="writes within this window share one TCP segment (default 0.005; 0 = off; 0.25 on a metered link: "
@@ -85,6 +87,10 @@ def build_parser() -> ArgumentParser:
     event = sub.add_parser("event", help="log an event")
     event.add_argument("code")
     event.add_argument("description", nargs="?")
+
+    resolve = sub.add_parser("resolve", help="resolve an event")
+    resolve.add_argument("code")
+    resolve.add_argument("--all", action="store_true", help="resolve every open event with this code")
 
     prop = sub.add_parser("property", help="set a widget property")
     prop.add_argument("pin")
@@ -132,10 +138,11 @@ def make_client(args: argparse.Namespace, token: str) -> BlynkClient:
 
     if args.insecure and args.ca_file:
         raise UsageError("--ca-file makes no sense with --insecure")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be > 0")
-    if args.coalesce < 0 or args.heartbeat <= 0:
-        raise UsageError("--coalesce must be >= 0 and --heartbeat > 0")
+    for name, value, low in (("timeout", args.timeout, 0.0), ("heartbeat", args.heartbeat, 0.0)):
+        if not (value > low and math.isfinite(value)):
+            raise UsageError(f"--{name} must be a finite number > 0")
+    if not (args.coalesce >= 0 and math.isfinite(args.coalesce)):
+        raise UsageError("--coalesce must be a finite number >= 0")
     return BlynkClient(
         token,
         server=args.server,
@@ -145,16 +152,26 @@ def make_client(args: argparse.Namespace, token: str) -> BlynkClient:
         interface=args.interface,
         source_address=args.source_address,
         heartbeat=args.heartbeat,
+        template_id=args.template_id,
+        firmware=args.firmware,
         connect_timeout=args.timeout,
         login_timeout=args.timeout,
         coalesce=args.coalesce,
     )
 
 
+def _printable(text: str) -> str:
+    """Server text for a terminal: control characters (escapes, newlines) shown as ``\\x1b``, ``\\n``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _format(values: Values, as_json: bool) -> str:
+    """One output line per write: ``V1 a b`` (values from the server made printable) or JSON."""
     if as_json:
         return json.dumps({"pin": f"V{values.pin}", "values": list(values)})
-    return " ".join([f"V{values.pin}", *values])
+    return " ".join([f"V{values.pin}", *(_printable(v) for v in values)])
 
 
 async def _cmd_run(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
@@ -225,6 +242,13 @@ async def _cmd_event(client: BlynkClient, args: argparse.Namespace, out: TextIO)
     return int(ExitStatus.SUCCESS)
 
 
+async def _cmd_resolve(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
+    client.resolve_event(args.code, all_events=args.all)
+    await client.connect()
+    await _settle(client)
+    return int(ExitStatus.SUCCESS)
+
+
 async def _cmd_property(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
     client.set_property(args.pin, args.name, *args.values)
     await client.connect()
@@ -259,6 +283,7 @@ COMMANDS: dict[str, Callable[[BlynkClient, argparse.Namespace, TextIO], object]]
     "write": _cmd_write,
     "sync": _cmd_sync,
     "event": _cmd_event,
+    "resolve": _cmd_resolve,
     "property": _cmd_property,
     "ping": _cmd_ping,
 }
@@ -302,25 +327,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Entry point of ``blynk-client``: returns an :class:`ExitStatus`; errors are one line."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return _impl(args, stdout, stderr)
-    except BlynkError as exc:
-        print(f"{PROG}: error: {exc}", file=stderr)
-        return int(exc.exit_status)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=stderr)
-        return int(ExitStatus.INTERRUPTED)
-    except BrokenPipeError:
-        return int(ExitStatus.SUCCESS)
-    except SystemExit as exc:  # argparse --help / usage errors
-        code = exc.code
-        return code if isinstance(code, int) else int(ExitStatus.USAGE)
-    except Exception as exc:  # the last line of defence: one line, never a raw traceback
-        if os.environ.get("PPPOS_DEBUG") == "1":
-            traceback.print_exc(file=stderr)
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set PPPOS_DEBUG=1 for details)", file=stderr)
-        return int(ExitStatus.ERROR)
+    return run_main(PROG, lambda args: _impl(args, stdout, stderr), argv, stderr=stderr)
 
 
 if __name__ == "__main__":

@@ -75,10 +75,12 @@ class RemoteProtocolError(ProtocolError):
 def redact_token(token: str | None) -> str:
     """Return a token safe to log: its first four characters and an ellipsis (``abcd…``).
 
-    A token too short to keep most of it hidden (under 12 characters) shows no characters at all.
+    A token too short to keep most of it hidden (under 12 characters) shows no characters at all. A
+    token comes from a peer as often as from us, so a shown character that is not printable ASCII
+    (a terminal escape, a newline) is shown as ``?``.
     """
     if not token:
         return "<none>"
     if len(token) < 12:
         return "\u2026"
-    return token[:4] + "\u2026"
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in token[:4]) + "\u2026"

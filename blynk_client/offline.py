@@ -12,6 +12,8 @@ heartbeat and login rules we follow are in ``blynk-protocol.md`` section 3.
 - :class:`OfflineQueue`: operations the application made while disconnected, replayed after the
   next login. Latest value per key (a virtual pin) by default, or every item up to a bound. Items
   that are superseded or pushed out are counted and reported through a callback, never silently lost.
+Pin names are parsed by the core alone (:func:`blynk_client._wire.parse_pin`, re-exported here).
+
 - :class:`Values`: the arguments of a server-to-device virtual write (HARDWARE ``vw``,
   ``blynk-protocol.md`` section 3 "Server → device virtual-pin write") with typed accessors;
   defined in :mod:`blynk_client.values` and re-exported here.

@@ -691,6 +691,9 @@ class BlynkServer:
                 log.info("closing %s: %s", session.peer, reason)
             case ev.HeartbeatTimeout() | ev.LoginTimeout():
                 log.info("closing %s: %s", session.peer, type(event).__name__)
+            case ev.ConnectionClosed(trailing=trailing) if trailing:
+                self.stats.violations += 1
+                log.info("%s closed the connection inside a message (%d bytes left unread)", session.peer, trailing)
             case _:
                 pass
 
@@ -760,9 +763,10 @@ class BlynkServer:
             await self._http_serve(reader, writer)
         except (ConnectionError, OSError, asyncio.IncompleteReadError, TimeoutError):
             pass
-        except Exception:
+        except Exception as exc:  # a bug of ours: one line, the traceback at debug level
             self.stats.internal_errors += 1
-            log.exception("internal error in the HTTP API")
+            log.error("internal error in the HTTP API: %s", type(exc).__name__)
+            log.debug("internal error details", exc_info=True)
         finally:
             self._http_tasks.discard(task)
             self._http_idle.pop(writer, None)

@@ -15,7 +15,10 @@ small device):
   stop on INVALID_TOKEN (status 9) as :class:`~blynk_client.errors.InvalidTokenError`; reconnect with
   the same :class:`~blynk_client.offline.BackoffPolicy` as the asyncio client;
 - the offline queue (:class:`~blynk_client.offline.OfflineQueue`): operations made while
-  disconnected are replayed after the next login;
+  disconnected, and those a dead session sent without the server confirming them (a PING answer
+  after them, :class:`blynk_client._session.InFlight`), are replayed after the next login;
+- ``set_interval`` / ``set_timeout`` timers (like ``BlynkTimer``) served by the same wait, and a
+  ``run()`` that waits for the next deadline, so ``while True: blynk.run()`` does not spin;
 - write coalescing: operations made within ``coalesce`` seconds leave in one ``send`` (TCP_NODELAY
   on, so the window is ours, not Nagle's); a window's worth of ``coalesce_bytes`` leaves at once.
   The default (5 ms) adds no visible latency; on a metered link ``coalesce=0.25`` (``blynk-client
@@ -46,7 +49,11 @@ from blynk_client._session import (
     DEFAULT_SERVER,
     DEFAULT_TLS_PORT,  # noqa: F401 - re-exported
     MAX_REDIRECTS,  # noqa: F401 - re-exported
+    TLS_HINT,
+    ClientStats,
+    InterfaceMissing,
     SessionBase,
+    Timer,  # noqa: F401 - re-exported
     make_ssl_context,
 )
 from blynk_client._session import WARNING as _WARNING
@@ -55,17 +62,18 @@ from blynk_client.errors import (
     BlynkError,
     ConnectError,
     InvalidTokenError,
-    LocalProtocolError,
     ProtocolError,
     TlsError,
-    UsageError,
     redact_token,
 )
 
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["DEFAULT_SERVER", "Blynk", "SyncStats", "make_ssl_context"]
+#: ``socket.socket`` for annotations inside the class, whose ``socket`` property shadows the module.
+_Socket = socket.socket
+
+__all__ = ["DEFAULT_SERVER", "Blynk", "ClientStats", "SyncStats", "make_ssl_context"]
 
 #: Above this many bytes waiting for the socket, an operation blocks until the socket drains
 #: (the back-pressure BlynkLib gets from ``sendall``), so memory stays bounded.
@@ -93,29 +101,8 @@ def _literal_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
     return None
 
 
-class SyncStats:
-    """Counters of one :class:`Blynk` over its lifetime (all sessions)."""
-
-    __slots__ = ("attempts", "bytes_in", "bytes_out", "logins", "redirects", "replayed", "socket_writes")
-
-    def __init__(self) -> None:
-        #: ``send`` calls that moved bytes.
-        self.socket_writes = 0
-        #: Payload bytes sent (plaintext, before TLS).
-        self.bytes_out = 0
-        #: Payload bytes received.
-        self.bytes_in = 0
-        #: Sessions that reached a successful login.
-        self.logins = 0
-        #: TCP connection attempts, redirect hops included.
-        self.attempts = 0
-        #: Redirects followed.
-        self.redirects = 0
-        #: Operations made while offline and replayed after a login.
-        self.replayed = 0
-
-    def __repr__(self) -> str:
-        return "SyncStats(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__) + ")"
+#: The counters of this driver are the shared ones (one stats type for both drivers).
+SyncStats = ClientStats
 
 
 class Blynk(SessionBase):
@@ -123,20 +110,20 @@ class Blynk(SessionBase):
 
         blynk = Blynk(token, server="127.0.0.1", port=8080, insecure=True)
 
-        @blynk.on_write("V0")
+        @blynk.on("V0")                 # or @blynk.on_write("V0")
         def v0(values): print(values.int())
 
-        blynk.connect()
+        blynk.set_interval(5, lambda: blynk.virtual_write("V1", read_sensor()))
         while True:
-            blynk.virtual_write("V1", read_sensor())
-            blynk.run(1.0)              # process I/O for one second (heartbeat, pushes, reconnect)
+            blynk.run()                 # waits for I/O or the next deadline, then acts
 
     Takes the keyword arguments of :class:`blynk_client.client.BlynkClient` (``server``, ``port``,
     ``insecure``, ``ca_file``, ``ssl_context``, ``interface``, ``source_address``, ``heartbeat``,
-    ``response_timeout``, ``info``, ``connect_timeout``, ``login_timeout``, ``coalesce``,
-    ``coalesce_bytes``, ``backoff``, ``rng``, ``offline_mode``, ``offline_max``, ``on_drop``,
-    ``max_redirects``, ``logger``) plus ``clock`` (a monotonic clock in seconds, for tests).
-    Handlers are plain functions; an exception in one is logged and never ends the session.
+    ``response_timeout``, ``info``, ``template_id``, ``firmware``, ``connect_timeout``,
+    ``login_timeout``, ``coalesce``, ``coalesce_bytes``, ``backoff``, ``rng``, ``offline_mode``,
+    ``offline_max``, ``on_drop``, ``max_redirects``, ``logger``) plus ``clock`` (a monotonic clock
+    in seconds, for tests). Handlers and timers are plain functions run from :meth:`run`; an
+    exception in one is logged and never ends the session.
     """
 
     def __init__(
@@ -149,14 +136,13 @@ class Blynk(SessionBase):
     ) -> None:
         self._logger = logger
         self._clock = clock
-        self.stats = SyncStats()
+        self._now = clock  # the session's clock: an attribute, not a method call on the hot path
         super().__init__(token, **options)
         # Session state.
         self._sock: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
         self._conn: DeviceConnection | None = None
         self._out = bytearray()  # bytes the socket did not take yet
-        self._flush_at: float | None = None  # end of the open coalescing window
         self._retry_at: float | None = None  # next connection attempt after a failure
         self._pongs: dict[int, float] = {}
         self._stopping = False
@@ -180,32 +166,6 @@ class Blynk(SessionBase):
         """The connected socket of the current session (for accounting such as TCP_INFO), or None."""
         return self._sock
 
-    # -- operations (never block, except for back-pressure; queued while offline) ------------------
-
-    def virtual_write(self, pin: str | int, *values: object) -> None:
-        """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline."""
-        conn = self._conn
-        if conn is None or not self._logged_in or not values:
-            if not values:
-                raise UsageError("virtual_write needs at least one value")
-            self._queue_virtual_write(pin, values)
-            return
-        # The hot path: the core checks, formats and queues; then the coalescing window.
-        now = self._clock()
-        try:
-            conn.virtual_write_values(pin, values, now)
-        except LocalProtocolError as exc:
-            raise UsageError(str(exc)) from None
-        flush_at = self._flush_at
-        if flush_at is not None and now < flush_at and conn.pending_bytes() < self.coalesce_bytes:
-            return  # the open window holds it
-        if flush_at is None and self.coalesce > 0 and conn.pending_bytes() < self.coalesce_bytes:
-            self._flush_at = now + self.coalesce  # the first write opens the window
-            return
-        self._transmit()
-        if len(self._out) > SEND_HIGH_WATER:
-            self._drain_to(SEND_HIGH_WATER // 2)
-
     # -- blocking calls ---------------------------------------------------------------------------
 
     def connect(self, timeout: float | None = 30.0, *, retry: bool = True) -> None:
@@ -224,14 +184,23 @@ class Blynk(SessionBase):
                 raise ConnectError(f"not connected within {timeout:g} s")
             self._step(end, retry=retry)
 
-    def run(self, duration: float = 0.0) -> None:
-        """Process I/O for ``duration`` seconds (0: only what is ready), staying connected.
+    def run(self, duration: float | None = None) -> None:
+        """Serve the connection, timers and reconnects; BlynkLib's ``while True: blynk.run()``.
+
+        Without ``duration``: one round. It waits until something is due (incoming data, the
+        heartbeat, a coalescing window, a timer of :meth:`set_interval`, the next reconnect
+        attempt), acts on it and returns, so a loop around it sleeps while idle instead of
+        spinning. Put periodic work in :meth:`set_interval`; a loop that must also poll something
+        else uses ``poll(0.05)``, which waits at most that long. With ``duration`` (seconds):
+        serve for that long (0: only what is ready now).
 
         Raises the error that stops the client (:class:`InvalidTokenError`).
         """
         self._reopen()
-        now = self._clock()
-        end = now + max(0.0, duration)
+        if duration is None:
+            self._step(None, retry=True)
+            return
+        end = self._clock() + max(0.0, duration)
         self._step(end, retry=True)
         while not self._stopping and self._clock() < end:
             self._step(end, retry=True)
@@ -239,13 +208,14 @@ class Blynk(SessionBase):
     def poll(self, timeout: float = 0.05) -> None:
         """One round: wait at most ``timeout`` seconds for I/O or a deadline, act, and return.
 
-        Like BlynkLib's ``run()``: it returns as soon as something was processed.
+        Like BlynkLib 0.2's ``run()`` (a 50 ms socket timeout): it returns as soon as something
+        was processed, or after ``timeout``.
         """
         self._reopen()
         self._step(self._clock() + max(0.0, timeout), retry=True)
 
     def run_forever(self) -> None:
-        """Stay connected until :meth:`close` (from a handler) or Ctrl-C."""
+        """Stay connected until :meth:`close` (from a handler or timer) or Ctrl-C."""
         self._reopen()
         while not self._stopping:
             self._step(None, retry=True)
@@ -254,10 +224,10 @@ class Blynk(SessionBase):
         """Send PING and return the round-trip time in seconds (needs a logged-in session)."""
         if not self._logged_in or self._conn is None:
             raise ConnectError("not connected")
-        msg_id = self._conn.ping(self._clock())
+        conn = self._conn
+        msg_id = self._ping_now(conn)
         self._transmit()
         end = self._clock() + timeout
-        conn = self._conn
         try:
             while msg_id not in self._pongs:
                 if self._conn is not conn or not self._logged_in:
@@ -283,6 +253,9 @@ class Blynk(SessionBase):
             return  # the blocking call returns and closes
         self._shutdown()
 
+    #: BlynkLib's name of :meth:`close`.
+    disconnect = close
+
     # -- the loop -----------------------------------------------------------------------------------
 
     def _reopen(self) -> None:
@@ -292,7 +265,10 @@ class Blynk(SessionBase):
             self._closed = self._stopping = False
 
     def _step(self, end: float | None, *, retry: bool, reconnect: bool = True) -> None:
-        """One wait-and-act round: connect when due, then select until the earliest deadline."""
+        """One wait-and-act round: connect when due, else wait until the earliest deadline, act.
+
+        A connection attempt (which blocks already) or a wait for the next attempt is a round too.
+        """
         self._in_call = True
         try:
             try:
@@ -301,8 +277,8 @@ class Blynk(SessionBase):
                         self._attempt(end, retry)
                     else:
                         self._wait(end)
-                    return
-                self._serve(end)
+                else:
+                    self._serve(end)
             except _Redirect as hop:
                 self._follow(hop)
             except InvalidTokenError as exc:
@@ -314,6 +290,7 @@ class Blynk(SessionBase):
             except (ConnectError, ProtocolError) as exc:
                 self._end_session()
                 self._failed(exc, retry)
+            self._run_timers(self._clock())
         finally:
             self._in_call = False
             if self._stopping and not self._closed and self._fatal is None:
@@ -329,6 +306,10 @@ class Blynk(SessionBase):
         self._open(host, port)
 
     def _wait(self, until: float | None) -> None:
+        """Sleep until ``until`` or the next timer (at most 0.25 s at a time, so close() is seen)."""
+        timer = self._timers.next_deadline()
+        if timer is not None and (until is None or timer < until):
+            until = timer
         delay = 0.25 if until is None else max(0.0, min(0.25, until - self._clock()))
         time.sleep(delay)
 
@@ -338,9 +319,10 @@ class Blynk(SessionBase):
             return
         if not retry:
             raise exc
-        delay = self._backoff.next_delay()
+        delay = self._retry_delay(exc)
         self._retry_at = self._clock() + delay
-        self._log(_WARNING, "%s; reconnecting in %.1f s", exc, delay)
+        if not isinstance(exc, InterfaceMissing):
+            self._log(_WARNING, "%s; reconnecting in %.1f s", exc, delay)
 
     def _follow(self, hop: _Redirect) -> None:
         self._end_session()
@@ -352,10 +334,12 @@ class Blynk(SessionBase):
         conn, sock, sel = self._conn, self._sock, self._sel
         assert conn is not None and sock is not None and sel is not None
         now = self._clock()
-        if self._flush_at is not None and now >= self._flush_at:
+        flush_at = self._coalescer.flush_at
+        if flush_at is not None and now >= flush_at:
             self._transmit()
+            flush_at = None
         deadline = conn.get_timer()
-        for candidate in (end, self._flush_at):
+        for candidate in (end, flush_at, self._timers.next_deadline()):
             if candidate is not None and (deadline is None or candidate < deadline):
                 deadline = candidate
         pending_tls = getattr(sock, "pending", None)
@@ -374,12 +358,13 @@ class Blynk(SessionBase):
         if self._conn is conn:
             timer = conn.get_timer()
             if timer is not None and now >= timer:
-                conn.handle_timer(now)
+                self._core_timer(conn, now)
                 self._process()
-            if self._flush_at is None or now >= self._flush_at:
+            flush_at = self._coalescer.flush_at
+            if flush_at is None or now >= flush_at:
                 self._transmit()  # an open window holds what the core queued too (at most ``coalesce``)
 
-    def _read(self, conn: DeviceConnection, sock: socket.socket, now: float) -> None:
+    def _read(self, conn: DeviceConnection, sock: _Socket, now: float) -> None:
         host, port = self._target
         try:
             data = sock.recv(RECV_SIZE)
@@ -422,6 +407,7 @@ class Blynk(SessionBase):
 
     def _open(self, host: str, port: int) -> None:
         """Resolve, bind, connect and (with TLS) handshake within ``connect_timeout``; log in."""
+        self._check_interface()
         self.stats.attempts += 1
         self._log(20, "connecting to %s:%d (%s)", host, port, "TLS" if self.tls else "plain TCP")
         end = self._clock() + self.connect_timeout
@@ -461,28 +447,31 @@ class Blynk(SessionBase):
         sel.register(sock, selectors.EVENT_READ)
         self._sock, self._sel, self._conn = sock, sel, conn
         self._out.clear()
-        self._flush_at = None
-        conn.login(self._token, self._clock(), info=self.info)
+        self._coalescer.sent()
+        self._login(conn)
         self._transmit()
 
-    def _handshake(self, sock: socket.socket, host: str, port: int, end: float) -> socket.socket:
+    def _handshake(self, sock: _Socket, host: str, port: int, end: float) -> _Socket:
         import ssl
 
         assert self._ssl is not None
         try:
             sock.settimeout(max(0.001, end - self._clock()))
             tls = self._ssl.wrap_socket(sock, server_hostname=host)
-        except ssl.SSLError as exc:
+        except ssl.SSLCertVerificationError as exc:
             sock.close()
             raise TlsError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+        except ssl.SSLError as exc:
+            sock.close()
+            raise TlsError(f"TLS with {host}:{port} failed: {exc.reason or exc} ({TLS_HINT})") from None
         except TimeoutError:
             sock.close()
-            raise ConnectError(
-                f"cannot connect to {host}:{port}: timed out after {self.connect_timeout:g} s"
+            raise TlsError(
+                f"TLS with {host}:{port} failed: no handshake answer within {self.connect_timeout:g} s ({TLS_HINT})"
             ) from None
         except OSError as exc:
             sock.close()
-            raise TlsError(f"TLS with {host}:{port} failed: {exc}") from None
+            raise TlsError(f"TLS with {host}:{port} failed: {exc} ({TLS_HINT})") from None
         return tls
 
     def _end_session(self) -> None:
@@ -490,13 +479,11 @@ class Blynk(SessionBase):
         was_logged_in = self._logged_in
         self._logged_in = False
         self._conn = self._sock = self._sel = None
-        self._flush_at = None
         self._pongs.clear()
-        if conn is not None:
-            unsent = len(self._out) + len(conn.data_to_send())
-            if unsent and was_logged_in:
-                self._log(_WARNING, "%d byte(s) of operations were not sent before the connection ended", unsent)
         self._out.clear()
+        if conn is not None:
+            conn.data_to_send()
+            self._session_ended(was_logged_in)
         if sel is not None:
             sel.close()
         if sock is not None:
@@ -523,24 +510,15 @@ class Blynk(SessionBase):
 
     # -- transmit -----------------------------------------------------------------------------------
 
-    def _kick(self) -> None:
-        """Send now, or when the coalescing window closes (it opens with the first held operation)."""
-        now = self._clock()
-        conn = self._conn
-        assert conn is not None
-        flush_at = self._flush_at
-        if self.coalesce <= 0 or conn.pending_bytes() >= self.coalesce_bytes:
-            self._transmit()
-        elif flush_at is None:
-            self._flush_at = now + self.coalesce
-        elif now >= flush_at:
-            self._transmit()
+    def _flush(self) -> None:
+        """An operation must leave now; above the high-water mark, wait for the socket (back-pressure)."""
+        self._transmit()
         if len(self._out) > SEND_HIGH_WATER:
             self._drain_to(SEND_HIGH_WATER // 2)
 
     def _transmit(self) -> None:
         """Move everything the core has into the socket (one ``send``); the rest waits for EVENT_WRITE."""
-        self._flush_at = None
+        self._coalescer.flush_at = None
         conn = self._conn
         if conn is None:
             return
@@ -601,9 +579,6 @@ class Blynk(SessionBase):
         self._retry_at = self._clock() + self._backoff.next_delay()
 
     # -- helpers --------------------------------------------------------------------------------------
-
-    def _now(self) -> float:
-        return self._clock()
 
     def _log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         logger = self._logger

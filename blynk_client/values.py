@@ -8,6 +8,7 @@ needs them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
 __all__ = ["Values"]
@@ -60,7 +61,7 @@ class Values(Sequence[str]):
                 raise ValueError(f"V{self.pin}[{index}] is not an integer: {text!r}") from None
             return int(number)
 
-    def float(self, index: int = 0) -> float:
+    def float(self, index: builtins.int = 0) -> builtins.float:
         """Return the value at ``index`` as a float."""
         text = self._at(index)
         try:
@@ -68,11 +69,11 @@ class Values(Sequence[str]):
         except ValueError:
             raise ValueError(f"V{self.pin}[{index}] is not a number: {text!r}") from None
 
-    def str(self, index: int = 0) -> str:
+    def str(self, index: builtins.int = 0) -> builtins.str:
         """Return the value at ``index`` as text."""
         return self._at(index)
 
-    def _at(self, index: int) -> str:
+    def _at(self, index: builtins.int) -> builtins.str:
         try:
             return self._items[index]
         except IndexError:

@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import configparser
 import ipaddress
+import math
 import os
 import re
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
+from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
 
 if TYPE_CHECKING:
     from pppos.at.bringup import BringupConfig
@@ -77,7 +80,7 @@ class Opt:
     """The declaration of one option (the metadata of its :class:`UpOptions` field)."""
 
     help: str
-    #: how the command line and the INI file spell a value: str, int, bool (a flag), list (repeatable)
+    #: how the command line and the INI file spell a value: str, int, float, bool (a flag), list (repeatable)
     kind: str = "str"
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
@@ -88,6 +91,8 @@ class Opt:
     ini: bool = True
     #: not shown by --help (test knobs)
     hidden: bool = False
+    #: a bool that also has a ``--no-NAME`` form (its default is True)
+    negatable: bool = False
     #: secrets come from a file, the environment or (warned) the command line
     secret: Secret | None = None
     #: turns the merged raw value (str, int, bool or list of str) into the field's value; raises ConfigError
@@ -117,6 +122,16 @@ def _parse_lcp_echo(text: str) -> tuple[float, int] | None:
     if not (0.1 <= interval <= 3600 and 1 <= failures <= 100):
         raise ConfigError(f"--lcp-echo {text}: interval 0.1..3600 s, failures 1..100")
     return interval, failures
+
+
+def _parse_reset_command(text: str) -> tuple[str, ...]:
+    try:
+        argv = shlex.split(str(text))
+    except ValueError as exc:
+        raise ConfigError(f"--reset-command: {exc}") from None
+    if not argv:
+        raise ConfigError("--reset-command is empty")
+    return tuple(argv)
 
 
 def _parse_dns(values: list[str]) -> tuple[str, ...]:
@@ -151,11 +166,17 @@ class UpOptions:
     usepeerdns: bool = opt(False, "use the name servers the peer announces", kind="bool")
     dns: tuple[str, ...] = opt((), "name server when the peer gives none (repeatable)", kind="list",
                                convert=_parse_dns)
-    mtu: int | None = opt(None, "MRU/MTU to ask for (default 1500)", kind="int")
+    mtu: int | None = opt(None, f"MRU/MTU to ask for, {MIN_MRU}..{MAX_MRU} (default {DEFAULT_MRU})", kind="int")
+    #: Run IPv6CP (RFC 5072); ``--no-ipv6`` keeps the link IPv4-only.
+    ipv6: bool = opt(True, "negotiate IPv6 (IPv6CP) besides IPv4 (default; --no-ipv6: IPv4 only)", kind="bool",
+                     negatable=True)
     #: (interval seconds, failures) for LCP Echo-Request keepalives (RFC 1661 section 5.8); None = off.
     lcp_echo: tuple[float, int] | None = opt((30.0, 4), "LCP echo keepalive (default 30,4; 'off')",
                                              metavar="INTERVAL,FAILURES", convert=_parse_lcp_echo)
-    pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR)", metavar="FILE")
+    pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR; mode 600, "
+                           "PAP password masked)", metavar="FILE")
+    #: Keep PAP passwords in clear in the pcap (masked with ``*`` by default).
+    pcap_secrets: bool = opt(False, "keep the PAP password in clear in the --pcap file", kind="bool")
     trace: bool = opt(False, "print a pppd-style line per PPP packet", kind="bool")
     #: The INI file that was read (``--config``).
     config: str | None = opt(None, "INI file with these options in a [pppos] section", metavar="FILE", ini=False)
@@ -164,10 +185,30 @@ class UpOptions:
                            "(as pppd's call)", metavar="NAME", ini=False)
     backend: str = opt("auto", "python (TUN), pppd (kernel PPP) or auto (default)", choices=BACKENDS)
     direct: bool = opt(False, "the port is already a PPP link: skip the AT phase", kind="bool")
-    persist: bool = opt(False, "redial after the link is lost", kind="bool")
+    persist: bool = opt(False, "supervise the session: notice a lost call at once, recover and redial",
+                        kind="bool")
+    #: ``--persist``: consecutive failed attempts before giving up (0: never).
+    maxfail: int = opt(0, "with --persist: give up after N consecutive failed attempts (default 0: never)",
+                       kind="int", metavar="N")
+    #: ``--persist``: the first wait after a loss, doubling (with jitter) up to ``holdoff_max``.
+    holdoff: float = opt(1.0, "with --persist: first wait after a loss (default 1 s, doubling with jitter)",
+                         kind="float", metavar="S")
+    holdoff_max: float = opt(300.0, "with --persist: longest wait between attempts (default 300 s)",
+                             kind="float", metavar="S")
+    #: ``--persist``: seconds to wait for a vanished port (None: forever).
+    port_wait: float | None = opt(None, "with --persist: how long to wait for a vanished port (default: forever)",
+                                  kind="float", metavar="S")
+    #: The user's power-cycle hook as an argv (run without a shell), the recovery ladder's last resort.
+    reset_command: tuple[str, ...] | None = opt(
+        None, "with --persist: power-cycle hook (uhubctl, a GPIO toggle) run without a shell when the modem "
+        "does not recover by itself", metavar="CMD", convert=_parse_reset_command)
     #: Show the generated pppd configuration (secrets masked) and exit (``--backend pppd``).
     print_config: bool = opt(False, "show the files the pppd backend would generate (secrets masked) and exit",
                              kind="bool")
+    #: Write the peer file and the systemd units for this peer name, then exit (:mod:`pppos.service`).
+    install_service: str | None = opt(None, "write /etc/pppos/peers/NAME.conf (mode 600) from these options and "
+                                      "the units pppos@.service and blynk-client@.service, then exit",
+                                      metavar="NAME", ini=False)
     quiet: bool = opt(False, "no progress lines, only errors", kind="bool", short="-q")
     log_format: str = opt("text", "progress as text (default) or JSON lines", choices=LOG_FORMATS)
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
@@ -196,8 +237,12 @@ class UpOptions:
             "apn": self.apn,
             "user": self.user,
             "password": self.password,
-            **overrides,
         }
+        # SIM safety: never resend a PIN a SIM refused; remember each refusal (pppos.pinguard).
+        from pppos.pinguard import bringup_fields
+
+        values.update(bringup_fields(self.pin))
+        values.update(overrides)
         names = {f.name for f in fields(BringupConfig)}
         return BringupConfig(**{k: v for k, v in values.items() if k in names and v is not None})
 
@@ -244,9 +289,11 @@ def build_up_parser() -> ArgumentParser:
         if o.choices:
             kw["choices"] = o.choices
         if o.kind == "bool":
-            kw["action"] = "store_true"
+            kw["action"] = argparse.BooleanOptionalAction if o.negatable else "store_true"
         elif o.kind == "int":
             kw["type"] = int
+        elif o.kind == "float":
+            kw["type"] = float
         elif o.kind == "list":
             kw["action"] = "append"
         p.add_argument(*names, **kw)
@@ -300,6 +347,11 @@ def load_config_file(path: str) -> dict[str, Any]:
         if kind == "int":
             try:
                 out[name] = int(value)
+            except ValueError:
+                raise ConfigError(f"config file {path}: {key} must be a number, got {value!r}") from None
+        elif kind == "float":
+            try:
+                out[name] = float(value)
             except ValueError:
                 raise ConfigError(f"config file {path}: {key} must be a number, got {value!r}") from None
         elif kind == "bool":
@@ -410,8 +462,8 @@ def _validate(opts: UpOptions) -> None:
         raise ConfigError(f"--baud {opts.baud} is not a serial speed")
     if opts.apn is not None and not _APN_RE.match(opts.apn):
         raise ConfigError("--apn may hold only letters, digits, '.', '-' and '_' (at most 100)")
-    if opts.mtu is not None and not 128 <= opts.mtu <= 16384:
-        raise ConfigError(f"--mtu {opts.mtu} is outside 128..16384")
+    if opts.mtu is not None and not MIN_MRU <= opts.mtu <= MAX_MRU:
+        raise ConfigError(f"--mtu {opts.mtu} is outside {MIN_MRU}..{MAX_MRU}")
     if not 0 <= opts.route_metric <= 0xFFFFFFFF:
         raise ConfigError(f"--route-metric {opts.route_metric} is outside 0..4294967295")
     if opts.backend not in BACKENDS:
@@ -422,3 +474,12 @@ def _validate(opts: UpOptions) -> None:
         raise ConfigError("--user must be one line of at most 255 characters")
     if opts.password is not None and len(opts.password) > 255:
         raise ConfigError("the password is longer than 255 characters (PAP limit)")
+    if opts.maxfail < 0:
+        raise ConfigError(f"--maxfail {opts.maxfail}: give 0 (never give up) or more")
+    for name, value in (("--holdoff", opts.holdoff), ("--holdoff-max", opts.holdoff_max)):
+        if not (math.isfinite(value) and 0 <= value <= 86400):
+            raise ConfigError(f"{name} {value:g} is outside 0..86400 seconds")
+    if opts.holdoff_max < opts.holdoff:
+        raise ConfigError(f"--holdoff-max {opts.holdoff_max:g} is below --holdoff {opts.holdoff:g}")
+    if opts.port_wait is not None and not (math.isfinite(opts.port_wait) and 0 <= opts.port_wait <= 864000):
+        raise ConfigError(f"--port-wait {opts.port_wait:g} is outside 0..864000 seconds")

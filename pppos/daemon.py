@@ -1,29 +1,38 @@
-"""The ``pppos-up`` daemon: one asyncio loop drives the modem bring-up, the PPP link and ``ppp0``.
+"""The ``pppos-up`` daemon: the driver of the session supervisor (:mod:`pppos.session`).
+
+Every decision (when to dial, hang up, hold off, climb the recovery ladder, wait for the port, give
+up, stop) is the supervisor's; this module executes its commands and reports back what happened.
 
 Shape (the data path of the architecture, with the aioquic driver rule "after every wake-up,
 transmit and re-arm"):
 
-- **File descriptors**: the serial port (pyserial, non-blocking, ``loop.add_reader``) and the TUN
-  device (``loop.add_reader``). Serial readable -> one ``os.read`` -> the active core's
+- **File descriptors** (:class:`DataPath`): the serial port (pyserial, non-blocking,
+  ``loop.add_reader``) and the TUN device. Serial readable -> one ``os.read`` -> the active core's
   ``receive_data(chunk, now)`` -> events; a ``PacketReceived`` becomes one ``os.write`` to the TUN fd.
-  TUN readable -> one ``os.read`` -> ``link.send_ip(packet, now)``.
-- **One timer**: a single ``loop.call_at`` handle, re-armed after every wake-up at the earliest deadline
-  of the active core (:class:`~pppos.at.bringup.Bringup`, :class:`~pppos.ppp.link.PppLink` or
-  :class:`~pppos.at.bringup.Hangup`) and of the daemon's own deadlines (state file refresh, bounded
-  terminate wait).
+  TUN readable -> up to :data:`TUN_BATCH` ``os.read`` -> ``link.send_ip(packet, now)``. Bulk serial
+  input pauses the reader briefly (the read holdoff, :data:`HOLDOFF_FILL`).
+- **Cores**: one active sans-I/O core at a time: the AT bring-up, the PPP link, the guarded hang-up
+  or a recovery rung (:class:`~pppos.at.recovery.RecoveryPlan`); their events are dispatched by type
+  with ``match``.
+- **One timer**: a single ``loop.call_at`` handle, re-armed after every wake-up at the earliest of
+  the active core's deadline, the supervisor's, the read holdoff's end, the NO CARRIER confirmation,
+  the DCD poll, the bounded LCP Terminate wait and the state-file refresh.
 - **Transmit**: after every wake-up the core's ``data_to_send()`` is written to the serial fd. A
-  partial write or EAGAIN keeps the rest (at most one chunk) and arms a writer callback; while it is
-  pending the TUN reader is paused, so back-pressure reaches the kernel's queue and TCP instead of
-  an unbounded buffer here. No threads, no per-packet tasks, no queues.
-- **Signals**: SIGINT, SIGTERM, SIGHUP (and ``pppos-down``, which sends SIGTERM) start the orderly
-  teardown: LCP Terminate-Request (RFC 1661 section 5.5) with a bounded wait, then the guarded
-  ``+++``/``ATH`` hang-up (V.250 6.3.6/6.3.7), then host state is restored. A second SIGINT skips the
-  remaining protocol steps but still restores host state.
+  partial write or EAGAIN keeps the rest and arms a writer callback; while it is pending the TUN
+  reader is paused (back-pressure reaches the kernel's queue and TCP). No threads, no queues.
+- **Carrier**: ``NO CARRIER`` after the last frame (:meth:`pppos.ppp.link.PppLink.carrier_lost`,
+  confirmed :data:`CARRIER_CONFIRM` later, so that the same text ending a chunk inside a frame is
+  not taken for it) and a DCD drop (polled every :data:`DCD_POLL` while PPP runs, only on ports that
+  report DCD and after it was seen high) become :class:`~pppos.session.CarrierLost`.
+- **Signals**: SIGINT, SIGTERM, SIGHUP (and ``pppos-down``) are a :class:`~pppos.session.StopRequest`;
+  a second one exits at once (host state is still restored). SIGUSR1 rewrites the state file at
+  once (``pppos-status`` asks for fresh counters that way).
 
-Host state is restored on every exit path (``finally``): our default route removed, the resolver
-restored byte for byte (:mod:`pppos.net.dns`), the TUN interface deleted, the state file removed.
-When the modem vanishes (EOF or EIO on the serial fd) the daemon skips the protocol steps, restores
-host state and exits with :attr:`~pppos.errors.ExitStatus.LINK_LOST`.
+Host state (:class:`Host`): ``ppp0`` is created once and kept across sessions, with its carrier
+down between them, so sockets bound to it survive a redial; our routes and the resolver change are
+removed while the link is down and re-added on the next up. On every exit path (``finally``) the
+routes are removed, the resolver restored byte for byte, the TUN interface deleted and the state
+file removed.
 """
 
 from __future__ import annotations
@@ -32,24 +41,47 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import json
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from pppos import session as ses
+from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, Progress, SetBaud, SetDtr, Verdict
+from pppos.at.profiles import PROFILES, ModemProfile
+from pppos.at.recovery import RecoveryPlan, profile_rungs
 from pppos.config import UpOptions
-from pppos.errors import ConfigError, ExitStatus, LinkError, ModemError, PpposError
+from pppos.errors import ExitStatus, LinkError, ModemError, PpposError
+from pppos.ppp.link import (
+    AuthResult,
+    EchoRtt,
+    Ipv6Up,
+    LinkConfig,
+    LinkDown,
+    LinkUp,
+    PacketReceived,
+    Phase,
+    PhaseChanged,
+    PppLink,
+)
+from pppos.session import link_down_verdict
 
-__all__ = ["Daemon", "Reporter", "link_down_verdict", "run_daemon"]
+if TYPE_CHECKING:
+    import serial
+
+    from pppos.net.dns import DnsManager
+    from pppos.net.status import StatusFile
+    from pppos.net.tun import TunDevice
+
+__all__ = ["Daemon", "DataPath", "Host", "Reporter", "link_down_verdict", "run_daemon", "session_config"]
 
 #: How long the orderly LCP Terminate may take before we go on (RFC 1661: Max-Terminate x Restart).
 TERMINATE_WAIT = 3.0
-#: Upper bound for the guarded +++/ATH hang-up.
-HANGUP_WAIT = 8.0
-#: The state file is rewritten at most this often while the link runs.
+#: The state file is rewritten at most this often while the link runs (and at once on SIGUSR1).
 STATUS_INTERVAL = 1.0
 READ_SIZE = 65536
 #: at most this many TUN packets per wake-up, and no more once this many framed octets wait for the port
@@ -62,6 +94,16 @@ TUN_BATCH_BYTES = 8192
 HOLDOFF_MIN_READ = 64
 HOLDOFF_FILL = 2048
 HOLDOFF_MAX = 0.02
+#: NO CARRIER seen after the last frame is acted on if it is still the line's last text this much later
+CARRIER_CONFIRM = 0.03
+#: DCD is polled this often while PPP runs, on ports that report it
+DCD_POLL = 0.05
+#: IPv6 needs a link MTU of at least 1280 octets (RFC 8200 section 5).
+IPV6_MIN_MTU = 1280
+#: the ``--reset-command`` may run this long
+RESET_COMMAND_TIMEOUT = 120.0
+
+Core = Bringup | Hangup | RecoveryPlan | PppLink
 
 
 class Reporter:
@@ -75,13 +117,9 @@ class Reporter:
         self.stream = stream if stream is not None else sys.stderr
 
     def _emit(self, level: str, step: str, message: str, fields: dict[str, Any]) -> None:
-        if self.json_format:
-            record = {"ts": round(time.time(), 6), "level": level, "step": step, "message": message, **fields}
-            line = json.dumps(record, default=str)
-        elif level == "info":
-            line = f"{self.prog}: {message}"
-        else:
-            line = f"{self.prog}: {level}: {message}"
+        from pppos.logline import format_line
+
+        line = format_line(self.prog, level, step, message, fields, json_format=self.json_format, stream=self.stream)
         with contextlib.suppress(OSError, ValueError):
             print(line, file=self.stream, flush=True)
 
@@ -99,124 +137,258 @@ class Reporter:
         self._emit("trace", "trace", line, {})
 
 
-def link_down_verdict(cause: str, reason: str, protocol: str | None, *, was_up: bool) -> tuple[ExitStatus, str]:
-    """Exit status and one line for a LinkDown that we did not ask for.
-
-    ``cause`` is the :class:`pppos.ppp.link.DownCause` name in lower case: authentication failures
-    are :attr:`~ExitStatus.AUTH`; anything after IPCP opened is a lost link; anything before is a
-    negotiation failure naming the protocol (LCP, IPCP) when the link says which.
-    """
-    if "auth" in cause:
-        return ExitStatus.AUTH, f"PPP authentication failed: {reason}"
-    if was_up:
-        return ExitStatus.LINK_LOST, f"the link was lost: {reason}"
-    return ExitStatus.PPP, f"PPP negotiation failed{f' ({protocol})' if protocol else ''}: {reason}"
-
-
-def _ev(event: object) -> str:
-    return type(event).__name__
+def session_config(opts: UpOptions, profile: ModemProfile | None = None) -> ses.SessionConfig:
+    """The supervisor's settings from the options and (once known) the modem profile."""
+    if profile is None:
+        profile = PROFILES.get(opts.profile or "", PROFILES["generic"])
+    rungs = ses.ladder(profile_rungs=profile_rungs(profile), reset_command=opts.reset_command is not None,
+                       direct=opts.direct)
+    return ses.SessionConfig(persist=opts.persist, maxfail=opts.maxfail, holdoff=opts.holdoff,
+                             holdoff_max=opts.holdoff_max, port_wait=opts.port_wait, direct=opts.direct,
+                             rungs=rungs)
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:
     """Instantiate a config dataclass with those of ``values`` it has fields for."""
-    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(values)
+    names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names and v is not None})
 
 
-class Daemon:
-    """One ``pppos-up`` session. ``await Daemon(options, reporter).run()`` returns the exit status."""
+class DataPath:
+    """The serial port and TUN descriptors, the active core, transmit with back-pressure, read holdoff.
 
-    def __init__(self, options: UpOptions, reporter: Reporter) -> None:
-        self.opts = options
-        self.rep = reporter
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.port: Any = None
-        self.serial_fd = -1
-        self.tun: Any = None
-        self.dns: Any = None
-        self.status: Any = None
-        self.pcap_file: Any = None
-        self.pcap: Any = None
-        # the active sans-I/O cores
-        self.bringup: Any = None
-        self.link: Any = None
-        self.hangup: Any = None
-        self.phase = "starting"
-        self.profile: Any = "generic"
-        # output back-pressure
-        self._pending = b""
-        self._writer_armed = False
-        self._tun_reading = False
-        self._serial_reading = False
-        # serial read holdoff (see HOLDOFF_*): the reader is off until _serial_resume_at
-        self._serial_resume_at: float | None = None
-        self._last_serial_read = 0.0
-        # timer
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
-        self._status_due: float | None = None
-        self._terminate_deadline: float | None = None
-        self._hangup_deadline: float | None = None
-        # outcome
-        self._done: asyncio.Future[int] | None = None
-        self._stopping = False
-        self._interrupts = 0
-        self._exit_status = int(ExitStatus.SUCCESS)
-        self._exit_message: str | None = None
-        self._dialed = False
-        self._configure_task: asyncio.Task[None] | None = None
-        self._pending_ipv6: Any = None
-        # facts for pppos-status
-        self.started = time.time()
-        self._t0 = 0.0
-        self._cpu0 = 0.0
-        self.up_since: float | None = None
+    ``wakeup`` wraps every callback (the daemon's guard: events, transmit, re-arm); ``lost`` is told
+    when the port fails (EOF, EIO).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, wakeup: Callable[[Callable[[], None]], None],
+                 lost: Callable[[str], None]) -> None:
+        self.loop = loop
+        self.wakeup = wakeup
+        self.lost = lost
+        self.port: serial.Serial | None = None
+        self.fd = -1
+        self.tun_fd = -1
+        self.core: Core | None = None
+        self.link: PppLink | None = None
+        #: the interface is configured: packets go to and come from the TUN device
+        self.up = False
+        self.pending = b""
+        self.writer_armed = False
+        self.tun_reading = False
+        self.serial_reading = False
+        self.resume_at: float | None = None
+        self.last_read = 0.0
+        self.carrier_check_at: float | None = None
+        self.counters = {"bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0,
+                         "serial_in": 0, "serial_out": 0, "tun_drops": 0}
+
+    # -- port lifetime
+
+    def attach(self, port: serial.Serial) -> None:
+        """Use the freshly opened ``port`` (non-blocking, watched for input)."""
+        self.port = port
+        self.fd = port.fileno()
+        os.set_blocking(self.fd, False)
+        self.loop.add_reader(self.fd, self.on_serial_readable)
+        self.serial_reading = True
+        self.last_read = self.loop.time()
+
+    def detach(self) -> None:
+        """Drop the core and close the port (nothing more is written)."""
+        self.set_core(None)
+        if self.fd >= 0:
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(self.fd)
+            if self.writer_armed:
+                with contextlib.suppress(Exception):
+                    self.loop.remove_writer(self.fd)
+        if self.port is not None:
+            with contextlib.suppress(Exception):
+                self.port.close()
+        self.port, self.fd = None, -1
+        self.serial_reading = self.writer_armed = False
+        self.pending = b""
+        self.resume_at = None
+
+    def set_core(self, core: Core | None) -> None:
+        """Make ``core`` the one the serial bytes go to (None: drop the active one)."""
+        self.core = core
+        self.link = core if isinstance(core, PppLink) else None
+        self.carrier_check_at = None
+        if self.link is None:
+            self.set_up(False)
+
+    def set_up(self, up: bool) -> None:
+        """Route packets between the link and the TUN device (or stop doing so)."""
+        self.up = up and self.link is not None
+        self.set_tun_reading(self.up and not self.pending)
+
+    # -- serial input
+
+    def on_serial_readable(self) -> None:
+        self.wakeup(self.read_serial)
+
+    def read_serial(self) -> None:
+        try:
+            chunk = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                return
+            self._gone(f"the serial port failed ({exc.strerror})")
+            return
+        if not chunk:
+            self._gone("the serial port reported end of file")
+            return
+        now = self.loop.time()
+        size = len(chunk)
+        self.counters["serial_in"] += size
+        core = self.core
+        if core is None:
+            return  # between attempts: URCs and noise are not needed
+        core.receive_data(chunk, now)
+        since, self.last_read = now - self.last_read, now
+        link = self.link
+        if link is not None:
+            if self.carrier_check_at is None and link.carrier_lost():
+                self.carrier_check_at = now + CARRIER_CONFIRM
+            if size >= HOLDOFF_MIN_READ and since > 0 and self.serial_reading:
+                holdoff = min(HOLDOFF_MAX, HOLDOFF_FILL * since / size)
+                if holdoff >= 0.001:
+                    self.loop.remove_reader(self.fd)
+                    self.resume_at = now + holdoff
+
+    def resume(self, now: float) -> None:
+        """End a read holdoff: watch the port again (its bytes wait in the tty buffer meanwhile)."""
+        if self.resume_at is None or now < self.resume_at:
+            return
+        self.resume_at = None
+        if self.serial_reading and self.fd >= 0:
+            self.loop.add_reader(self.fd, self.on_serial_readable)
+
+    def _gone(self, why: str) -> None:
+        with contextlib.suppress(Exception):
+            self.loop.remove_reader(self.fd)
+        self.serial_reading = False
+        self.lost(why)
+
+    # -- TUN
+
+    def to_tun(self, packet: bytes) -> None:
+        if not self.up or self.tun_fd < 0:
+            self.counters["tun_drops"] += 1
+            return
+        try:
+            os.write(self.tun_fd, packet)
+        except OSError:
+            # A full or refusing TUN queue drops the packet, like any interface; TCP recovers.
+            self.counters["tun_drops"] += 1
+            return
+        self.counters["packets_in"] += 1
+        self.counters["bytes_in"] += len(packet)
+
+    def on_tun_readable(self) -> None:
+        self.wakeup(self.read_tun)
+
+    def read_tun(self) -> None:
+        """Frame the packets waiting on the TUN queue: up to :data:`TUN_BATCH` per wake-up, so a
+        burst (a window of TCP segments, a run of ACKs) costs one event-loop turn, and stop early once
+        the serial side has a backlog (the rest waits in the TUN queue: backpressure, no copy)."""
+        link = self.link
+        if link is None:
+            return
+        now = self.loop.time()
+        counters = self.counters
+        for _ in range(TUN_BATCH):
+            try:
+                packet = os.read(self.tun_fd, READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                raise LinkError(f"reading the TUN device failed: {exc.strerror}") from None
+            if not packet:
+                return
+            counters["packets_out"] += 1
+            counters["bytes_out"] += len(packet)
+            link.send_ip(packet, now)
+            if link.pending_output() >= TUN_BATCH_BYTES:
+                return
+
+    def set_tun_reading(self, on: bool) -> None:
+        if self.tun_fd < 0 or on == self.tun_reading:
+            return
+        if on:
+            self.loop.add_reader(self.tun_fd, self.on_tun_readable)
+        else:
+            self.loop.remove_reader(self.tun_fd)
+        self.tun_reading = on
+
+    # -- output
+
+    def on_serial_writable(self) -> None:
+        self.wakeup(lambda: None)
+
+    def transmit(self) -> None:
+        """Write the core's output; keep a partial write's rest and pause the TUN reader meanwhile."""
+        if self.fd < 0 or not self.serial_reading:
+            return
+        while True:
+            if not self.pending:
+                core = self.core
+                if core is None:
+                    break
+                self.pending = core.data_to_send()
+                if not self.pending:
+                    break
+            try:
+                n = os.write(self.fd, self.pending)
+            except BlockingIOError:
+                n = 0
+            except OSError as exc:
+                self._gone(f"writing to the serial port failed ({exc.strerror})")
+                return
+            self.counters["serial_out"] += n
+            self.pending = self.pending[n:]
+            if self.pending:
+                break
+        if self.pending and not self.writer_armed:
+            self.loop.add_writer(self.fd, self.on_serial_writable)
+            self.writer_armed = True
+        elif not self.pending and self.writer_armed:
+            self.loop.remove_writer(self.fd)
+            self.writer_armed = False
+        self.set_tun_reading(not self.pending and self.up)
+
+
+class Host:
+    """``ppp0`` across sessions, the resolver and the state file (see the module docstring)."""
+
+    def __init__(self, opts: UpOptions, rep: Reporter, wake: Callable[[], None]) -> None:
+        self.opts = opts
+        self.rep = rep
+        #: a driver wake-up (transmit what a core queued, re-arm)
+        self.wake = wake
+        self.tun: TunDevice | None = None
+        self.dns: DnsManager | None = None
+        self.status: StatusFile | None = None
+        self.lock = asyncio.Lock()
         self.local_ip: str | None = None
         self.peer_ip: str | None = None
         self.mtu: int | None = None
         self.ipv6: tuple[str, str] | None = None
         self.dns_servers: list[str] = []
         self.dns_method: str | None = None
-        self.signal: dict[str, Any] | None = None
-        self.echo_rtt: float | None = None
-        self.last_failure: str | None = None
-        self.counters = {"bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0,
-                         "serial_in": 0, "serial_out": 0, "tun_drops": 0}
 
-    # ------------------------------------------------------------------ lifetime
-
-    async def run(self) -> int:
-        """Bring the link up, move packets until told to stop or the link is lost; return the exit status."""
-        self.loop = asyncio.get_running_loop()
-        self._done = self.loop.create_future()
-        self._t0 = self.loop.time()
-        try:
-            await self._prepare()
-            self._t0 = self.loop.time()  # "up in N s" counts from the first byte to the modem
-            self._cpu0 = time.process_time()
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                self.loop.add_signal_handler(sig, self._on_signal, sig)
-            self._start_protocol()
-            self._after_wakeup()
-            status = await self._done
-            if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self._exit_message:
-                # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
-                raise PpposError(self._exit_message, exit_status=ExitStatus(status))
-            return status
-        finally:
-            await self._shutdown()
-
-    async def _prepare(self) -> None:
-        """Everything that can fail before we touch the modem: state, TUN, port, pcap."""
+    async def prepare(self) -> None:
+        """Refuse a second daemon, restore a resolver left by a killed one, create the TUN device."""
         from pppos.net import dns as dnsmod
         from pppos.net import status as statusmod
         from pppos.net.tun import TunDevice
 
-        if self.opts.persist:
-            raise ConfigError("--persist (redial after a lost link) is only supported with --backend pppd so far")
         ifname = self.opts.ifname
-        state = statusmod.state_path(ifname, self.opts.run_dir)
-        previous = statusmod.read_status(state)
+        previous = statusmod.read_status(statusmod.state_path(ifname, self.opts.run_dir))
         other = statusmod.state_pid(previous)
         if other and other != os.getpid() and statusmod.is_pppos_up(other):
             raise PpposError(f"pppos-up is already running on {ifname} (pid {other}); stop it with pppos-down",
@@ -224,153 +396,504 @@ class Daemon:
         backup = statusmod.backup_path(ifname, self.opts.run_dir)
         if dnsmod.restore_backup(backup):
             self.rep.warn(f"restored the resolver left changed by an earlier pppos-up on {ifname}")
-        self.status = statusmod.StatusFile(state)
+        self.status = statusmod.StatusFile(statusmod.state_path(ifname, self.opts.run_dir))
         self.dns = dnsmod.DnsManager(ifname=ifname, backup_path=backup,
                                      resolv_conf=dnsmod.resolv_conf_path(self.opts.resolv_conf))
-        from pppos.serial_port import open_port
-
-        self.port = open_port(self.opts.port, self.opts.baud)
-        try:
-            self.serial_fd = self.port.fileno()
-        except Exception as exc:
-            raise ModemError(f"{self.opts.port} has no file descriptor to wait on ({exc})") from None
-        os.set_blocking(self.serial_fd, False)
         self.tun = TunDevice.create(ifname)
         await self.tun.setup()
-        self._set_phase("opening")
-        if self.opts.pcap:
-            from pppos.ppp.capture import PcapWriter
 
-            try:
-                self.pcap_file = open(self.opts.pcap, "wb")  # noqa: SIM115 - closed in _shutdown
-            except OSError as exc:
-                raise PpposError(f"cannot write the pcap file {self.opts.pcap}: {exc.strerror}",
-                                 exit_status=ExitStatus.USAGE) from None
-            self.pcap = PcapWriter(self.pcap_file)
-        # Import what the session needs now, so the bring-up clock measures the session, not imports.
-        import pppos.at.bringup
-        import pppos.ppp.link  # noqa: F401
+    async def configure(self, event: LinkUp, ipv6: Ipv6Up | None, link: PppLink | None) -> None:
+        """Address, MTU, IPv6 link-local, default route and DNS for the session that just came up."""
+        from pppos.net.dns import choose_servers
 
-        assert self.loop is not None
-        self.loop.add_reader(self.serial_fd, self._on_serial_readable)
-        self._serial_reading = True
+        assert self.tun is not None and self.dns is not None
+        opts = self.opts
+        mtu = min(int(event.mtu or 1500), opts.mtu or 65535)
+        dns = [str(d) for d in event.dns if d]
+        self.rep.step("ipcp", f"IPCP: local {event.local_ip} peer {event.peer_ip}"
+                      + (f" dns {' '.join(dns)}" if dns else " (no DNS from the peer)"),
+                      local_ip=str(event.local_ip), peer_ip=str(event.peer_ip), dns=dns)
+        async with self.lock:
+            self.tun.set_carrier(True)
+            await self.tun.configure(str(event.local_ip), str(event.peer_ip), mtu)
+            self.local_ip, self.peer_ip, self.mtu = str(event.local_ip), str(event.peer_ip), mtu
+            if mtu < IPV6_MIN_MTU and link is not None and link.ipv6_enabled:
+                self._disable_ipv6(link, f"the link MTU {mtu} is below IPv6's minimum of {IPV6_MIN_MTU}")
+            local6, peer6 = (ipv6.ipv6_local, ipv6.ipv6_peer) if ipv6 else (event.ipv6_local, event.ipv6_peer)
+            await self._ipv6(local6, peer6, link)
+            if opts.default_route:
+                route = await self.tun.add_default_route(opts.route_metric)
+                if route is None:
+                    self.rep.warn(f"a default route with metric {opts.route_metric} already exists; "
+                                  f"not adding ours (use --route-metric N to add it beside)")
+                else:
+                    self.rep.step("route", f"default route via {opts.ifname} metric {route.metric}")
+            if opts.usepeerdns or opts.dns:
+                servers = choose_servers(dns if opts.usepeerdns else (), opts.dns)
+                if servers:
+                    self.dns_method = self.dns.apply(servers)
+                    self.dns_servers = servers
+                    self.rep.step("dns", f"DNS {' '.join(servers)} via {self.dns_method}")
+                else:
+                    self.rep.warn("the peer gave no DNS servers and no --dns was given")
 
-    def _start_protocol(self) -> None:
-        now = self._now()
-        if self.opts.direct:
-            self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
-            self._start_link(now, b"")
+    async def ipv6_up(self, event: Ipv6Up, link: PppLink | None) -> None:
+        """IPv6CP opened after IPCP: add the link-local addresses."""
+        async with self.lock:
+            await self._ipv6(event.ipv6_local, event.ipv6_peer, link)
+
+    async def _ipv6(self, local: str | None, peer: str | None, link: PppLink | None) -> None:
+        if local is None or peer is None or self.tun is None or self.ipv6 is not None:
             return
-        from pppos.at.bringup import Bringup
+        if link is None or not link.ipv6_enabled:
+            return
+        try:
+            await self.tun.configure_ipv6(local, peer)
+        except PpposError as exc:
+            self._disable_ipv6(link, str(exc))  # IPv6 is optional: never take IPv4 down with it
+            return
+        assert self.tun.ipv6_local is not None and self.tun.ipv6_peer is not None
+        self.ipv6 = (self.tun.ipv6_local, self.tun.ipv6_peer)
+        self.rep.step("ipv6cp", f"IPv6CP: {self.ipv6[0]} peer {self.ipv6[1]}")
 
-        cfg = self.opts.bringup_config()
-        self._set_phase("modem")
-        self.bringup = Bringup(cfg, trace=self.rep.trace if self.opts.trace else None)
-        self.bringup.start(now)
+    def _disable_ipv6(self, link: PppLink, why: str) -> None:
+        """Turn IPv6 off for this link with one warning; IPv4 stays up."""
+        self.rep.warn(f"IPv6 disabled on this link: {why}; IPv4 continues")
+        link.disable_ipv6(asyncio.get_running_loop().time(), "IPv6 unusable on this host")
+        self.wake()
 
-    def _start_link(self, now: float, trailing: bytes) -> None:
-        from pppos.ppp.link import LinkConfig, PppLink
-
-        values: dict[str, Any] = {
-            "username": self.opts.user,
-            "password": self.opts.password,
-            "mru": self.opts.mtu,
-            "request_dns": True,
-            # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject,
-            # after which pppd-derived peers would close IPCP ("Could not determine local IP address").
-            "peer_ip": self.opts.peer_ip,
-        }
-        if self.opts.lcp_echo is not None:
-            values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
-        else:
-            values.update(echo_interval=0.0)
-        cfg = _build(LinkConfig, values)
-        wall = time.time() - now
-        capture: Callable[[float, bool, bytes], None] | None = None
-        if self.pcap is not None:
-            pcap = self.pcap
-
-            def capture(t: float, outbound: bool, frame: bytes) -> None:
-                pcap.write(t + wall, outbound, frame)
-
-        self.link = PppLink(cfg, trace=self.rep.trace if self.opts.trace else None, capture=capture)
-        self._set_phase("establish")
-        self.link.open(now)
-        if trailing:
-            self.counters["serial_in"] += len(trailing)
-            self.link.receive_data(trailing, now)
-
-    async def _shutdown(self) -> None:
-        """Restore host state on every path; never raises."""
-        loop = self.loop
-        task, self._configure_task = self._configure_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._pending and self.serial_fd >= 0:
-            with contextlib.suppress(OSError):  # best effort: a last Terminate-Request or -Ack
-                os.write(self.serial_fd, self._pending)
-            self._pending = b""
-        # Our signal handlers stay installed until host state is restored: a late Ctrl-C must not
-        # interrupt the restore with a KeyboardInterrupt.
-        if loop is not None:
-            if self.serial_fd >= 0:
+    async def unconfigure(self) -> None:
+        """The link is down: our routes go, the resolver is restored, the carrier is down (ppp0 stays)."""
+        async with self.lock:
+            self.restore_dns()
+            if self.tun is not None:
                 with contextlib.suppress(Exception):
-                    loop.remove_reader(self.serial_fd)
-                    loop.remove_writer(self.serial_fd)
-            if self.tun is not None and self.tun.fd >= 0:
-                with contextlib.suppress(Exception):
-                    loop.remove_reader(self.tun.fd)
+                    await asyncio.wait_for(self.tun.remove_routes(), 5.0)
+                self.tun.set_carrier(False)
+
+    def restore_dns(self) -> None:
         if self.dns is not None:
             try:
                 self.dns.restore()
             except PpposError as exc:
                 self.rep.warn(f"could not restore the resolver: {exc}")
+        self.dns_servers, self.dns_method = [], None
+
+    async def close(self) -> None:
+        """Restore host state (every exit path; never raises)."""
+        self.restore_dns()
         if self.tun is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.tun.remove_routes(), 5.0)
             self.tun.close()
-        if self.port is not None:
-            with contextlib.suppress(Exception):
-                self.port.close()
-        if self.pcap_file is not None:
-            with contextlib.suppress(OSError):
-                self.pcap_file.close()
-        if self.status is not None:
-            self.status.remove()
-            self._record_last_failure()
-        if loop is not None:
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(sig)
 
-    def _record_last_failure(self) -> None:
+    def write_status(self, state: dict[str, Any]) -> None:
+        if self.status is None:
+            return
+        try:
+            self.status.write(state)
+        except PpposError as exc:
+            self.rep.warn(str(exc))
+            self.status = None
+
+    def record_last_failure(self, last_failure: str | None) -> None:
         """Keep the failure reason for ``pppos-status`` after we are gone (removed by a clean run)."""
         from pppos.net.status import last_failure_path
 
+        if self.status is not None:
+            self.status.remove()
         path = last_failure_path(self.opts.ifname, self.opts.run_dir)
         with contextlib.suppress(OSError):
-            if self.last_failure:
-                path.write_text(json.dumps({"ifname": self.opts.ifname, "last_failure": self.last_failure,
+            if last_failure:
+                path.write_text(json.dumps({"ifname": self.opts.ifname, "last_failure": last_failure,
                                             "ended": time.time()}) + "\n")
             else:
                 path.unlink(missing_ok=True)
 
-    def _finish(self, status: int, message: str | None = None) -> None:
-        if self._done is not None and not self._done.done():
-            self._exit_status, self._exit_message = status, message
-            if message and status != 0:
-                self.last_failure = message
-            self._done.set_result(status)
 
-    def _fail(self, exc: PpposError) -> None:
-        """End with an error (the CLI prints it)."""
-        if self._done is not None and not self._done.done():
-            self.last_failure = str(exc)
-            self._done.set_exception(exc)
+class Daemon:
+    """Executes the supervisor's commands. ``await Daemon(options, reporter).run()`` returns the exit status."""
+
+    def __init__(self, options: UpOptions, reporter: Reporter) -> None:
+        self.opts = options
+        self.rep = reporter
+        self.sup = ses.Supervisor(session_config(options))
+        self.host = Host(options, reporter, lambda: self._guard(lambda: None))
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.io: DataPath | None = None
+        self.profile: ModemProfile = PROFILES.get(options.profile or "", PROFILES["generic"])
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._status_due: float | None = None
+        self._terminate_at: float | None = None
+        self._dcd_at: float | None = None
+        self._dcd_seen = False
+        self._done: asyncio.Future[int] | None = None
+        self._inbox: list[ses.SessionEvent] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stops = 0
+        self._link_up: LinkUp | None = None
+        self._ipv6_up: Ipv6Up | None = None
+        self._trailing = b""
+        # facts for pppos-status
+        self.started = time.time()
+        self._t0 = 0.0
+        self._cpu0 = 0.0
+        self.signal: dict[str, Any] | None = None
+        self.echo_rtt: float | None = None
+        self._echo_base = 0
+        self.last_failure: str | None = None
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def run(self) -> int:
+        """Supervise sessions until told to stop or the supervisor gives up; return the exit status."""
+        loop = self.loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self.io = DataPath(loop, self._guard, lambda why: self._feed(ses.PortLost(why)))
+        try:
+            await self.host.prepare()
+            self.io.tun_fd = self.host.tun.fd if self.host.tun is not None else -1
+            if self.opts.pcap:
+                self._open_pcap()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            loop.add_signal_handler(signal.SIGUSR1, self._write_status)
+            self._guard(lambda: self._feed(ses.Start()))
+            status = await self._done
+            if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self.sup.message:
+                # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
+                raise PpposError(self.sup.message, exit_status=ExitStatus(status))
+            return status
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        """Restore host state on every path; never raises. Signal handlers stay until it is done."""
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.io is not None:
+            if self.io.pending and self.io.fd >= 0:
+                with contextlib.suppress(OSError):  # best effort: a last Terminate-Request or -Ack
+                    os.write(self.io.fd, self.io.pending)
+            self.io.set_tun_reading(False)
+            self.io.detach()
+        await self.host.close()
+        if self._pcap_file is not None:
+            with contextlib.suppress(OSError):
+                self._pcap_file.close()
+        self.host.record_last_failure(self.last_failure)
+        if self.loop is not None:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+                with contextlib.suppress(Exception):
+                    self.loop.remove_signal_handler(sig)
+
+    _pcap_file: Any = None
+    _pcap: Any = None
+
+    def _open_pcap(self) -> None:
+        from pppos.ppp.capture import PcapWriter, open_pcap
+
+        self._pcap_file = open_pcap(self.opts.pcap or "")  # mode 0600; closed in _shutdown
+        self._pcap = PcapWriter(self._pcap_file, keep_secrets=self.opts.pcap_secrets)
+
+    # ------------------------------------------------------------------ supervisor
+
+    def _feed(self, event: ses.SessionEvent) -> None:
+        """Hand ``event`` to the supervisor and execute its commands (events they cause queue up)."""
+        self._inbox.append(event)
+        if len(self._inbox) > 1:
+            return  # the outer call runs it
+        while self._inbox:
+            assert self.loop is not None
+            self.sup.handle(self._inbox[0], self.loop.time())
+            while (command := self.sup.next_command()) is not None:
+                self._execute(command)
+            del self._inbox[0]
+        self._write_status()
+
+    def _execute(self, command: ses.Command) -> None:
+        io, now = self.io, self._now()
+        assert io is not None
+        match command:
+            case ses.OpenPort():
+                self._open_port()
+            case ses.ClosePort():
+                self._terminate_at = self._dcd_at = None
+                io.detach()
+            case ses.StartBringup():
+                self._t0, self._cpu0 = now, time.process_time()
+                self._start_core(Bringup(self.opts.bringup_config(), trace=self._trace()), now)
+            case ses.StartPpp():
+                self._start_ppp(now)
+            case ses.HangUp(terminate=terminate):
+                self._hang_up(terminate, now)
+            case ses.Quiesce():
+                self._terminate_at = self._dcd_at = None
+                io.set_core(None)
+            case ses.RunRung(rung=rung):
+                self._run_rung(rung, now)
+            case ses.ConfigureInterface():
+                assert self._link_up is not None
+                self._spawn(self._configure(self._link_up, self._ipv6_up, io.link))
+            case ses.UnconfigureInterface():
+                io.set_up(False)
+                self._spawn(self.host.unconfigure())
+            case ses.ArmTimer():
+                pass  # read in _rearm
+            case ses.Report(step=step, line=line, warn=warn):
+                if warn:
+                    self.rep.warn(line)
+                else:
+                    self.rep.step(step, line)
+            case ses.Exit(status=status, message=message):
+                if message and status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED):
+                    self.last_failure = message
+                if self._done is not None and not self._done.done():
+                    self._done.set_result(int(status))
+
+    # ------------------------------------------------------------------ commands
+
+    def _open_port(self) -> None:
+        from pppos.serial_port import open_port
+
+        assert self.io is not None
+        try:
+            port = open_port(self.opts.port, self.opts.baud)
+            self.io.attach(port)
+        except PpposError as exc:
+            self._feed(ses.PortFailed(exc.exit_status, str(exc)))
+            return
+        except (OSError, ValueError) as exc:
+            self._feed(ses.PortFailed(ExitStatus.NO_MODEM, f"cannot use {self.opts.port}: {exc}"))
+            return
+        self._feed(ses.PortOpened())
+
+    def _start_core(self, core: Bringup | Hangup | RecoveryPlan, now: float) -> None:
+        assert self.io is not None
+        self.io.set_core(core)
+        core.start(now)
+
+    def _start_ppp(self, now: float) -> None:
+        assert self.io is not None
+        if self.opts.direct:
+            self._t0, self._cpu0 = now, time.process_time()
+            self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
+        from pppos.net.addresses import host_ipv4_addresses
+
+        values: dict[str, Any] = {
+            "username": self.opts.user, "password": self.opts.password, "mru": self.opts.mtu, "request_dns": True,
+            # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject.
+            "peer_ip": self.opts.peer_ip, "ipv6": self.opts.ipv6,
+            # The peer may give neither us nor itself an address this host already has, and a
+            # loopback name server only when the user named one with --dns (IPCP checks).
+            # (ppp0 keeps the previous session's addresses between sessions: those are ours to reuse)
+            "host_addresses": host_ipv4_addresses() - {self.host.local_ip, self.host.peer_ip},
+            "loopback_dns": any(ipaddress.ip_address(d).is_loopback for d in self.opts.dns),
+        }
+        if self.opts.lcp_echo is not None:
+            values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
+        else:
+            values.update(echo_interval=0.0)
+        capture: Callable[[float, bool, bytes], None] | None = None
+        if self._pcap is not None:
+            pcap, wall = self._pcap, time.time() - now
+
+            def capture(t: float, outbound: bool, frame: bytes) -> None:
+                pcap.write(t + wall, outbound, frame)
+
+        link = PppLink(_build(LinkConfig, values), trace=self._trace(), capture=capture)
+        self._link_up = self._ipv6_up = None
+        self._echo_base = 0
+        self.io.set_core(link)
+        link.open(now)
+        trailing, self._trailing = self._trailing, b""
+        if trailing:
+            self.io.counters["serial_in"] += len(trailing)
+            link.receive_data(trailing, now)
+        self._dcd_seen = False
+        self._dcd_at = now + DCD_POLL if self._dcd() is not None else None
+
+    def _dcd(self) -> bool | None:
+        """The port's DCD, or None where it cannot say (a pty, a socket)."""
+        port = self.io.port if self.io is not None else None
+        try:
+            return bool(port.cd) if port is not None else None
+        except Exception:
+            return None
+
+    def _hang_up(self, terminate: bool, now: float) -> None:
+        """LCP Terminate (bounded, if asked and the link runs), then the guarded +++/ATH (not --direct)."""
+        io = self.io
+        assert io is not None
+        self._dcd_at = None
+        io.set_up(False)
+        link = io.link
+        if terminate and link is not None and io.serial_reading and link.phase is not Phase.DEAD:
+            self.rep.step("terminate", "sending LCP Terminate-Request")
+            link.close(now, reason="pppos-up is stopping")
+            self._terminate_at = now + TERMINATE_WAIT
+            return
+        self._after_terminate(now)
+
+    def _after_terminate(self, now: float) -> None:
+        io = self.io
+        assert io is not None
+        self._terminate_at = None
+        if io.link is not None:
+            io.pending += io.link.data_to_send()  # the link's last words (Terminate-Ack) go out first
+        if self.opts.direct or not io.serial_reading:
+            io.set_core(None)
+            self._feed(ses.HangupDone())
+            return
+        self._start_core(Hangup(self.profile, trace=self._trace()), now)
+
+    def _run_rung(self, rung: ses.Rung, now: float) -> None:
+        if rung is ses.Rung.RESET_COMMAND:
+            assert self.io is not None
+            self.io.set_core(None)
+            self._spawn(self._reset_command())
+            return
+        if rung not in profile_rungs(self.profile):
+            self._feed(ses.RungFailed(f"the {self.profile.name} profile has no such step"))
+            return
+        self._start_core(RecoveryPlan(rung, self.profile, trace=self._trace()), now)
+
+    async def _reset_command(self) -> None:
+        argv = self.opts.reset_command or ()
+        self.rep.step("recovery", f"running the reset command: {' '.join(argv)}")
+        try:
+            proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                        stdout=asyncio.subprocess.DEVNULL,
+                                                        stderr=asyncio.subprocess.DEVNULL)
+        except OSError as exc:
+            failed = ses.RungFailed(f"cannot run {argv[0]}: {exc.strerror}")
+            self._guard(lambda: self._feed(failed))
+            return
+        try:
+            code = await asyncio.wait_for(proc.wait(), RESET_COMMAND_TIMEOUT)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            self._guard(lambda: self._feed(ses.RungFailed(f"the reset command ran over {RESET_COMMAND_TIMEOUT:g} s")))
+            return
+        self.rep.step("recovery", f"the reset command exited with status {code}")
+        event = ses.RungDone() if code == 0 else ses.RungFailed(f"the reset command exited with status {code}")
+        self._guard(lambda: self._feed(event))
+
+    def _spawn(self, coro: Any) -> None:
+        assert self.loop is not None
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _configure(self, event: LinkUp, ipv6: Ipv6Up | None, link: PppLink | None) -> None:
+        try:
+            await self.host.configure(event, ipv6, link)
+        except PpposError as exc:
+            failed = ses.InterfaceFailed(exc.exit_status, str(exc))
+            self._guard(lambda: self._feed(failed))
+            return
+        self._guard(lambda: self._feed(ses.InterfaceConfigured()))
+        if self.sup.phase is ses.Phase.RUNNING and self.io is not None:
+            self.io.set_up(True)
+            now = self._now()
+            self.rep.step("up", f"{self.opts.ifname} up in {now - self._t0:.2f} s",
+                          seconds=round(now - self._t0, 3), cpu_seconds=round(time.process_time() - self._cpu0, 3))
+            self._guard(lambda: None)
+
+    # ------------------------------------------------------------------ core events
+
+    def _drain(self) -> None:
+        """Dispatch the active core's events by type until it is quiet or replaced."""
+        io = self.io
+        assert io is not None
+        core = io.core
+        while core is not None and (event := core.next_event()) is not None:
+            match event:
+                case PacketReceived(packet=packet):
+                    io.to_tun(packet)
+                    continue
+                case Progress(step=step, message=message):
+                    self.rep.step(step, message)
+                case SetBaud(rate=rate):
+                    self._set_baud(rate)
+                case SetDtr(level=level):
+                    with contextlib.suppress(Exception):
+                        if io.port is not None:
+                            io.port.dtr = level
+                case ModemInfo():
+                    self._modem_info(event)
+                case DataMode(trailing=trailing):
+                    assert isinstance(core, Bringup)
+                    self._trailing = bytes(trailing) + core.take_data()
+                    while (rest := core.next_event()) is not None:  # the plan's ModemInfo and verdict
+                        if isinstance(rest, ModemInfo):
+                            self._modem_info(rest)
+                    self.rep.step("connect", "the modem is in data mode: starting PPP")
+                    self._feed(ses.DataMode())
+                case Verdict():
+                    self._verdict(core, event)
+                case PhaseChanged(phase=phase):
+                    if phase in (Phase.AUTHENTICATE, Phase.NETWORK) and self.sup.phase is ses.Phase.PPP:
+                        self.rep.step("lcp", "LCP up")
+                    if phase is Phase.DEAD and self._terminate_at is not None:
+                        self._after_terminate(self._now())
+                case AuthResult(ok=ok, protocol=protocol, message=message):
+                    if ok:
+                        self.rep.step("auth", f"authenticated ({protocol})")
+                    else:
+                        self.last_failure = f"authentication refused ({protocol}): {message}"
+                case LinkUp():
+                    self._link_up = event
+                    self._feed(ses.LinkUp())
+                case Ipv6Up():
+                    self._ipv6_up = event
+                    if self.sup.phase is ses.Phase.RUNNING:
+                        self._spawn(self.host.ipv6_up(event, io.link))
+                case LinkDown(cause=cause, reason=reason, protocol=protocol):
+                    if self._terminate_at is None:  # not the end of our own Terminate
+                        self._feed(ses.LinkDown(cause.name.lower(), reason, protocol))
+                case EchoRtt(seconds=seconds):
+                    self.echo_rtt = seconds
+                    if isinstance(core, PppLink):
+                        self._echo_base = core.stats.echo_requests
+            if io.core is not core or (self._done is not None and self._done.done()):
+                return
+
+    def _verdict(self, core: Core, verdict: Verdict) -> None:
+        assert self.io is not None
+        self.io.set_core(None)
+        if isinstance(core, Bringup):
+            self._feed(ses.BringupFailed(verdict.exit_status, verdict.message))
+        elif isinstance(core, Hangup):
+            if verdict.ok:
+                self.rep.step("hangup", "the modem hung up")
+            else:
+                self.rep.warn(verdict.message)
+            self._feed(ses.HangupDone())
+        elif verdict.ok:
+            self._feed(ses.RungDone())
+        else:
+            self._feed(ses.RungFailed(verdict.message))
+
+    def _modem_info(self, info: ModemInfo) -> None:
+        if info.profile and info.profile in PROFILES and PROFILES[info.profile] is not self.profile:
+            self.profile = PROFILES[info.profile]
+            self.sup.config = session_config(self.opts, self.profile)
+        if info.signal_dbm is not None or info.signal != "unknown":
+            self.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time()}
+
+    def _set_baud(self, rate: int) -> None:
+        assert self.io is not None and self.io.port is not None
+        try:
+            self.io.port.baudrate = rate
+        except Exception as exc:
+            raise ModemError(f"cannot switch {self.opts.port} to {rate} baud: {exc}") from None
 
     # ------------------------------------------------------------------ wake-ups
 
@@ -378,186 +901,72 @@ class Daemon:
         assert self.loop is not None
         return self.loop.time()
 
+    def _trace(self) -> Callable[[str], None] | None:
+        return self.rep.trace if self.opts.trace else None
+
     def _guard(self, fn: Callable[[], None]) -> None:
+        """Run one wake-up: ``fn``, then events, transmit, re-arm. A bug ends the run with one line."""
+        if self._done is None or self._done.done():
+            return
         try:
             fn()
-            self._after_wakeup()
+            self._drain()
+            if self._done.done():
+                return
+            assert self.io is not None
+            self.io.transmit()
+            self._rearm()
         except PpposError as exc:
-            self._fail(exc)
-        except Exception as exc:  # a bug: end the session, restore host state, report one line
-            if self._done is not None and not self._done.done():
+            self.last_failure = str(exc)
+            if not self._done.done():
                 self._done.set_exception(exc)
-
-    def _on_serial_readable(self) -> None:
-        self._guard(self._read_serial)
-
-    def _read_serial(self) -> None:
-        try:
-            chunk = os.read(self.serial_fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                return
-            self._modem_gone(f"the serial port failed ({exc.strerror})")
-            return
-        if not chunk:
-            self._modem_gone("the serial port reported end of file")
-            return
-        now = self._now()
-        size = len(chunk)
-        self.counters["serial_in"] += size
-        core = self._active_core()
-        if core is not None:
-            core.receive_data(chunk, now)
-        since, self._last_serial_read = now - self._last_serial_read, now
-        if size >= HOLDOFF_MIN_READ and since > 0 and self._serial_reading and core is not None and core is self.link:
-            holdoff = min(HOLDOFF_MAX, HOLDOFF_FILL * since / size)
-            if holdoff >= 0.001:
-                assert self.loop is not None
-                self.loop.remove_reader(self.serial_fd)
-                self._serial_resume_at = now + holdoff
-
-    def _resume_serial(self, now: float) -> None:
-        """End a read holdoff: watch the port again (its bytes wait in the tty buffer meanwhile)."""
-        if self._serial_resume_at is None or now < self._serial_resume_at:
-            return
-        self._serial_resume_at = None
-        if self._serial_reading and self.serial_fd >= 0:
-            assert self.loop is not None
-            self.loop.add_reader(self.serial_fd, self._on_serial_readable)
-
-    def _modem_gone(self, why: str) -> None:
-        assert self.loop is not None
-        with contextlib.suppress(Exception):
-            self.loop.remove_reader(self.serial_fd)
-        self._serial_reading = False
-        self._finish(int(ExitStatus.LINK_LOST), f"the modem vanished ({why})")
-
-    def _on_tun_readable(self) -> None:
-        self._guard(self._read_tun)
-
-    def _read_tun(self) -> None:
-        """Frame the packets waiting on the TUN queue: up to :data:`TUN_BATCH` per wake-up, so a
-        burst (a window of TCP segments, a run of ACKs) costs one event-loop turn, and stop early once
-        the serial side has a backlog (the rest waits in the TUN queue: backpressure, no copy)."""
-        link = self.link
-        if link is None:
-            return
-        now = self._now()
-        for _ in range(TUN_BATCH):
-            try:
-                packet = os.read(self.tun.fd, READ_SIZE)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                raise LinkError(f"reading {self.opts.ifname} failed: {exc.strerror}") from None
-            if not packet:
-                return
-            self.counters["packets_out"] += 1
-            self.counters["bytes_out"] += len(packet)
-            link.send_ip(packet, now)
-            if link.pending_output() >= TUN_BATCH_BYTES:
-                return
-
-    def _on_serial_writable(self) -> None:
-        self._guard(lambda: None)
+        except Exception as exc:  # a bug: end the session, restore host state, report one line
+            if not self._done.done():
+                self._done.set_exception(exc)
 
     def _on_timer(self) -> None:
         self._timer = None
         armed, self._timer_at = self._timer_at, None
         now = max(self._now(), armed or 0.0)
+        self._guard(lambda: self._expire(now))
 
-        def expire() -> None:
-            self._resume_serial(now)
-            core = self._active_core()
-            if core is not None:
-                deadline = core.get_timer()
-                if deadline is not None and deadline <= now:
-                    core.handle_timer(now)
-            if self._terminate_deadline is not None and now >= self._terminate_deadline:
-                self._terminate_deadline = None
-                self.rep.warn("the peer did not acknowledge LCP Terminate in time; going on")
-                self._after_link_closed()
-            if self._hangup_deadline is not None and now >= self._hangup_deadline:
-                self._hangup_deadline = None
-                self.rep.warn("the modem did not confirm the hang-up in time")
-                self._finish(self._exit_status, self._exit_message)
-            if self._status_due is not None and now >= self._status_due:
-                self._write_status()
-
-        self._guard(expire)
-
-    def _active_core(self) -> Any:
-        if self.hangup is not None:
-            return self.hangup
-        if self.link is not None:
-            return self.link
-        return self.bringup
-
-    def _after_wakeup(self) -> None:
-        """Process events, transmit, re-arm the one timer (after every wake-up)."""
-        if self._done is None or self._done.done():
-            return
-        # Events may switch the active core (DataMode -> PPP, LinkDown -> hang-up): loop until quiet.
-        for _ in range(8):
-            core = self._active_core()
-            if core is None:
-                break
-            self._drain_events(core)
-            if self._done.done():
-                return
-            if self._active_core() is core:
-                break
-        self._transmit()
-        self._rearm()
-
-    def _transmit(self) -> None:
-        assert self.loop is not None
-        if self.serial_fd < 0 or not self._serial_reading:
-            return
-        while True:
-            if not self._pending:
-                core = self._active_core()
-                if core is None:
-                    break
-                self._pending = core.data_to_send()
-                if not self._pending:
-                    break
-            try:
-                n = os.write(self.serial_fd, self._pending)
-            except BlockingIOError:
-                n = 0
-            except OSError as exc:
-                self._modem_gone(f"writing to the serial port failed ({exc.strerror})")
-                return
-            self.counters["serial_out"] += n
-            self._pending = self._pending[n:]
-            if self._pending:
-                break
-        if self._pending and not self._writer_armed:
-            self.loop.add_writer(self.serial_fd, self._on_serial_writable)
-            self._writer_armed = True
-        elif not self._pending and self._writer_armed:
-            self.loop.remove_writer(self.serial_fd)
-            self._writer_armed = False
-        self._set_tun_reading(not self._pending and self.up_since is not None and not self._stopping)
-
-    def _set_tun_reading(self, on: bool) -> None:
-        assert self.loop is not None
-        if self.tun is None or self.tun.fd < 0 or on == self._tun_reading:
-            return
-        if on:
-            self.loop.add_reader(self.tun.fd, self._on_tun_readable)
-        else:
-            self.loop.remove_reader(self.tun.fd)
-        self._tun_reading = on
+    def _expire(self, now: float) -> None:
+        io = self.io
+        assert io is not None
+        io.resume(now)
+        core = io.core
+        if core is not None:
+            deadline = core.get_timer()
+            if deadline is not None and deadline <= now:
+                core.handle_timer(now)
+        link = io.link
+        if io.carrier_check_at is not None and now >= io.carrier_check_at:
+            io.carrier_check_at = None
+            if link is not None and link.carrier_lost():
+                self._feed(ses.CarrierLost("NO CARRIER"))
+        if self._dcd_at is not None and now >= self._dcd_at:
+            cd = self._dcd()
+            self._dcd_at = now + DCD_POLL
+            self._dcd_seen = self._dcd_seen or bool(cd)
+            if self._dcd_seen and cd is False:
+                self._dcd_at = None
+                self._feed(ses.CarrierLost("a DCD drop"))
+        if self._terminate_at is not None and now >= self._terminate_at:
+            self.rep.warn("the peer did not acknowledge LCP Terminate in time; going on")
+            self._after_terminate(now)
+        deadline = self.sup.get_timer()
+        if deadline is not None and now >= deadline:
+            self._feed(ses.Timer())
+        if self._status_due is not None and now >= self._status_due:
+            self._write_status()
 
     def _rearm(self) -> None:
-        assert self.loop is not None
-        core = self._active_core()
+        assert self.loop is not None and self.io is not None
+        io = self.io
+        core = io.core
         deadline = core.get_timer() if core is not None else None
-        for other in (self._terminate_deadline, self._hangup_deadline, self._status_due, self._serial_resume_at):
+        for other in (self.sup.get_timer(), io.resume_at, io.carrier_check_at, self._dcd_at,
+                      self._terminate_at, self._status_due):
             if other is not None and (deadline is None or other < deadline):
                 deadline = other
         if deadline == self._timer_at and self._timer is not None:
@@ -569,319 +978,61 @@ class Daemon:
         if deadline is not None:
             self._timer = self.loop.call_at(deadline, self._on_timer)
 
-    # ------------------------------------------------------------------ events
-
-    def _drain_events(self, core: Any) -> None:
-        while (event := core.next_event()) is not None:
-            if core is self.bringup:
-                self._on_bringup_event(event)
-            elif core is self.link:
-                self._on_link_event(event)
-            elif core is self.hangup:
-                self._on_hangup_event(event)
-            if self._done is not None and self._done.done():
-                return
-            if self._active_core() is not core:
-                return
-
-    def _on_bringup_event(self, event: Any) -> None:
-        name = _ev(event)
-        if name == "Progress":
-            self.rep.step(event.step, event.message)
-        elif name == "SetBaud":
-            try:
-                self.port.baudrate = event.rate
-            except Exception as exc:
-                raise ModemError(f"cannot switch {self.opts.port} to {event.rate} baud: {exc}") from None
-        elif name == "SetDtr":
-            with contextlib.suppress(Exception):
-                self.port.dtr = event.level
-        elif name == "ModemInfo":
-            self.profile = event.profile or "generic"
-            if event.signal_dbm is not None or event.signal != "unknown":
-                self.signal = {"dbm": event.signal_dbm, "word": event.signal, "rssi": event.rssi}
-        elif name == "DataMode":
-            self._dialed = True
-            self.rep.step("connect", "the modem is in data mode: starting PPP")
-            trailing = bytes(event.trailing) + self.bringup.take_data()
-            bringup, self.bringup = self.bringup, None
-            self._start_link(self._now(), trailing)
-            # The verdict that follows DataMode is the plan's success line: nothing to do with it.
-            while (rest := bringup.next_event()) is not None:
-                if _ev(rest) == "ModemInfo":
-                    self._on_bringup_event(rest)
-        elif name == "Verdict" and not event.ok:
-            self._fail(ModemError(event.message, exit_status=event.exit_status))
-
-    def _on_link_event(self, event: Any) -> None:
-        name = _ev(event)
-        if name == "PacketReceived":
-            self._to_tun(event.packet)
-        elif name == "PhaseChanged":
-            phase = str(getattr(event.phase, "name", event.phase)).lower()
-            if phase in ("authenticate", "network") and self.phase == "establish":
-                self.rep.step("lcp", "LCP up")
-            if phase == "dead" and self._stopping:
-                self._after_link_closed()
-                return
-            if self.up_since is None or phase != "network":
-                self._set_phase(phase)
-        elif name == "AuthResult":
-            protocol = str(getattr(event.protocol, "name", event.protocol))
-            if event.ok:
-                self.rep.step("auth", f"authenticated ({protocol})")
-            else:
-                self.last_failure = f"authentication refused ({protocol}): {event.message}"
-        elif name == "LinkUp":
-            self._link_up(event)
-        elif name == "Ipv6Up":
-            self._ipv6_up(event)
-        elif name == "LinkDown":
-            self._link_down(event)
-        elif name == "EchoRtt":
-            self.echo_rtt = float(event.seconds)
-
-    def _to_tun(self, packet: bytes) -> None:
-        if self.tun is None or self.tun.fd < 0 or self.up_since is None:
-            self.counters["tun_drops"] += 1
-            return
-        try:
-            os.write(self.tun.fd, packet)
-        except OSError:
-            # A full or refusing TUN queue drops the packet, like any interface; TCP recovers.
-            self.counters["tun_drops"] += 1
-            return
-        self.counters["packets_in"] += 1
-        self.counters["bytes_in"] += len(packet)
-
-    def _link_up(self, event: Any) -> None:
-        """IPCP opened: configure the interface (netlink is asynchronous: one task, once per link)."""
-        assert self.loop is not None
-        if self._configure_task is None:
-            self._configure_task = self.loop.create_task(self._configure_interface(event))
-
-    def _ipv6_up(self, event: Any) -> None:
-        """IPv6CP opened after IPCP: add the link-local addresses once the interface is configured."""
-        assert self.loop is not None
-        self._pending_ipv6 = event
-        task = self._configure_task
-        if task is not None and task.done() and self.up_since is not None:
-            self._configure_task = self.loop.create_task(self._configure_ipv6())
-
-    async def _configure_ipv6(self) -> None:
-        try:
-            await self._maybe_ipv6(self._pending_ipv6)
-        except PpposError as exc:
-            self._fail(exc)
-
-    async def _configure_interface(self, event: Any) -> None:
-        try:
-            await self._bring_interface_up(event)
-        except PpposError as exc:
-            self._fail(exc)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug: end the session, report one line
-            if self._done is not None and not self._done.done():
-                self._done.set_exception(exc)
-        else:
-            self._guard(lambda: None)
-
-    async def _bring_interface_up(self, event: Any) -> None:
-        from pppos.net.dns import choose_servers
-
-        mtu = int(event.mtu or 1500)
-        if self.opts.mtu:
-            mtu = min(mtu, self.opts.mtu)
-        dns = [str(d) for d in (event.dns or ()) if d]
-        self.rep.step("ipcp", f"IPCP: local {event.local_ip} peer {event.peer_ip}"
-                      + (f" dns {' '.join(dns)}" if dns else " (no DNS from the peer)"),
-                      local_ip=str(event.local_ip), peer_ip=str(event.peer_ip), dns=dns)
-        await self.tun.configure(str(event.local_ip), str(event.peer_ip), mtu)
-        self.local_ip, self.peer_ip, self.mtu = str(event.local_ip), str(event.peer_ip), mtu
-        await self._maybe_ipv6(event)
-        if self.opts.default_route:
-            route = await self.tun.add_default_route(self.opts.route_metric)
-            if route is None:
-                self.rep.warn(f"a default route with metric {self.opts.route_metric} already exists; "
-                              f"not adding ours (use --route-metric N to add it beside)")
-            else:
-                self.rep.step("route", f"default route via {self.opts.ifname} metric {route.metric}")
-        if self.opts.usepeerdns or self.opts.dns:
-            servers = choose_servers(dns if self.opts.usepeerdns else (), self.opts.dns)
-            if servers:
-                self.dns_method = self.dns.apply(servers)
-                self.dns_servers = servers
-                self.rep.step("dns", f"DNS {' '.join(servers)} via {self.dns_method}")
-            else:
-                self.rep.warn("the peer gave no DNS servers and no --dns was given")
-        if self._pending_ipv6 is not None:
-            await self._maybe_ipv6(self._pending_ipv6)
-        if self._stopping:
-            return
-        now = self._now()
-        self.up_since = time.time()
-        self._set_phase("running")
-        self.rep.step("up", f"{self.opts.ifname} up in {now - self._t0:.2f} s",
-                      seconds=round(now - self._t0, 3), cpu_seconds=round(time.process_time() - self._cpu0, 3))
-
-    async def _maybe_ipv6(self, event: Any) -> None:
-        if event is None:
-            return
-        local, peer = getattr(event, "ipv6_local", None), getattr(event, "ipv6_peer", None)
-        if local is None or peer is None or self.ipv6 is not None:
-            return
-        await self.tun.configure_ipv6(local, peer)
-        self.ipv6 = (self.tun.ipv6_local, self.tun.ipv6_peer)
-        self.rep.step("ipv6cp", f"IPv6CP: {self.ipv6[0]} peer {self.ipv6[1]}")
-
-    def _link_down(self, event: Any) -> None:
-        cause = str(getattr(event.cause, "name", event.cause)).lower()
-        reason = str(getattr(event, "reason", "") or cause)
-        self._set_tun_reading(False)
-        if self._stopping:
-            self._wait_for_dead()
-            return
-        status, text = link_down_verdict(cause, reason, getattr(event, "protocol", None),
-                                         was_up=self.up_since is not None)
-        self.last_failure = text
-        self._exit_status, self._exit_message = int(status), text
-        self._stopping = True
-        self._wait_for_dead()
-
-    def _wait_for_dead(self) -> None:
-        """LinkDown comes when LCP leaves Opened; let it finish its Terminate exchange (bounded)."""
-        if self.link is None:
-            return
-        if str(getattr(self.link.phase, "name", self.link.phase)).lower() == "dead":
-            self._after_link_closed()
-        elif self._terminate_deadline is None:
-            self._terminate_deadline = self._now() + TERMINATE_WAIT
-
-    def _after_link_closed(self) -> None:
-        """The LCP part is over: hang the modem up (not with --direct), then finish."""
-        self._terminate_deadline = None
-        if self.link is not None:
-            # The link's last words (Terminate-Ack/Request) still go out, before any +++ guard time.
-            self._pending += self.link.data_to_send()
-        self.link = None
-        self._set_phase("hangup")
-        if self.opts.direct or not self._dialed or not self._serial_reading:
-            self._finish(self._exit_status, self._exit_message)
-            return
-        from pppos.at.bringup import Hangup
-
-        self.hangup = Hangup(self.profile, trace=self.rep.trace if self.opts.trace else None)
-        self.hangup.start(self._now())
-        self._hangup_deadline = self._now() + HANGUP_WAIT
-
-    def _on_hangup_event(self, event: Any) -> None:
-        name = _ev(event)
-        if name == "Progress":
-            self.rep.step(event.step, event.message)
-        elif name == "SetDtr":
-            with contextlib.suppress(Exception):
-                self.port.dtr = event.level
-        elif name == "Verdict":
-            if event.ok:
-                self.rep.step("hangup", "the modem hung up")
-            else:
-                self.rep.warn(event.message)
-            self.hangup = None
-            self._hangup_deadline = None
-            self._finish(self._exit_status, self._exit_message)
-
-    # ------------------------------------------------------------------ stop
-
     def _on_signal(self, sig: int) -> None:
         if self._done is None or self._done.done():
             return  # already restoring host state; it is quick and must not be interrupted
-        self._interrupts += 1
-        if sig == signal.SIGINT and self._exit_status == 0:
-            self._exit_status = int(ExitStatus.INTERRUPTED)
-        if self._stopping and self._interrupts > 1:
+        self._stops += 1
+        if self._stops > 1:
             self.rep.warn("second signal: exiting now (host state is still restored)")
-            self._finish(int(ExitStatus.INTERRUPTED) if sig == signal.SIGINT else self._exit_status,
-                         self._exit_message)
-            return
-        self.rep.step("stop", f"{signal.Signals(sig).name}: tearing the link down")
-        self._guard(self.stop)
-
-    def stop(self) -> None:
-        """Start the orderly teardown (LCP Terminate with a bounded wait, then hang-up)."""
-        if self._stopping:
-            return
-        self._stopping = True
-        self._set_tun_reading(False)
-        now = self._now()
-        if self.link is not None and self._serial_reading:
-            self._set_phase("terminate")
-            self.link.close(now, reason="pppos-up is stopping")
-            self._terminate_deadline = now + TERMINATE_WAIT
-            return
-        self.bringup = None
-        self._after_link_closed()
+        else:
+            self.rep.step("stop", f"{signal.Signals(sig).name}: tearing the link down")
+        self._guard(lambda: self._feed(ses.StopRequest(interrupt=sig == signal.SIGINT)))
 
     # ------------------------------------------------------------------ status
 
-    def _set_phase(self, phase: str) -> None:
-        if phase != self.phase:
-            self.phase = phase
-            self._write_status()
-
     def snapshot(self) -> dict[str, Any]:
         """The state file's content (see :mod:`pppos.net.status`)."""
-        stats = getattr(self.link, "stats", None)
+        io, host, sup, now = self.io, self.host, self.sup, self._now()
+        link = io.link if io is not None else None
+        wall = time.time()
+        up_since = None if sup.up_since is None or sup.phase is not ses.Phase.RUNNING else wall - (now - sup.up_since)
+        echo_failures = 0
         bad = 0
-        if stats is not None:
-            for attr in ("bad_frames", "bad_fcs", "runts", "too_long", "aborts"):
-                value = getattr(stats, attr, None)
-                if isinstance(value, int):
-                    bad = value if attr == "bad_frames" else bad + value
-                    if attr == "bad_frames":
-                        break
-            rtt = getattr(stats, "echo_rtt", None)
-            if isinstance(rtt, int | float) and rtt > 0:
-                self.echo_rtt = float(rtt)
+        if link is not None:
+            bad = link.stats.bad_frames
+            echo_failures = max(0, link.stats.echo_requests - self._echo_base - 1)
+            if link.stats.echo_rtt is not None:
+                self.echo_rtt = link.stats.echo_rtt
+        tun = host.tun
         return {
-            "ifname": self.opts.ifname,
-            "pid": os.getpid(),
-            "phase": self.phase,
-            "port": self.opts.port,
-            "backend": "python",
-            "direct": self.opts.direct,
-            "started": self.started,
-            "up_since": self.up_since,
-            "local_ip": self.local_ip,
-            "peer_ip": self.peer_ip,
-            "mtu": self.mtu,
-            "ipv6_local": self.ipv6[0] if self.ipv6 else None,
-            "ipv6_peer": self.ipv6[1] if self.ipv6 else None,
-            "dns": self.dns_servers,
-            "dns_method": self.dns_method,
-            "routes": [r.as_dict() for r in (self.tun.added_routes if self.tun is not None else [])],
-            "echo_rtt": self.echo_rtt,
-            "bad_frames": bad,
-            "signal": self.signal,
-            "last_failure": self.last_failure,
-            "updated": time.time(),
-            **self.counters,
+            "ifname": self.opts.ifname, "pid": os.getpid(), "phase": sup.phase.value,
+            "supervisor": sup.describe(now), "port": self.opts.port, "backend": "python",
+            "direct": self.opts.direct, "persist": self.opts.persist, "started": self.started,
+            "up_since": up_since, "attempts": sup.stats.attempts, "reconnects": sup.stats.reconnects,
+            "failures": sup.stats.failures, "recoveries": dict(sup.stats.rungs),
+            "local_ip": host.local_ip, "peer_ip": host.peer_ip, "mtu": host.mtu,
+            "ipv6_local": host.ipv6[0] if host.ipv6 else None, "ipv6_peer": host.ipv6[1] if host.ipv6 else None,
+            "dns": host.dns_servers, "dns_method": host.dns_method,
+            "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
+            "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad,
+            "signal": self.signal, "last_failure": self.last_failure or sup.last_message, "updated": wall,
+            "refresh_signal": "SIGUSR1",
+            **(io.counters if io is not None else {}),
         }
 
     def _write_status(self) -> None:
-        if self.status is None:
+        if self.loop is None:
             return
-        try:
-            self.status.write(self.snapshot())
-        except PpposError as exc:
-            self.rep.warn(str(exc))
-            self.status = None
-            return
-        self._status_due = self._now() + STATUS_INTERVAL if self.loop is not None else None
+        self.host.write_status(self.snapshot())
+        self._status_due = self._now() + STATUS_INTERVAL if sup_running(self.sup) else None
+
+
+def sup_running(sup: ses.Supervisor) -> bool:
+    """The state file is refreshed periodically only while the link runs (counters move)."""
+    return sup.phase is ses.Phase.RUNNING
 
 
 def run_daemon(options: UpOptions, reporter: Reporter | None = None) -> int:
-    """Run one session to its end and return the exit status (errors are raised as :class:`PpposError`)."""
+    """Run the supervised session to its end and return the exit status (errors raise :class:`PpposError`)."""
     rep = reporter or Reporter(quiet=options.quiet, json_format=options.log_format == "json")
-    daemon = Daemon(options, rep)
-    return asyncio.run(daemon.run())
+    return asyncio.run(Daemon(options, rep).run())

@@ -927,7 +927,7 @@ class Supervisor:
         self._set_deadline(first)
 
     def _a_decide_open_failed(self) -> None:
-        if not self.config.persist:
+        if not self.config.persist or self.last_status in self.config.fatal:
             self._finish(self.last_status or ExitStatus.NO_MODEM, self.last_message)
             return
         self._report("port", f"{self.last_message}; waiting for the port", warn=True)

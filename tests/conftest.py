@@ -19,3 +19,9 @@ def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["PPPOS_LOCK_DIR"] = str(tmp_path_factory.mktemp("lock"))
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and the programs it starts) remembers SIM PIN refusals in a state directory of its own."""
+    monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path_factory.mktemp("state")))

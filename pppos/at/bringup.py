@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, unique
 
@@ -74,6 +74,8 @@ __all__ = [
     "lcp_echo_request_frame",
     "lcp_frame",
     "lcp_terminate_request_frame",
+    "parse_iccid",
+    "parse_pin_attempts",
     "parse_registration",
     "redact_imei",
     "signal_quality",
@@ -111,6 +113,8 @@ class VerdictCode(Enum):
     PIN_NEEDED = "pin-needed"
     PIN_WRONG = "pin-wrong"
     PUK_NEEDED = "puk-needed"
+    PIN_REFUSED_BEFORE = "pin-refused-before"
+    PIN_ATTEMPTS_LOW = "pin-attempts-low"
     SIM_MISSING = "sim-missing"
     SIM_ERROR = "sim-error"
     REG_DENIED = "registration-denied"
@@ -150,7 +154,20 @@ VERDICTS: dict[VerdictCode, tuple[bool, ExitStatus, str]] = {
         False,
         ExitStatus.SIM,
         "the SIM refused the PIN ({text}): check the PIN; it was tried once and will not be retried "
-        "automatically, because a SIM locks itself after 3 wrong PINs",
+        "automatically (never again on this SIM), because a SIM locks itself after 3 wrong PINs",
+    ),
+    VerdictCode.PIN_REFUSED_BEFORE: (
+        False,
+        ExitStatus.PIN_REFUSED,
+        "this SIM ({iccid}) refused this PIN before, so it was not sent again (a SIM locks itself after 3 "
+        "wrong PINs): put the right PIN in the PIN file; if it was right after all, delete this SIM's "
+        "record in the pin-refused directory of pppos's state directory (/var/lib/pppos)",
+    ),
+    VerdictCode.PIN_ATTEMPTS_LOW: (
+        False,
+        ExitStatus.PIN_REFUSED,
+        "the SIM has only {attempts} PIN attempt(s) left, so no PIN was sent (pppos never risks the "
+        "last ones): check the PIN and enter it by hand (AT+CPIN) or in a phone",
     ),
     VerdictCode.PUK_NEEDED: (
         False,
@@ -252,6 +269,10 @@ class ModemInfo:
     registration: tuple[tuple[str, str], ...] = ()
     attached: bool | None = None
     contexts: tuple[PdpContext, ...] = ()
+    #: the SIM's ICCID (read before a PIN is sent: refusals are remembered per SIM)
+    iccid: str = ""
+    #: PIN attempts left, where the modem tells (``AT+CPINR``, ``AT+QPINC``, ``AT+SPIC``)
+    pin_attempts: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -285,6 +306,14 @@ class BringupConfig:
     #: also try :data:`COMMON_BAUDS` when nothing answers at ``baud``
     autobaud: bool = True
     pin: str | None = field(default=None, repr=False)
+    #: ICCIDs of the SIMs that refused this very PIN before ("" stands for a SIM whose ICCID could
+    #: not be read): the PIN is never sent to them again (the driver remembers refusals)
+    pin_refused_for: frozenset[str] = frozenset()
+    #: never send a PIN when the modem says fewer attempts than this remain
+    min_pin_attempts: int = 2
+    #: the driver's hook, called once with the ICCID when the SIM refuses the PIN, so that the
+    #: driver remembers the refusal (:mod:`pppos.pinguard`) and feeds it back as ``pin_refused_for``
+    on_pin_refused: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     #: set the PDP context to this APN (None: leave the modem's contexts as they are)
     apn: str | None = None
     user: str | None = None
@@ -378,6 +407,38 @@ def lcp_terminate_request_frame(identifier: int = 2) -> bytes:
 
 def _at_safe(value: str) -> bool:
     return all(0x20 <= ord(ch) < 0x7F and ch != '"' for ch in value)
+
+
+_ICCID_RE = re.compile(r"\b(\d{18,20}[0-9Ff]?)\b")
+
+
+def parse_iccid(lines: Sequence[str]) -> str:
+    """The ICCID (ITU-T E.118: 18-20 digits, maybe an ``F`` pad) in an answer of any profile's form:
+    ``+CCID: ...``, ``+ICCID: ...``, ``+QCCID: ...``, ``+SCID: SIM Card ID:...`` or the bare number."""
+    for line in lines:
+        m = _ICCID_RE.search(line.replace('"', " "))
+        if m:
+            return m.group(1).upper().rstrip("F")
+    return ""
+
+
+def parse_pin_attempts(lines: Sequence[str]) -> int | None:
+    """PIN1 attempts left from ``+CPINR: SIM PIN,<n>,<max>`` (27.007 8.65), ``+QPINC: "SC",<pin>,<puk>``
+    (Quectel) or ``+SPIC: <pin1>,...`` (SIMCom); None when no line says."""
+    for line in lines:
+        head, _, rest = line.partition(":")
+        fields = [f.strip().strip('"').upper() for f in rest.split(",")]
+        head = head.strip().upper()
+        try:
+            if head == "+CPINR" and len(fields) >= 2 and fields[0] == "SIM PIN":
+                return int(fields[1])
+            if head == "+QPINC" and len(fields) >= 2 and fields[0] == "SC":
+                return int(fields[1])
+            if head == "+SPIC" and fields and fields[0]:
+                return int(fields[0])
+        except ValueError:
+            continue
+    return None
 
 
 def redact_imei(text: str) -> str:
@@ -915,16 +976,20 @@ class Bringup(_Plan):
                 self._info["sim"] = "PIN needed"
                 if pin_sent:
                     # the modem still asks after a PIN it said OK to: never send it again
+                    self._pin_refused()
                     self._conclude(VerdictCode.PIN_WRONG, text="the SIM still asks for its PIN")
                     return False
                 if cfg.pin is None:
                     self._conclude(VerdictCode.PIN_NEEDED)
+                    return False
+                if not (yield from self._pin_guard()):
                     return False
                 self._progress("sim", "sending the PIN (once)")
                 reply = yield self._cmd(f'AT+CPIN="{cfg.pin}"', 10.0, secret=True)
                 pin_sent = True
                 if isinstance(reply, CommandFailed):
                     self._info["sim"] = "PIN rejected"
+                    self._pin_refused()
                     self._conclude(VerdictCode.PIN_WRONG, text=reply.text)
                     return False
                 if isinstance(reply, CommandTimeout):
@@ -944,6 +1009,34 @@ class Bringup(_Plan):
                 self._conclude(VerdictCode.SIM_ERROR, text=state.removeprefix("ERROR:") or "SIM busy")
                 return False
             yield _Wait(1.0)  # SIM busy or still initialising after the PIN
+
+    def _pin_refused(self) -> None:
+        if self.config.on_pin_refused is not None:
+            self.config.on_pin_refused(str(self._info.get("iccid") or ""))
+
+    def _pin_guard(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        """Before a PIN goes out: which SIM is this (ICCID), did it refuse this PIN before, and how
+        many attempts remain (27.007 8.65 ``+CPINR`` or the profile's vendor command)? False: stop."""
+        cfg = self.config
+        iccid = ""
+        for command in self.profile.iccid:
+            reply = yield self._cmd(command, 5.0)
+            if isinstance(reply, CommandDone) and (iccid := parse_iccid(reply.lines)):
+                break
+        self._info["iccid"] = iccid
+        if iccid in cfg.pin_refused_for:
+            self._conclude(VerdictCode.PIN_REFUSED_BEFORE, iccid=f"ICCID {iccid}" if iccid else "ICCID unknown")
+            return False
+        attempts = None
+        for command in self.profile.pin_attempts:
+            reply = yield self._cmd(command, 5.0)
+            if isinstance(reply, CommandDone) and (attempts := parse_pin_attempts(reply.lines)) is not None:
+                break
+        self._info["pin_attempts"] = attempts
+        if attempts is not None and attempts < cfg.min_pin_attempts:
+            self._conclude(VerdictCode.PIN_ATTEMPTS_LOW, attempts=attempts)
+            return False
+        return True
 
     def _registration(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
         cfg = self.config

@@ -32,8 +32,12 @@ class ModemProfile:
     init_extras: tuple[str, ...] = ()
     #: registration queries polled until home or roaming
     registration: tuple[str, ...] = ("AT+CREG?", "AT+CGREG?")
-    #: the command that restarts the modem
-    reset: str = "AT+CFUN=1,1"
+    #: the command that restarts the modem (the recovery ladder's modem-reset rung; None: none)
+    reset: str | None = "AT+CFUN=1,1"
+    #: the recovery ladder may detach and re-attach (``AT+CGATT=0`` / ``=1``, TS 27.007 10.1.9)
+    reattach: bool = True
+    #: radio off and on for the ladder (TS 27.007 8.2 ``+CFUN``), or None when the modem lacks it
+    radio: tuple[str, str] | None = ("AT+CFUN=0", "AT+CFUN=1")
     #: numeric ``+CME ERROR`` codes that ``ATZ``/``ATH`` may answer without it being a failure
     benign_hangup_errors: frozenset[int] = frozenset()
     #: ``+++`` must be sent alone with guard times (never ``+++ATH`` on one line)
@@ -50,6 +54,11 @@ class ModemProfile:
     auth_command: str | None = None
     #: lower-case substrings of ``ATI`` / ``AT+CGMM`` text that identify this family
     match: tuple[str, ...] = ()
+    #: commands that read the SIM's ICCID (tried in order; readable before the PIN is entered)
+    iccid: tuple[str, ...] = ("AT+CCID",)
+    #: commands that tell the PIN attempts left: 27.007 8.65 ``AT+CPINR``, Quectel ``AT+QPINC``,
+    #: SIMCom ``AT+SPIC`` (tried in order; none answering means "unknown")
+    pin_attempts: tuple[str, ...] = ('AT+CPINR="SIM PIN"',)
 
 
 PROFILES: dict[str, ModemProfile] = {
@@ -74,6 +83,7 @@ PROFILES: dict[str, ModemProfile] = {
         registration=("AT+CREG?", "AT+CGREG?"),
         reset="AT+CFUN=1,1",
         match=("sim800", "sim900", "sim808"),
+        pin_attempts=("AT+SPIC",),
     ),
     "sim7600": ModemProfile(
         name="sim7600",
@@ -83,6 +93,8 @@ PROFILES: dict[str, ModemProfile] = {
         reset="AT+CRESET",
         auth_command='AT+CGAUTH={cid},{auth},"{password}","{user}"',
         match=("sim7600", "sim7000", "sim7070", "sim7080", "a7670", "a7672", "a7608"),
+        iccid=("AT+CICCID", "AT+CCID"),
+        pin_attempts=("AT+SPIC", 'AT+CPINR="SIM PIN"'),
     ),
     "quectel": ModemProfile(
         name="quectel",
@@ -92,6 +104,8 @@ PROFILES: dict[str, ModemProfile] = {
         reset="AT+CFUN=1,1",
         auth_command='AT+QICSGP={cid},1,"","{user}","{password}",{auth}',
         match=("quectel", "ec20", "ec21", "ec25", "eg91", "eg95", "bg95", "bg96", "eg915"),
+        iccid=("AT+QCCID", "AT+CCID"),
+        pin_attempts=('AT+QPINC="SC"',),
     ),
     "generic": ModemProfile(
         name="generic",

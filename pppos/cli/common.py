@@ -44,6 +44,11 @@ class ArgumentParser(argparse.ArgumentParser):
                           help="show the version and exit")
 
     def error(self, message: str) -> NoReturn:
+        from pppos.logline import format_line, style
+
+        if style().json:  # --log-format json: this line too is JSON
+            line = format_line(self.prog, "error", "fatal", message, {"exit_status": int(ExitStatus.USAGE)})
+            self.exit(int(ExitStatus.USAGE), line + "\n")
         self.print_usage(sys.stderr)
         self.exit(int(ExitStatus.USAGE), f"{self.prog}: error: {message}\n")
 
@@ -72,7 +77,10 @@ def run_main(
             return int(ExitStatus.SUCCESS)
         return code if isinstance(code, int) else int(ExitStatus.USAGE)
     except PpposError as exc:
-        print(f"{prog}: error: {exc}", file=err)
+        from pppos.logline import format_line
+
+        print(format_line(prog, "error", "fatal", str(exc), {"exit_status": int(exc.exit_status)}, stream=err),
+              file=err)
         return int(exc.exit_status)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=err)
@@ -91,23 +99,26 @@ def read_secret_file(path: str, what: str) -> str:
     """Read one secret (PIN, password, token) from ``path``: first line, stripped.
 
     Refuses a file that others can read (mode bits 0o077), as pppd does for its secrets files.
-    The secret itself never appears in the error message.
+    Neither the secret nor the path appears in an error message: people sometimes type the secret
+    itself where the file name belongs, and the message would then show it.
     """
     from pppos.errors import ConfigError
 
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read the {what} file (path not shown): {exc.strerror}") from None
     if st.st_mode & 0o077:
         raise ConfigError(
-            f"the {what} file {path} is readable by others (mode {st.st_mode & 0o777:o}); run: chmod 600 {path}"
+            f"the {what} file is readable by others (mode {st.st_mode & 0o777:o}); run chmod 600 on it"
         )
     try:
         with open(path, encoding="utf-8") as fh:
             value = fh.readline().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the {what} file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} file (path not shown): {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the {what} file is not UTF-8 text") from None
     if not value:
-        raise ConfigError(f"the {what} file {path} is empty")
+        raise ConfigError(f"the {what} file is empty")
     return value

@@ -109,6 +109,7 @@ def _probe(argv: list[str]) -> int:
         raise ConfigError("a SIM PIN is 4 to 8 digits")
 
     from pppos.at.bringup import Bringup, BringupConfig, ModemInfo, Progress, Verdict
+    from pppos.pinguard import bringup_fields
     from pppos.serial_port import open_port, run_blocking
 
     trace = (lambda line: print(f"  {line}", file=sys.stderr)) if args.verbose else None
@@ -120,6 +121,7 @@ def _probe(argv: list[str]) -> int:
         apn=args.apn,
         dial=False,
         registration_timeout=args.timeout,
+        **bringup_fields(pin),  # type: ignore[arg-type]
     )
     plan = Bringup(config, trace=trace)
     infos: list[ModemInfo] = []

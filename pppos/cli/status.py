@@ -1,6 +1,7 @@
 """``pppos-status [--ifname NAME] [--json]``: what the running ``pppos-up`` is doing.
 
-Reads the daemon's state file (:mod:`pppos.net.status`, under ``/run/pppos`` or ``$PPPOS_RUN_DIR``).
+Reads the daemon's state file (:mod:`pppos.net.status`, under ``/run/pppos`` or ``$PPPOS_RUN_DIR``),
+after asking the daemon to rewrite it (SIGUSR1) so that the counters are those of this moment.
 Exit status 0 when a daemon is running on the interface, :attr:`~pppos.errors.ExitStatus.LINK_LOST`
 (9) when none is (or only a stale file from a dead one remains).
 """
@@ -25,6 +26,7 @@ def _main(argv: list[str]) -> int:
         format_status,
         is_pppos_up,
         pid_alive,
+        read_fresh_status,
         read_last_failure,
         read_status,
         state_path,
@@ -49,6 +51,8 @@ def _main(argv: list[str]) -> int:
             print(f"{args.ifname}: not running ({exc}; pppos-down removes it)")
         return int(ExitStatus.LINK_LOST)
     running = state is not None and is_pppos_up(state_pid(state))
+    if running:
+        state = read_fresh_status(state_path(args.ifname, args.run_dir)) or state
     if state is None or not running:
         phase = "down" if state is None else "dead"
         last = read_last_failure(args.ifname, args.run_dir)

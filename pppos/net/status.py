@@ -10,7 +10,15 @@ Fields (all optional except ``ifname``, ``pid``, ``phase``): ``port``, ``backend
 ``ipv6_local``, ``ipv6_peer``, ``routes`` (exactly those we added), ``bytes_in``, ``bytes_out``,
 ``packets_in``, ``packets_out``, ``echo_rtt`` (seconds, RFC 1661 section 5.8 Echo-Request/Reply),
 ``bad_frames`` (RFC 1662 section 4.3 bad FCS and other discarded frames), ``signal``
-(``{"dbm": int, "word": str}``), ``last_failure`` (words), ``updated`` (wall-clock seconds).
+(``{"dbm": int, "word": str, "at": wall-clock seconds}``), ``last_failure`` (words), ``updated``
+(wall-clock seconds). From the session supervisor (:mod:`pppos.session`): ``supervisor`` (the state
+in words: ``holdoff 12 s, attempt 3, next: radio off/on``), ``persist``, ``attempts``,
+``reconnects``, ``failures`` (consecutive), ``recoveries`` (ladder rungs run, by name),
+``echo_failures`` (consecutive unanswered LCP Echo-Requests).
+
+Fresh counters: a daemon that names a ``refresh_signal`` (``SIGUSR1``) rewrites the file as soon as it
+gets that signal; :func:`read_fresh_status` sends it and waits (briefly) for the new file, so
+``pppos-status`` shows the byte counters of the moment it is asked, not of the last periodic write.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ __all__ = [
     "is_pppos_up",
     "last_failure_path",
     "pid_alive",
+    "read_fresh_status",
     "read_last_failure",
     "read_status",
     "run_dir",
@@ -130,6 +139,37 @@ def read_status(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def read_fresh_status(path: Path, timeout: float = 1.0) -> dict[str, Any] | None:
+    """Ask the daemon for a fresh state file (its ``refresh_signal``) and read it; the current file
+    if the daemon cannot be asked or does not answer within ``timeout`` seconds."""
+    import signal
+    import time
+
+    try:
+        state = read_status(path)
+    except LinkError:
+        return None
+    if state is None or state.get("refresh_signal") != "SIGUSR1":
+        return state
+    pid = state_pid(state)
+    before = float(state.get("updated", 0.0))
+    if pid <= 0:
+        return state
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError:
+        return state  # not ours to signal (another user), or gone: show what there is
+    deadline = time.monotonic() + timeout
+    fresh: dict[str, Any] | None = state
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        with contextlib.suppress(LinkError):  # caught mid-rename or corrupt: try again
+            fresh = read_status(path)
+            if fresh is None or float(fresh.get("updated", 0.0)) > before:
+                return fresh
+    return fresh
+
+
 class StatusFile:
     """Writes the state file atomically; :meth:`remove` deletes it at exit."""
 
@@ -170,6 +210,13 @@ def format_status(state: dict[str, Any], now: float) -> str:
     ifname, pid, backend = state.get("ifname", "?"), state.get("pid", "?"), state.get("backend", "?")
     lines = [f"interface: {ifname} (pid {pid}, backend {backend})"]
     lines.append(f"phase: {state.get('phase', '?')}")
+    if state.get("supervisor") and state.get("supervisor") != state.get("phase"):
+        lines.append(f"supervisor: {state['supervisor']}")
+    if state.get("persist"):
+        recoveries = state.get("recoveries") or {}
+        done = ", ".join(f"{k} {v}" for k, v in sorted(recoveries.items()))
+        lines.append(f"reconnects: {state.get('reconnects', 0)}; attempts: {state.get('attempts', 0)}; "
+                     f"consecutive failures: {state.get('failures', 0)}" + (f"; recoveries: {done}" if done else ""))
     if state.get("port"):
         lines.append(f"port: {state['port']}")
     if state.get("local_ip"):
@@ -180,6 +227,8 @@ def format_status(state: dict[str, Any], now: float) -> str:
         lines.append(f"dns: {' '.join(state['dns'])} ({state.get('dns_method', '?')})")
     if state.get("up_since"):
         lines.append(f"uptime: {max(0.0, now - float(state['up_since'])):.0f} s")
+    if state.get("started") and state.get("persist"):
+        lines.append(f"service uptime: {max(0.0, now - float(state['started'])):.0f} s")
     if "bytes_in" in state:
         lines.append(
             f"received: {_human_bytes(state.get('bytes_in', 0))} in {state.get('packets_in', 0)} packets; "
@@ -187,11 +236,14 @@ def format_status(state: dict[str, Any], now: float) -> str:
         )
     if state.get("echo_rtt") is not None:
         lines.append(f"lcp echo rtt: {float(state['echo_rtt']) * 1000:.0f} ms")
+    if state.get("echo_failures"):
+        lines.append(f"unanswered lcp echoes: {state['echo_failures']}")
     if "bad_frames" in state:
         lines.append(f"bad frames: {state['bad_frames']}")
     sig = state.get("signal")
     if isinstance(sig, dict) and sig.get("dbm") is not None:
-        lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')})")
+        age = f", {max(0.0, now - float(sig['at'])):.0f} s ago" if sig.get("at") else ""
+        lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')}{age})")
     if state.get("last_failure"):
         lines.append(f"last failure: {state['last_failure']}")
     return "\n".join(lines)

@@ -315,11 +315,28 @@ class TunDevice:
                 await ipr.link("set", index=self.index, state="up")
             except Exception as exc:
                 raise _netlink_error(f"bringing {self.name} up with MTU {mtu}", exc) from None
+            if (local, peer) == (self.local_ip, self.peer_ip):
+                self.mtu = mtu
+                return  # a new session with the same addresses: sockets bound to them live on
+            if self.local_ip is not None and self.peer_ip is not None:  # the operator gave new ones
+                with contextlib.suppress(Exception):
+                    await ipr.addr("del", index=self.index, address=self.peer_ip, local=self.local_ip,
+                                   prefixlen=32)
+                self.local_ip = self.peer_ip = None
             try:
                 await ipr.addr("add", index=self.index, address=peer, local=local, prefixlen=32)
             except Exception as exc:
                 raise _netlink_error(f"adding {local} peer {peer} to {self.name}", exc) from None
         self.local_ip, self.peer_ip, self.mtu = local, peer, mtu
+
+    def set_carrier(self, on: bool) -> None:
+        """Carrier up or down (``TUNSETCARRIER``, Linux 4.12+) while the link is between sessions;
+        best effort: an older kernel just keeps the carrier up."""
+        if self.fd < 0:
+            return
+        number = tunsetiff_number() - 202 + 226  # _IOW('T', 226, int): same encoding, other number
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(self.fd, number, struct.pack("i", 1 if on else 0))
 
     async def configure_ipv6(self, local: object, peer: object) -> None:
         """Add ``fe80::<local iid>/128 peer fe80::<peer iid>`` (RFC 5072 section 5).

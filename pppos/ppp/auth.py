@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pppos.ppp.packets import ChapCode, ControlPacket, PapCode, Protocol
+from pppos.ppp.text import peer_text
 
 __all__ = [
     "AuthOutcome",
@@ -61,7 +62,8 @@ def chap_md5_response(identifier: int, secret: bytes, challenge: bytes) -> bytes
 
 
 def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+    """Peer text (messages, names) made safe to show: :func:`pppos.ppp.text.peer_text`."""
+    return peer_text(data)
 
 
 def _lv(data: bytes) -> bytes:
@@ -212,7 +214,7 @@ class PapAuthenticator(Authenticator):
         user_b = data[1 : 1 + ulen]
         plen = data[1 + ulen]
         password = data[2 + ulen : 2 + ulen + plen]
-        user = _text(user_b)
+        user = user_b.decode("utf-8", "replace")  # for the lookup; _finish shows it through _text
         if self.outcome is not None and self._last_reply is not None:
             # RFC 1334 section 2.2.1: a retransmitted request gets the same answer.
             self._out.append(ControlPacket(self._last_reply[0], packet.identifier, self._last_reply[1:]).encode())
@@ -225,7 +227,7 @@ class PapAuthenticator(Authenticator):
         self._last_reply = bytes((code,)) + body
         self._out.append(ControlPacket(code, packet.identifier, body).encode())
         self._deadline = None
-        self._finish(ok, message, user)
+        self._finish(ok, message, _text(user.encode()))
 
 
 class ChapPeer(Authenticator):
@@ -349,7 +351,7 @@ class ChapAuthenticator(Authenticator):
             self.discarded += 1
             return
         value = data[1 : 1 + data[0]]
-        user = _text(data[1 + data[0] :])
+        user = data[1 + data[0] :].decode("utf-8", "replace")  # for the lookup; shown through _text
         secret = self._secrets.get(user)
         expected = chap_md5_response(self._id, secret.encode("utf-8"), self._challenge) if secret is not None else None
         ok = expected is not None and hmac.compare_digest(expected, value)
@@ -359,4 +361,4 @@ class ChapAuthenticator(Authenticator):
         self._out.append(ControlPacket(code, self._id, message.encode()).encode())
         self._waiting = False
         self._deadline = now + self.rechallenge if ok and self.rechallenge is not None else None
-        self._finish(ok, message, user)
+        self._finish(ok, message, _text(user.encode()))

@@ -20,14 +20,24 @@ The writer is a plain callable for :class:`pppos.ppp.link.PppLink`'s ``capture``
 (``capture=writer.write`` or ``capture=writer``): ``(now, outbound, frame)``. It does not own the
 file object and never closes it. ``now`` is written as given, so a driver that wants wall-clock
 dates in Wireshark passes a wall-clock timestamp.
+
+Secrets: a pcap is a file people attach to bug reports. Unless ``keep_secrets`` is set
+(``pppos-up --pcap-secrets``), the password of every PAP Authenticate-Request (RFC 1334 section
+2.2.1) is replaced by as many ``*`` as it had octets, so lengths and everything else still dissect
+(the records carry no HDLC FCS, so there is no checksum to recompute). :func:`open_pcap` creates the
+file mode 0600 and refuses an existing file that others can read.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from typing import BinaryIO
 
-__all__ = ["LINKTYPE_PPP_WITH_DIR", "PCAP_MAGIC", "PcapWriter"]
+from pppos.errors import ConfigError
+
+__all__ = ["LINKTYPE_PPP_WITH_DIR", "PCAP_MAGIC", "PcapWriter", "mask_pap_password", "open_pcap"]
 
 #: The link-layer header type for PPP frames preceded by a direction octet.
 LINKTYPE_PPP_WITH_DIR = 204
@@ -35,6 +45,50 @@ LINKTYPE_PPP_WITH_DIR = 204
 PCAP_MAGIC = 0xA1B2C3D4
 _GLOBAL = struct.Struct("<IHHiIII")
 _RECORD = struct.Struct("<IIII")
+_PAP = 0xC023
+_PAP_AUTHENTICATE_REQUEST = 1
+
+
+def mask_pap_password(frame: bytes) -> bytes:
+    """``frame`` (address/control optional, 1- or 2-octet protocol, information) with the password of
+    a PAP Authenticate-Request replaced by ``*`` of the same length; any other frame unchanged."""
+    i = 2 if frame[:2] == b"\xff\x03" else 0
+    if len(frame) < i + 2 or frame[i] & 1:  # a compressed (odd) protocol octet: not PAP
+        return frame
+    if (frame[i] << 8 | frame[i + 1]) != _PAP:
+        return frame
+    body = i + 2  # code, identifier, length (2), peer-id length, peer-id, passwd length, password
+    if len(frame) < body + 5 or frame[body] != _PAP_AUTHENTICATE_REQUEST:
+        return frame
+    pw_len_at = body + 5 + frame[body + 4]
+    if pw_len_at >= len(frame):
+        return frame
+    start = pw_len_at + 1
+    end = min(start + frame[pw_len_at], len(frame))
+    return frame[:start] + b"*" * (end - start) + frame[end:]
+
+
+def open_pcap(path: str) -> BinaryIO:
+    """Create (or truncate) ``path`` for a capture, mode 0600; refuse a file others can read.
+
+    :raises ConfigError: the file exists and its mode lets others read it, or it cannot be created.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ConfigError(f"cannot write the pcap file {path}: {exc.strerror}") from None
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        raise ConfigError(
+            f"the pcap file {path} exists and others can read it (mode {st.st_mode & 0o777:o}); "
+            f"remove it or run: chmod 600 {path}"
+        )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the pcap file {path}: {exc.strerror}") from None
+    return os.fdopen(fd, "wb")
 
 
 class PcapWriter:
@@ -43,14 +97,18 @@ class PcapWriter:
     :param fileobj: a binary file opened for writing; the global header is written at once.
     :param snaplen: the largest record stored; longer frames are cut and keep their original length.
     :param flush: flush after every record so a capture in progress can be read (default True).
+    :param keep_secrets: keep PAP passwords in clear (default: masked, see the module docstring).
     """
 
-    def __init__(self, fileobj: BinaryIO, *, snaplen: int = 262144, flush: bool = True) -> None:
+    def __init__(
+        self, fileobj: BinaryIO, *, snaplen: int = 262144, flush: bool = True, keep_secrets: bool = False
+    ) -> None:
         if snaplen < 2:
             raise ValueError(f"snaplen must be at least 2, not {snaplen!r}")
         self.fileobj = fileobj
         self.snaplen = snaplen
         self.flush = flush
+        self.keep_secrets = keep_secrets
         #: Records written so far.
         self.records = 0
         fileobj.write(_GLOBAL.pack(PCAP_MAGIC, 2, 4, 0, 0, snaplen, LINKTYPE_PPP_WITH_DIR))
@@ -67,6 +125,8 @@ class PcapWriter:
         """
         micros = max(round(ts * 1_000_000), 0)
         seconds, micros = divmod(micros, 1_000_000)
+        if not self.keep_secrets:
+            frame = mask_pap_password(bytes(frame))
         data = (b"\x01" if outbound else b"\x00") + bytes(frame)
         kept = data[: self.snaplen]
         self.fileobj.write(_RECORD.pack(seconds & 0xFFFFFFFF, micros, len(kept), len(data)) + kept)

@@ -46,6 +46,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from pppos.errors import LocalProtocolError
+from pppos.ppp.limits import DEFAULT_MRU, frame_bound
 
 try:  # optional accelerator: a C CRC engine that is ~50x faster than binascii.crc_hqx for FCS-16
     import anycrc as _anycrc
@@ -90,8 +91,9 @@ FCS32_INIT = 0xFFFFFFFF
 FCS32_GOOD = 0xDEBB20E3
 #: The PPP protocol number of LCP (RFC 1661 section 2).
 LCP_PROTOCOL = 0xC021
-#: Default bound on a de-stuffed frame (header, information and FCS). The link raises it with the MRU.
-DEFAULT_MAX_FRAME = 2048
+#: Default bound on a de-stuffed frame (header, information and FCS) for the default MRU; the link
+#: sizes its deframer from the MRU it asks for and resizes it when LCP opens (:mod:`pppos.ppp.limits`).
+DEFAULT_MAX_FRAME = frame_bound(DEFAULT_MRU)
 
 _FLAG_BYTE = b"\x7e"
 _ESCAPE_BYTE = b"\x7d"
@@ -381,6 +383,12 @@ class Deframer:
     def pending(self) -> int:
         """Octets of the partial frame kept between calls (bounded by ``2 * max_frame + 2``)."""
         return len(self._partial)
+
+    def partial_ends_with_line(self, word: bytes) -> bool:
+        """True when the octets after the last flag end with the line ``word`` (trailing CR/LF and
+        blank lines ignored): where a modem's result code lands when it leaves data mode between
+        frames (``NO CARRIER``, V.250 5.7.1). Looks at a bounded tail only: cheap after every read."""
+        return bytes(self._partial[-(len(word) + 8):]).rstrip(b"\r\n").endswith(word)
 
     def reset(self) -> None:
         """Forget any partial frame (for example after the line was reset); counters stay."""

@@ -18,17 +18,34 @@ LCP policy (what real cellular modems need, see docs and RFC 1661 section 6):
   fresh one (section 6.4); a Nak carrying a number makes us pick a new one. Each equal-number sighting
   counts toward ``loopback_limit``, after which :attr:`LcpPolicy.looped_back` is set.
 - PFC (7) and ACFC (8): requested and accepted.
+
+Each option is one :class:`LcpOptionRule` in :data:`LCP_OPTIONS` (codec check, what we ask for, how
+we judge the peer's value, how a Nak or Reject of ours is handled, the trace format and the result
+field), in the manner of h2's settings table or wsproto's extensions: the policy only walks the
+table, so adding an option is one rule plus its tests. An option without a rule, or with a value
+its rule finds malformed, is Rejected.
 """
 
 from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from pppos.ppp.limits import DEFAULT_MRU, MIN_MRU
 from pppos.ppp.packets import AuthAlgorithm, Code, LcpOption, Option, Protocol
 
-__all__ = ["AUTH_PROTOCOLS", "LcpPolicy", "LcpResult", "OptionPolicy", "Verdict", "verdict_of"]
+__all__ = [
+    "AUTH_PROTOCOLS",
+    "LCP_OPTIONS",
+    "LcpOptionRule",
+    "LcpPolicy",
+    "LcpResult",
+    "OptionPolicy",
+    "Verdict",
+    "verdict_of",
+]
 
 #: Authentication protocol names and their LCP option values (RFC 1334 section 3, RFC 1994 section 3).
 AUTH_PROTOCOLS: dict[str, bytes] = {
@@ -36,9 +53,6 @@ AUTH_PROTOCOLS: dict[str, bytes] = {
     "chap": struct.pack("!HB", Protocol.CHAP, AuthAlgorithm.MD5),
 }
 
-#: Default MRU (RFC 1661 section 6.1) and the smallest we accept from a peer (pppd's MINMRU).
-DEFAULT_MRU = 1500
-MIN_MRU = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,10 @@ class OptionPolicy:
 
     #: Set to a short reason when negotiation cannot succeed (a required option was rejected).
     failure: str | None = None
+    #: Option types whose Configure-Nak is never turned into a Configure-Reject after Max-Failure
+    #: (RFC 1661 section 4.6): LCP's Magic-Number, so a looped-back line keeps being detected
+    #: (section 6.4; pppd exempts it the same way) instead of dropping the option and opening.
+    nak_only: frozenset[int] = frozenset()
 
     def reset(self) -> None:
         """Start a new negotiation (This-Layer-Started): restore the wanted values."""
@@ -113,8 +131,184 @@ class LcpResult:
     his_auth: str | None = None
 
 
+# -- the option table -----------------------------------------------------------------------------
+
+#: What a rule says about one option of the peer's Configure-Request (RFC 1661 sections 5.2-5.4).
+ACK, NAK, REJECT = "ack", "nak", "reject"
+
+
+def _u16(v: bytes) -> int:
+    return int(struct.unpack("!H", v)[0])
+
+
+def _u32(v: bytes) -> int:
+    return int(struct.unpack("!I", v)[0])
+
+
+def _auth_name(v: bytes) -> str | None:
+    return next((name for name, val in AUTH_PROTOCOLS.items() if val == v), None)
+
+
+_AUTH_LABELS = {Protocol.PAP: "pap", Protocol.CHAP: "chap", 0xC227: "eap"}
+_CHAP_ALGORITHMS = {AuthAlgorithm.MD5: "MD5", 0x80: "MS", 0x81: "MS-v2"}
+
+
+def _show_auth(v: bytes) -> str:
+    proto = _u16(v[:2])
+    name = _AUTH_LABELS.get(proto, f"0x{proto:x}")
+    if proto == Protocol.CHAP and len(v) == 3:
+        return f"<auth chap {_CHAP_ALGORITHMS.get(v[2], f'0x{v[2]:x}')}>"
+    if len(v) > 2:
+        return f"<auth {name} {' '.join(f'{b:02x}' for b in v[2:])}>"
+    return f"<auth {name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class LcpOptionRule:
+    """Everything about one LCP option, in one place (RFC 1661 section 6, RFC 1662 section 7.1).
+
+    Values are the option's raw value octets; ``want`` is what we currently ask for (None = not
+    asking). The callables get the policy for its configuration and counters. A new option is one
+    more rule in :data:`LCP_OPTIONS` plus its tests; the policy, the trace and the result follow.
+    """
+
+    kind: int
+    #: codec: does a value of this shape make sense (a wrong length is Rejected, not guessed at)
+    valid: Callable[[bytes], bool]
+    #: trace format, pppd's (``<mru 1500>``)
+    show: Callable[[bytes], str]
+    #: the field of :class:`LcpResult` (``our_<field>`` / ``his_<field>``), the value it takes from
+    #: an acked option, and its value when the option was not negotiated
+    field: str | None = None
+    value: Callable[[bytes], object] = bytes
+    default: object = None
+    #: what we ask for at the start of a negotiation (None: we do not ask)
+    ask: Callable[[LcpPolicy], bytes | None] = lambda policy: None
+    #: the peer Nak'ed with ``hint``: what we ask for next (None: stop asking)
+    nak: Callable[[LcpPolicy, bytes | None, bytes], bytes | None] = lambda policy, want, hint: want
+    #: the peer Rejected our option: a failure reason if we cannot do without it
+    reject: Callable[[LcpPolicy, bytes], str | None] = lambda policy, want: None
+    #: our answer to the peer asking for ``value``: (ACK, None), (NAK, hint) or (REJECT, None)
+    judge: Callable[[LcpPolicy, bytes], tuple[str, bytes | None]] = lambda policy, value: (REJECT, None)
+
+
+def _nak_mru(policy: LcpPolicy, want: bytes | None, hint: bytes) -> bytes | None:
+    # Never below the floor (pppos.ppp.limits), never above what we were configured to ask for.
+    return struct.pack("!H", max(MIN_MRU, min(_u16(hint), policy.mru or DEFAULT_MRU)))
+
+
+def _judge_mru(policy: LcpPolicy, value: bytes) -> tuple[str, bytes | None]:
+    if _u16(value) < MIN_MRU:
+        return NAK, struct.pack("!H", MIN_MRU)  # and never accepted: after Max-Failure, a Reject
+    return ACK, None
+
+
+def _nak_auth(policy: LcpPolicy, want: bytes | None, hint: bytes) -> bytes | None:
+    if want is None:
+        return None  # we do not ask the peer to authenticate: its hint changes nothing
+    alt = _auth_name(hint)
+    if alt is None:
+        policy.failure = "peer refuses to authenticate with PAP or CHAP-MD5"
+        return want
+    return AUTH_PROTOCOLS[alt]
+
+
+def _judge_auth(policy: LcpPolicy, value: bytes) -> tuple[str, bytes | None]:
+    chosen = _auth_name(value)
+    if chosen is not None and chosen in policy.accept_auth:
+        return ACK, None
+    if policy.accept_auth:
+        return NAK, AUTH_PROTOCOLS[policy.accept_auth[0]]  # section 6.2: the one we prefer
+    return REJECT, None
+
+
+def _ask_magic(policy: LcpPolicy) -> bytes | None:
+    return struct.pack("!I", policy.new_magic()) if policy.magic else None
+
+
+def _nak_magic(policy: LcpPolicy, want: bytes | None, hint: bytes) -> bytes | None:
+    if want is None:
+        return None
+    # A Nak of our magic number is how a looped line shows itself from our side (section 6.4;
+    # pppd counts it the same way).
+    policy.count_loop()
+    return struct.pack("!I", policy.new_magic())
+
+
+def _judge_magic(policy: LcpPolicy, value: bytes) -> tuple[str, bytes | None]:
+    number = _u32(value)
+    ours = policy.want_magic
+    if number == 0 or (ours and number == ours):
+        if number:
+            policy.count_loop()  # our own number came back (section 6.4)
+        return NAK, struct.pack("!I", policy.new_magic())
+    return ACK, None
+
+
+def _ack(policy: LcpPolicy, value: bytes) -> tuple[str, bytes | None]:
+    return ACK, None
+
+
+#: The LCP options, in the order of our Configure-Request (pppd's).
+LCP_OPTIONS: dict[int, LcpOptionRule] = {
+    rule.kind: rule
+    for rule in (
+        LcpOptionRule(
+            LcpOption.MRU, valid=lambda v: len(v) == 2, show=lambda v: f"<mru {_u16(v)}>",
+            field="mru", value=_u16, default=DEFAULT_MRU,
+            ask=lambda p: struct.pack("!H", p.mru) if p.mru else None, nak=_nak_mru, judge=_judge_mru,
+        ),
+        LcpOptionRule(
+            LcpOption.ACCM, valid=lambda v: len(v) == 4, show=lambda v: f"<asyncmap 0x{_u32(v):x}>",
+            field="accm", value=_u32, default=0xFFFFFFFF,
+            ask=lambda p: struct.pack("!I", p.asyncmap) if p.asyncmap is not None else None,
+            # RFC 1662 section 7.1: the peer wants more characters escaped: ask for the union.
+            nak=lambda p, want, hint: struct.pack("!I", (_u32(want) if want else 0) | _u32(hint)),
+            judge=_ack,  # any map the peer asks for (the SIM800 asks for 0xa0000)
+        ),
+        LcpOptionRule(
+            LcpOption.AUTH_PROTOCOL, valid=lambda v: len(v) >= 2, show=_show_auth,
+            field="auth", value=_auth_name, default=None,
+            ask=lambda p: AUTH_PROTOCOLS[p.require_auth] if p.require_auth else None, nak=_nak_auth,
+            reject=lambda p, want: "peer refuses to authenticate", judge=_judge_auth,
+        ),
+        LcpOptionRule(
+            LcpOption.QUALITY_PROTOCOL, valid=lambda v: len(v) >= 2,
+            show=lambda v: f"<quality 0x{_u16(v[:2]):x}>",  # LQR is not run: Rejected
+        ),
+        LcpOptionRule(
+            LcpOption.MAGIC_NUMBER, valid=lambda v: len(v) == 4, show=lambda v: f"<magic 0x{_u32(v):x}>",
+            field="magic", value=_u32, default=0, ask=_ask_magic, nak=_nak_magic,
+            reject=lambda p, want: None, judge=_judge_magic,
+        ),
+        LcpOptionRule(
+            LcpOption.PFC, valid=lambda v: not v, show=lambda v: "<pcomp>", field="pfc", value=lambda v: True,
+            default=False, ask=lambda p: b"" if p.pfc else None, judge=_ack,
+        ),
+        LcpOptionRule(
+            LcpOption.ACFC, valid=lambda v: not v, show=lambda v: "<accomp>", field="acfc", value=lambda v: True,
+            default=False, ask=lambda p: b"" if p.acfc else None, judge=_ack,
+        ),
+        LcpOptionRule(
+            LcpOption.CALLBACK, valid=lambda v: True,  # not run: Rejected
+            show=lambda v: f"<callback {' '.join(f'{b:02x}' for b in v)}>".replace(" >", ">"),
+        ),
+    )
+}
+
+
 class LcpPolicy(OptionPolicy):
-    """LCP option negotiation for either role (see the module docstring for the rules)."""
+    """LCP option negotiation for either role, driven by :data:`LCP_OPTIONS` (see the module docstring)."""
+
+    nak_only = frozenset({LcpOption.MAGIC_NUMBER})
+    # declared here for the rules above, which read them
+    mru: int
+    asyncmap: int | None
+    pfc: bool
+    acfc: bool
+    magic: bool
+    accept_auth: tuple[str, ...]
+    require_auth: str | None
 
     def __init__(
         self,
@@ -146,153 +340,109 @@ class LcpPolicy(OptionPolicy):
         self.looped_back = False
         #: The negotiated values (meaningful once LCP is Opened).
         self.result = LcpResult()
+        #: What we ask for now: option type -> value octets, in table order.
+        self._want: dict[int, bytes] = {}
         self.reset()
 
-    def _new_magic(self) -> int:
+    # -- helpers for the rules ------------------------------------------------------------------
+
+    @property
+    def want_magic(self) -> int:
+        """The magic number we ask for now (0: none)."""
+        value = self._want.get(LcpOption.MAGIC_NUMBER)
+        return _u32(value) if value is not None else 0
+
+    def new_magic(self) -> int:
+        """A fresh random non-zero magic number, different from the one we ask for now."""
+        current = self.want_magic
         value = 0
-        while value == 0 or value == getattr(self, "_want_magic", 0):
+        while value in (0, current):
             value = self.rng.getrandbits(32)
         return value
+
+    def count_loop(self) -> None:
+        """One more sign that the line is looped back (RFC 1661 section 6.4)."""
+        self.loopback_count += 1
+        if self.loopback_count >= self.loopback_limit:
+            self.looped_back = True
+
+    # -- negotiation ----------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Start over: want every configured option again (keeps the loopback count)."""
         self.failure = None
-        self._want_mru: int | None = self.mru if self.mru else None
-        self._want_accm: int | None = self.asyncmap
-        self._want_auth: str | None = self.require_auth
-        self._want_magic: int = 0
-        self._want_magic = self._new_magic() if self.magic else 0
-        self._want_pfc = self.pfc
-        self._want_acfc = self.acfc
+        self._want = {}
+        for kind, rule in LCP_OPTIONS.items():
+            value = rule.ask(self)
+            if value is not None:
+                self._want[kind] = value
         # Our side starts over; the peer's acked values stay until its next request is judged
         # (scr can run right after the peer's request was acked in the same transition).
-        r = self.result
-        r.our_mru, r.our_accm, r.our_pfc, r.our_acfc, r.our_magic, r.our_auth = (
-            DEFAULT_MRU, 0xFFFFFFFF, False, False, 0, None
-        )
-
-    # -- our Configure-Request ------------------------------------------------------------------
+        for rule in LCP_OPTIONS.values():
+            if rule.field is not None:
+                setattr(self.result, f"our_{rule.field}", rule.default)
 
     def request(self) -> list[Option]:
-        """MRU, ACCM, auth (authenticator only), magic, PFC, ACFC: in pppd's order."""
-        opts: list[Option] = []
-        if self._want_mru is not None:
-            opts.append(Option(LcpOption.MRU, struct.pack("!H", self._want_mru)))
-        if self._want_accm is not None:
-            opts.append(Option(LcpOption.ACCM, struct.pack("!I", self._want_accm)))
-        if self._want_auth is not None:
-            opts.append(Option(LcpOption.AUTH_PROTOCOL, AUTH_PROTOCOLS[self._want_auth]))
-        if self._want_magic:
-            opts.append(Option(LcpOption.MAGIC_NUMBER, struct.pack("!I", self._want_magic)))
-        if self._want_pfc:
-            opts.append(Option(LcpOption.PFC))
-        if self._want_acfc:
-            opts.append(Option(LcpOption.ACFC))
-        return opts
+        """Our Configure-Request: what we want, in table order (MRU, ACCM, auth, magic, PFC, ACFC)."""
+        return [Option(kind, value) for kind, value in self._want.items()]
 
     def on_ack(self, options: list[Option]) -> bool:
         """Record what the peer accepted (RFC 1661 section 5.2: it must echo our request exactly)."""
         if not super().on_ack(options):
             return False
-        r = self.result
-        r.our_mru = self._want_mru if self._want_mru is not None else DEFAULT_MRU
-        r.our_accm = self._want_accm if self._want_accm is not None else 0xFFFFFFFF
-        r.our_auth = self._want_auth
-        r.our_magic = self._want_magic
-        r.our_pfc = self._want_pfc
-        r.our_acfc = self._want_acfc
+        for kind, rule in LCP_OPTIONS.items():
+            if rule.field is not None:
+                want = self._want.get(kind)
+                setattr(self.result, f"our_{rule.field}", rule.value(want) if want is not None else rule.default)
         return True
 
     def on_nak(self, options: list[Option]) -> None:
-        """Take the peer's hints (RFC 1661 section 5.3)."""
+        """Take the peer's hints (RFC 1661 section 5.3), each through its option's rule."""
+        wanted = dict(self._want)
         for opt in options:
-            v = opt.value
-            if opt.type == LcpOption.MRU and len(v) == 2:
-                (value,) = struct.unpack("!H", v)
-                self._want_mru = max(MIN_MRU, min(value, self.mru or DEFAULT_MRU))
-            elif opt.type == LcpOption.ACCM and len(v) == 4:
-                (value,) = struct.unpack("!I", v)
-                self._want_accm = (self._want_accm or 0) | value
-            elif opt.type == LcpOption.MAGIC_NUMBER and len(v) == 4:
-                if self._want_magic:
-                    self._want_magic = self._new_magic()
-            elif opt.type == LcpOption.AUTH_PROTOCOL and self._want_auth is not None:
-                # The peer proposes another protocol: switch if it is one we can run as authenticator.
-                alt = next((name for name, val in AUTH_PROTOCOLS.items() if val == v), None)
-                if alt is not None:
-                    self._want_auth = alt
-                else:
-                    self.failure = "peer refuses to authenticate with PAP or CHAP-MD5"
+            rule = LCP_OPTIONS.get(opt.type)
+            if rule is None or not rule.valid(opt.value):
+                continue
+            new = rule.nak(self, wanted.get(opt.type), opt.value)
+            if new is None:
+                wanted.pop(opt.type, None)
+            else:
+                wanted[opt.type] = new
+        self._want = {kind: wanted[kind] for kind in LCP_OPTIONS if kind in wanted}
 
     def on_reject(self, options: list[Option]) -> None:
-        """Stop asking for what the peer rejected; a rejected required auth is fatal."""
+        """Stop asking for what the peer rejected; an option we cannot do without is a failure."""
         for opt in options:
-            if opt.type == LcpOption.MRU:
-                self._want_mru = None
-            elif opt.type == LcpOption.ACCM:
-                self._want_accm = None
-            elif opt.type == LcpOption.MAGIC_NUMBER:
-                self._want_magic = 0
-            elif opt.type == LcpOption.PFC:
-                self._want_pfc = False
-            elif opt.type == LcpOption.ACFC:
-                self._want_acfc = False
-            elif opt.type == LcpOption.AUTH_PROTOCOL and self._want_auth is not None:
-                self.failure = "peer refuses to authenticate"
-
-    # -- the peer's Configure-Request -----------------------------------------------------------
+            rule = LCP_OPTIONS.get(opt.type)
+            want = self._want.pop(opt.type, None)
+            if rule is not None and want is not None:
+                reason = rule.reject(self, want)
+                if reason is not None:
+                    self.failure = reason
 
     def on_request(self, options: list[Option]) -> Verdict:
         """Ack, Nak or Reject the peer's options; records the acked values in :attr:`result`."""
         acks: list[Option] = []
         naks: list[Option] = []
         rejects: list[Option] = []
-        his = LcpResult()
+        his: dict[str, object] = {}
         for opt in options:
-            v = opt.value
-            t = opt.type
-            if t == LcpOption.MRU and len(v) == 2:
-                (value,) = struct.unpack("!H", v)
-                if value < MIN_MRU:
-                    naks.append(Option(t, struct.pack("!H", MIN_MRU)))
-                else:
-                    his.his_mru = value
-                    acks.append(opt)
-            elif t == LcpOption.ACCM and len(v) == 4:
-                (his.his_accm,) = struct.unpack("!I", v)
+            rule = LCP_OPTIONS.get(opt.type)
+            if rule is None or not rule.valid(opt.value):
+                rejects.append(opt)
+                continue
+            answer, hint = rule.judge(self, opt.value)
+            if answer == ACK:
                 acks.append(opt)
-            elif t == LcpOption.AUTH_PROTOCOL and len(v) >= 2:
-                chosen = next((name for name, val in AUTH_PROTOCOLS.items() if val == v), None)
-                if chosen is not None and chosen in self.accept_auth:
-                    his.his_auth = chosen
-                    acks.append(opt)
-                elif self.accept_auth:
-                    # RFC 1661 section 6.2: Nak with the protocol we prefer (CHAP-MD5, else PAP).
-                    naks.append(Option(t, AUTH_PROTOCOLS[self.accept_auth[0]]))
-                else:
-                    rejects.append(opt)
-            elif t == LcpOption.MAGIC_NUMBER and len(v) == 4:
-                (value,) = struct.unpack("!I", v)
-                if value == 0 or (self._want_magic and value == self._want_magic):
-                    if value:
-                        self.loopback_count += 1
-                        if self.loopback_count >= self.loopback_limit:
-                            self.looped_back = True
-                    naks.append(Option(t, struct.pack("!I", self._new_magic())))
-                else:
-                    his.his_magic = value
-                    acks.append(opt)
-            elif t == LcpOption.PFC and not v:
-                his.his_pfc = True
-                acks.append(opt)
-            elif t == LcpOption.ACFC and not v:
-                his.his_acfc = True
-                acks.append(opt)
+                if rule.field is not None:
+                    his[rule.field] = rule.value(opt.value)
+            elif answer == NAK and hint is not None:
+                naks.append(Option(opt.type, hint))
             else:
                 rejects.append(opt)
         verdict = verdict_of(acks, naks, rejects)
         if verdict.code == Code.CONFIGURE_ACK:
-            r = self.result
-            r.his_mru, r.his_accm, r.his_auth = his.his_mru, his.his_accm, his.his_auth
-            r.his_magic, r.his_pfc, r.his_acfc = his.his_magic, his.his_pfc, his.his_acfc
+            for rule in LCP_OPTIONS.values():
+                if rule.field is not None:
+                    setattr(self.result, f"his_{rule.field}", his.get(rule.field, rule.default))
         return verdict

@@ -57,6 +57,7 @@ from pppos.ppp.fsm import Automaton, BaseLayer, Event, State
 from pppos.ppp.ipcp import IpcpPolicy
 from pppos.ppp.ipv6cp import Ipv6cpPolicy
 from pppos.ppp.lcp import AUTH_PROTOCOLS, LcpPolicy, OptionPolicy
+from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU, frame_bound
 from pppos.ppp.packets import (
     ChapCode,
     Code,
@@ -67,7 +68,8 @@ from pppos.ppp.packets import (
     decode_packet,
     encode_options,
 )
-from pppos.ppp.trace import trace_line
+from pppos.ppp.text import peer_text
+from pppos.ppp.trace import format_option, trace_line
 
 __all__ = [
     "AuthResult",
@@ -121,8 +123,8 @@ class LinkConfig:
     """
 
     role: Role = Role.CLIENT
-    #: MRU we ask for (RFC 1661 section 6.1).
-    mru: int = 1500
+    #: MRU we ask for (RFC 1661 section 6.1), within :data:`pppos.ppp.limits.MIN_MRU` .. ``MAX_MRU``.
+    mru: int = DEFAULT_MRU
     #: Receive ACCM we ask for (RFC 1662 section 7.1); None = do not ask (all-ones stays).
     asyncmap: int | None = 0
     pfc: bool = True
@@ -149,6 +151,11 @@ class LinkConfig:
     request_dns: bool = True
     #: Server: DNS servers to hand out.
     dns: tuple[str, ...] = ()
+    #: Client: the addresses this host already has (the driver reads them): the peer may give
+    #: neither us nor itself one of them (see :meth:`pppos.ppp.ipcp.IpcpPolicy.problem`).
+    host_addresses: frozenset[str] = frozenset()
+    #: Client: accept a loopback DNS server from the peer (only when the user asked for one).
+    loopback_dns: bool = False
     #: Run IPv6CP (RFC 5072).
     ipv6: bool = True
     #: Our IPv6 interface identifier (None = random).
@@ -171,14 +178,27 @@ class LinkConfig:
     auth_timeout: float = 3.0
     auth_max_transmits: int = 10
     auth_wait: float = 30.0
+    #: Overall deadlines in seconds: LCP must open within ``lcp_timeout`` of :meth:`PppLink.open`, and
+    #: each NCP within ``ncp_timeout`` of the Network phase, whatever the peer keeps sending (a peer
+    #: that insists on an unacceptable option must not keep us negotiating forever). IPCP missing
+    #: its deadline ends the session; IPv6CP missing it is closed and the link stays IPv4-only.
+    lcp_timeout: float = 45.0
+    ncp_timeout: float = 60.0
     #: Seed for magic numbers, CHAP challenges and IPv6 identifiers (tests); None = random.
     seed: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
             raise ConfigError(f"role must be client or server, not {self.role!r}")
-        if not 128 <= self.mru <= 65535:
-            raise ConfigError(f"mru must be between 128 and 65535, not {self.mru}")
+        if not MIN_MRU <= self.mru <= MAX_MRU:
+            raise ConfigError(f"mru must be between {MIN_MRU} and {MAX_MRU}, not {self.mru}")
+        if self.lcp_timeout <= 0 or self.ncp_timeout <= 0:
+            raise ConfigError("lcp_timeout and ncp_timeout must be positive")
+        for host in self.host_addresses:
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise ConfigError(f"host_addresses holds a non-address: {host!r}") from None
         if self.require_auth is not None and self.require_auth not in AUTH_PROTOCOLS:
             raise ConfigError(f"require_auth must be 'pap' or 'chap', not {self.require_auth!r}")
         bad = [a for a in self.accept_auth if a not in AUTH_PROTOCOLS]
@@ -373,6 +393,7 @@ class ControlProtocol(BaseLayer):
         self._reply_options = b""
         self._term_reason = b""
         self._naks_received = 0
+        self._forced_rejects = 0
         #: The text of the peer's last Terminate-Request (RFC 1661 section 5.5 Data), for LinkDown.
         self.peer_reason = ""
         #: Why negotiation cannot succeed (set by the policy or by too many Naks), else None.
@@ -404,6 +425,7 @@ class ControlProtocol(BaseLayer):
         """Administrative Open."""
         self.failure = None
         self._naks_received = 0
+        self._forced_rejects = 0
         self.fsm.event(Event.OPEN, now)
 
     def close(self, now: float, reason: str = "") -> None:
@@ -437,9 +459,19 @@ class ControlProtocol(BaseLayer):
             verdict = self.policy.on_request(options)
             reply_code, reply = verdict.code, verdict.options
             if reply_code == Code.CONFIGURE_NAK and self.fsm.nak_exhausted:
-                # Max-Failure reached: the options we would Nak are Rejected instead (section 4.6).
-                kinds = {o.type for o in reply}
-                reply_code, reply = Code.CONFIGURE_REJECT, [o for o in options if o.type in kinds]
+                # Max-Failure reached: the options we would Nak are Rejected instead (section 4.6),
+                # except those the policy only ever Naks (LCP's Magic-Number, for loop detection).
+                kinds = {o.type for o in reply if o.type not in self.policy.nak_only}
+                if kinds:
+                    reply_code, reply = Code.CONFIGURE_REJECT, [o for o in options if o.type in kinds]
+                    self._forced_rejects += 1
+                    if self._forced_rejects > self.fsm.max_failure:
+                        # Section 5.4: a Configure-Request after a Reject must not carry the rejected
+                        # options again. This peer keeps insisting: negotiation cannot converge.
+                        shown = " ".join(format_option(self.protocol, o) for o in reply)
+                        self.failure = f"the peer insists on {shown}, which we cannot accept"
+            elif reply_code == Code.CONFIGURE_ACK:
+                self._forced_rejects = 0
             self._rx = pkt
             self._reply_code = reply_code
             self._reply_options = encode_options(reply)
@@ -469,7 +501,7 @@ class ControlProtocol(BaseLayer):
             self.fsm.event(Event.RCN, now)
         elif code == Code.TERMINATE_REQUEST:
             self._rx = pkt
-            self.peer_reason = pkt.data[:200].decode("utf-8", "replace")
+            self.peer_reason = peer_text(pkt.data)
             self.fsm.event(Event.RTR, now)
         elif code == Code.TERMINATE_ACK:
             self.fsm.event(Event.RTA, now)
@@ -508,6 +540,7 @@ class ControlProtocol(BaseLayer):
         if self.fsm.state not in _NEGOTIATING:
             self.policy.reset()  # a fresh negotiation (pppd's resetci)
             self._naks_received = 0
+            self._forced_rejects = 0
         data = encode_options(self.policy.request())
         if self._req_id is None or data != self._req_data or self._reply_seen:
             self._req_id = self._new_id()
@@ -669,8 +702,15 @@ class Lcp(ControlProtocol):
 
 _CONTROL = frozenset({Protocol.LCP, Protocol.PAP, Protocol.CHAP, Protocol.IPCP, Protocol.IPV6CP})
 _DATA = frozenset({Protocol.IP, Protocol.IPV6})
-#: "not computed" marker for PppLink's cached timer (None is a valid answer: no timer running)
-_UNKNOWN = object()
+class _Unknown(Enum):
+    """"Not computed" marker for PppLink's cached timer (None is a valid answer: no timer running).
+
+    An enum member, so it stays itself through ``copy.deepcopy`` (a plain ``object()`` would not)."""
+
+    TOKEN = 0
+
+
+_UNKNOWN = _Unknown.TOKEN
 
 
 class PppLink:
@@ -698,11 +738,13 @@ class PppLink:
         self.phase = Phase.DEAD
         self._events: deque[LinkEvent] = deque()
         self._out = bytearray()
-        self._timer_cache: float | object | None = _UNKNOWN
+        self._timer_cache: float | _Unknown | None = _UNKNOWN
         # Receive ACCM: the characters we ask the peer to escape. Before negotiation the peer
         # escapes every control character (a superset) and after it exactly these, so dropping raw
         # ones from this set is right at all times, with no race around LCP opening.
-        self._deframer = hdlc.Deframer(accm=config.asyncmap or 0)
+        # Sized from the MRU we ask for (never below the RFC 1661 default) and resized to the MRU
+        # the peer acked when LCP opens (pppos.ppp.limits is the one source of the bound).
+        self._deframer = hdlc.Deframer(accm=config.asyncmap or 0, max_frame=frame_bound(config.mru))
         timers: _Timers = {
             "restart_timer": config.restart_timer,
             "max_terminate": config.max_terminate,
@@ -734,6 +776,8 @@ class PppLink:
             peer_ip=config.peer_ip,
             request_dns=config.request_dns,
             dns=config.dns,
+            host_addresses=config.host_addresses,
+            loopback_dns=config.loopback_dns,
         )
         his_mru = self._his_mru
         self.ipcp = ControlProtocol(
@@ -767,6 +811,10 @@ class PppLink:
         self._lcp_was_open = False
         self._park = False
         self._loop_handled = False
+        #: Overall negotiation deadlines (absolute): LCP, and each NCP by protocol object.
+        self._lcp_deadline: float | None = None
+        self._ipv6_off = False
+        self._ncp_deadlines: dict[ControlProtocol, float] = {}
 
     def __repr__(self) -> str:
         return f"<PppLink {self.config.role.value} {self.phase.value} lcp={self.lcp.fsm.state.label}>"
@@ -852,23 +900,25 @@ class PppLink:
                 busy = True
                 reason, cp.failure = cp.failure, None
                 if cp is self.ipcp:
-                    self._fail(DownCause.NEGOTIATION_FAILED, f"IPCP: {reason}", now, protocol="IPCP")
+                    self._fail(DownCause.NEGOTIATION_FAILED, reason, now, protocol="IPCP")
                 else:
                     cp.close(now, reason)
         if self.lcp.failure and self.lcp.fsm.state in _NEGOTIATING:
             busy = True
             reason, self.lcp.failure = self.lcp.failure, None
-            self._fail(DownCause.NEGOTIATION_FAILED, f"LCP: {reason}", now, protocol="LCP")
+            self._fail(DownCause.NEGOTIATION_FAILED, reason, now, protocol="LCP")
         if self.lcp_policy.looped_back and not self._loop_handled:
             busy = True
             self._loop_handled = True
-            self._fail(DownCause.LOOPED_BACK, "the line appears to be looped back", now)
+            self._fail(DownCause.LOOPED_BACK, "the line is looped back", now)
         return busy
 
     def _fail(self, cause: DownCause, reason: str, now: float, *, protocol: str | None = None) -> None:
         """Record why we end the session and close LCP (Terminate-Request, RFC 1661 section 3.7)."""
         if self._cause is None:
             self._cause, self._reason, self._failed_protocol = cause, reason, protocol
+        self._lcp_deadline = None
+        self._ncp_deadlines.clear()
         self.lcp.close(now, reason)
 
     def _report_down(self, default_cause: DownCause, default_reason: str, protocol: str | None = None) -> None:
@@ -883,6 +933,8 @@ class PppLink:
     def _on_lcp_note(self, note: str, now: float) -> None:
         if note == "up":
             self._lcp_was_open = True
+            self._lcp_deadline = None
+            self._deframer.max_frame = frame_bound(self.lcp_policy.result.our_mru)
             self._down_reported = False  # a new session (also after the peer renegotiated LCP)
             self._start_auth(now)
         elif note == "down":
@@ -897,6 +949,7 @@ class PppLink:
                 self._set_phase(Phase.ESTABLISH)
                 self._report_down(DownCause.PEER_TERMINATED, "peer restarted LCP negotiation")
         elif note == "finished":
+            self._lcp_deadline = None
             self._stop_upper(now)
             self._set_phase(Phase.DEAD)
             if self._lcp_was_open:
@@ -914,7 +967,7 @@ class PppLink:
             self.lcp_policy.looped_back = True
 
     def _peer_terminated_reason(self) -> str:
-        text = "".join(c if c.isprintable() else "?" for c in self.lcp.peer_reason)
+        text = self.lcp.peer_reason  # already made safe by peer_text
         return f"peer terminated the link: {text}" if text else "peer terminated the link"
 
     def _stop_upper(self, now: float) -> None:
@@ -925,6 +978,7 @@ class PppLink:
         for auth in (self._auth_peer, self._auth_server):
             if auth is not None:
                 auth.stop()
+        self._ncp_deadlines.clear()
         self._up_reported = False
         self._ipv6_reported = False
 
@@ -981,13 +1035,19 @@ class PppLink:
 
     def _start_network(self, now: float) -> None:
         self._set_phase(Phase.NETWORK)
-        for cp in self._ncps:
+        ncps = [cp for cp in self._ncps if cp is not self.ipv6cp or not self._ipv6_off]
+        self._ncp_deadlines = {cp: now + self.config.ncp_timeout for cp in ncps}
+        for cp in ncps:
             cp.open(now)
             cp.up(now)
 
     def _on_ncp_note(self, cp: ControlProtocol, note: str, now: float) -> None:
         if note == "up":
-            if cp is self.ipcp and not self._up_reported:
+            self._ncp_deadlines.pop(cp, None)
+            problem = self.ipcp_policy.problem() if cp is self.ipcp and not self._up_reported else None
+            if problem is not None:
+                self._fail(DownCause.NEGOTIATION_FAILED, problem, now, protocol="IPCP")
+            elif cp is self.ipcp and not self._up_reported:
                 self._up_reported = True
                 v6 = self.ipv6cp_policy.result if self.ipv6cp.is_open else None
                 self._ipv6_reported = v6 is not None
@@ -1030,6 +1090,8 @@ class PppLink:
         self._loop_handled = False
         self.lcp_policy.loopback_count = 0
         self.lcp_policy.looped_back = False
+        self._lcp_deadline = now + self.config.lcp_timeout
+        self._ncp_deadlines.clear()
         self._set_phase(Phase.ESTABLISH)
         self.lcp.open(now)
         self.lcp.up(now)
@@ -1044,12 +1106,28 @@ class PppLink:
         self.lcp.close(now, reason)
         self._after(now)
 
+    def disable_ipv6(self, now: float, reason: str) -> None:
+        """The host cannot use IPv6 on this link (an MTU below 1280, RFC 8200 section 5, or the
+        interface refused the address): close IPv6CP with ``reason`` and keep IPv4 running."""
+        if self._ipv6_off:
+            return
+        self._ipv6_off = True
+        self._ncp_deadlines.pop(self.ipv6cp, None)
+        if self.ipv6cp.fsm.state is not State.INITIAL:
+            self.ipv6cp.close(now, reason)
+        self._after(now)
+
+    @property
+    def ipv6_enabled(self) -> bool:
+        """True unless IPv6 was turned off by configuration or :meth:`disable_ipv6`."""
+        return self.config.ipv6 and not self._ipv6_off
+
     def send_ip(self, packet: bytes, now: float) -> bool:
         """Send one IP datagram (version from its first nibble); False (counted) if it cannot go now."""
         version = packet[0] >> 4 if packet else 0
         if version == 4 and self.ipcp.is_open:
             protocol = Protocol.IP
-        elif version == 6 and self.ipv6cp.is_open and self.config.ipv6:
+        elif version == 6 and self.ipv6cp.is_open and self.ipv6_enabled:
             protocol = Protocol.IPV6
         else:
             self.stats.dropped_out += 1
@@ -1076,6 +1154,12 @@ class PppLink:
         if control or self._park:
             self._after(now)  # data frames alone change no protocol state: nothing to flush
 
+    def carrier_lost(self) -> bool:
+        """True when the octets after the last frame end in the modem's ``NO CARRIER`` (V.250 5.7.1):
+        the modem left data mode, as pppd's modem hang-up assumes. A suffix test, cheap after every
+        read; the driver confirms it a moment later (the text could also end a chunk inside a frame)."""
+        return self._deframer.partial_ends_with_line(b"NO CARRIER")
+
     def next_event(self) -> LinkEvent | None:
         """The next event, or None."""
         return self._events.popleft() if self._events else None
@@ -1099,9 +1183,10 @@ class PppLink:
         """
         cached = self._timer_cache
         if cached is not _UNKNOWN:
-            return cached  # type: ignore[return-value]
+            return cached
         deadlines = [self.lcp.get_timer(), self.ipcp.get_timer(), self.ipv6cp.get_timer()]
         deadlines += [a.get_timer() for a in (self._auth_peer, self._auth_server) if a is not None]
+        deadlines += [self._lcp_deadline, *self._ncp_deadlines.values()]
         live = [d for d in deadlines if d is not None]
         result = min(live) if live else None
         self._timer_cache = result
@@ -1116,7 +1201,28 @@ class PppLink:
         for auth in (self._auth_peer, self._auth_server):
             if auth is not None:
                 auth.handle_timer(now)
+        self._check_deadlines(now)
         self._after(now)
+
+    def _check_deadlines(self, now: float) -> None:
+        """Overall negotiation deadlines (see :attr:`LinkConfig.lcp_timeout`)."""
+        if self._lcp_deadline is not None and now >= self._lcp_deadline:
+            self._lcp_deadline = None
+            if not self.lcp.is_open and self.phase is not Phase.DEAD:
+                seconds = self.config.lcp_timeout
+                self._fail(DownCause.NEGOTIATION_FAILED, f"no agreement within {seconds:g} s", now,
+                           protocol="LCP")
+        for cp, deadline in list(self._ncp_deadlines.items()):
+            if now < deadline:
+                continue
+            del self._ncp_deadlines[cp]
+            if cp.is_open or not self.lcp.is_open:
+                continue
+            reason = f"no agreement within {self.config.ncp_timeout:g} s"
+            if cp is self.ipcp:
+                self._fail(DownCause.NEGOTIATION_FAILED, reason, now, protocol="IPCP")
+            else:
+                cp.close(now, reason)  # IPv6 is optional: the link stays IPv4-only
 
     @property
     def is_up(self) -> bool:
@@ -1142,7 +1248,7 @@ class PppLink:
             self._capture(now, False, b"\xff\x03" + struct.pack("!H", protocol) + info)
         if protocol in (Protocol.IP, Protocol.IPV6):
             cp = self.ipcp if protocol == Protocol.IP else self.ipv6cp
-            if cp.is_open and (protocol == Protocol.IP or self.config.ipv6):
+            if cp.is_open and (protocol == Protocol.IP or self.ipv6_enabled):
                 self.stats.packets_in += 1
                 self.stats.ip_bytes_in += len(info)
                 self._events.append(PacketReceived(packet=info, version=4 if protocol == Protocol.IP else 6))

@@ -16,20 +16,21 @@ import ipaddress
 import struct
 from collections.abc import Callable
 
+from pppos.ppp.ipcp import IPCP_OPTIONS
+from pppos.ppp.lcp import LCP_OPTIONS
 from pppos.ppp.packets import (
     ChapCode,
     Code,
-    IpcpOption,
     Ipv6cpOption,
-    LcpOption,
     Option,
     PapCode,
     Protocol,
     decode_options,
     decode_packet,
 )
+from pppos.ppp.text import peer_text
 
-__all__ = ["describe", "format_options", "trace_line"]
+__all__ = ["describe", "format_option", "format_options", "trace_line"]
 
 #: Short code names as pppd prints them.
 CODE_NAMES: dict[int, str] = {
@@ -80,16 +81,8 @@ def _hex(data: bytes) -> str:
 
 
 def _quote(data: bytes) -> str:
-    """Quote peer text on one line: printable ASCII as is, everything else as ``\\xNN``."""
-    out = []
-    for b in data:
-        if b in (0x22, 0x5C):
-            out.append("\\" + chr(b))
-        elif 0x20 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return '"' + "".join(out) + '"'
+    """Quote peer text on one line through :func:`pppos.ppp.text.peer_text` (``"`` escaped too)."""
+    return '"' + peer_text(data, quote='"') + '"'
 
 
 def _raw(opt: Option) -> str:
@@ -97,53 +90,18 @@ def _raw(opt: Option) -> str:
 
 
 def _lcp_option(opt: Option) -> str:
-    v = opt.value
-    t = opt.type
-    if t == LcpOption.MRU and len(v) == 2:
-        return f"<mru {struct.unpack('!H', v)[0]}>"
-    if t == LcpOption.ACCM and len(v) == 4:
-        return f"<asyncmap 0x{struct.unpack('!I', v)[0]:x}>"
-    if t == LcpOption.AUTH_PROTOCOL and len(v) >= 2:
-        proto = struct.unpack("!H", v[:2])[0]
-        name = _AUTH_NAMES.get(proto, f"0x{proto:x}")
-        if proto == Protocol.CHAP and len(v) == 3:
-            return f"<auth chap {_CHAP_ALGOS.get(v[2], f'0x{v[2]:x}')}>"
-        if len(v) > 2:
-            return f"<auth {name} {_hex(v[2:])}>"
-        return f"<auth {name}>"
-    if t == LcpOption.MAGIC_NUMBER and len(v) == 4:
-        return f"<magic 0x{struct.unpack('!I', v)[0]:x}>"
-    if t == LcpOption.PFC and not v:
-        return "<pcomp>"
-    if t == LcpOption.ACFC and not v:
-        return "<accomp>"
-    if t == LcpOption.QUALITY_PROTOCOL and len(v) >= 2:
-        return f"<quality 0x{struct.unpack('!H', v[:2])[0]:x}>"
-    if t == LcpOption.CALLBACK:
-        return f"<callback {_hex(v)}>".replace(" >", ">")
+    """An LCP option in its rule's trace format (:data:`pppos.ppp.lcp.LCP_OPTIONS`), else raw."""
+    rule = LCP_OPTIONS.get(opt.type)
+    if rule is not None and rule.valid(opt.value):
+        return rule.show(opt.value)
     return _raw(opt)
 
 
-_IPCP_ADDR_NAMES: dict[int, str] = {
-    IpcpOption.IP_ADDRESS: "addr",
-    IpcpOption.PRIMARY_DNS: "ms-dns1",
-    IpcpOption.SECONDARY_DNS: "ms-dns2",
-    IpcpOption.PRIMARY_NBNS: "ms-wins",
-    IpcpOption.SECONDARY_NBNS: "ms-wins",
-}
-
-
 def _ipcp_option(opt: Option) -> str:
-    v = opt.value
-    name = _IPCP_ADDR_NAMES.get(opt.type)
-    if name is not None and len(v) == 4:
-        return f"<{name} {ipaddress.IPv4Address(v)}>"
-    if opt.type == IpcpOption.IP_COMPRESSION and len(v) >= 2:
-        proto = struct.unpack("!H", v[:2])[0]
-        label = "VJ" if proto == Protocol.VJ_COMP else f"0x{proto:x}"
-        return f"<compress {label} {_hex(v[2:])}>".replace(" >", ">")
-    if opt.type == IpcpOption.IP_ADDRESSES and len(v) == 8:
-        return f"<addrs {ipaddress.IPv4Address(v[:4])} {ipaddress.IPv4Address(v[4:])}>"
+    """An IPCP option in its rule's trace format (:data:`pppos.ppp.ipcp.IPCP_OPTIONS`), else raw."""
+    rule = IPCP_OPTIONS.get(opt.type)
+    if rule is not None and rule.valid(opt.value):
+        return rule.show(opt.value)
     return _raw(opt)
 
 
@@ -162,6 +120,11 @@ _OPTION_FORMATTERS: dict[int, Callable[[Option], str]] = {
     Protocol.IPCP: _ipcp_option,
     Protocol.IPV6CP: _ipv6cp_option,
 }
+
+
+def format_option(protocol: int, opt: Option) -> str:
+    """Render one option of ``protocol`` as pppd does (``<mru 0>``)."""
+    return _OPTION_FORMATTERS.get(protocol, _raw)(opt)
 
 
 def format_options(protocol: int, data: bytes) -> str:

@@ -194,6 +194,9 @@ class SimProfile:
     reset_command: str = "+CFUN"
     #: vendor commands answered with a plain OK
     ok_commands: frozenset[str] = frozenset()
+    #: extended command name -> its answer giving the PIN attempts left (``{pin}``, ``{puk}``):
+    #: 27.007 8.65 ``+CPINR``, Quectel ``+QPINC``, SIMCom ``+SPIC``; empty: the modem does not tell
+    pin_counter: tuple[tuple[str, str], ...] = (("+CPINR", "+CPINR: SIM PIN,{pin},3"),)
 
 
 PROFILES: dict[str, SimProfile] = {
@@ -225,6 +228,7 @@ PROFILES: dict[str, SimProfile] = {
         cmux_error=53,
         reset_command="+RST",
         ok_commands=frozenset({"+GPSRD", "+GPS", "+AGPS", "+CMER", "+CNMI", "+CMGF"}),
+        pin_counter=(),
     ),
     "sim800": SimProfile(
         name="sim800",
@@ -240,6 +244,7 @@ PROFILES: dict[str, SimProfile] = {
         cipstatus="sim800",
         reset_command="+CFUN",
         ok_commands=frozenset({"+CMER", "+CNMI", "+CMGF", "+CSCLK"}),
+        pin_counter=(("+SPIC", "+SPIC: {pin},10,{puk},10"),),
     ),
     "sim7600": SimProfile(
         name="sim7600",
@@ -252,6 +257,7 @@ PROFILES: dict[str, SimProfile] = {
         boot_urcs=((0.05, "RDY"), (0.10, "+CPIN: {cpin}"), (0.30, "SMS DONE"), (0.35, "PB DONE")),
         reset_command="+CRESET",
         ok_commands=frozenset({"+CGAUTH", "+CMER", "+CNMI", "+CMGF"}),
+        pin_counter=(("+SPIC", "+SPIC: {pin},{puk},3,10"), ("+CPINR", "+CPINR: SIM PIN,{pin},3")),
     ),
     "quectel": SimProfile(
         name="quectel",
@@ -264,6 +270,7 @@ PROFILES: dict[str, SimProfile] = {
                    (0.30, "+QIND: SMS DONE"), (0.35, "+QIND: PB DONE")),
         reset_command="+CFUN",
         ok_commands=frozenset({"+QICSGP", "+CMER", "+CNMI", "+CMGF"}),
+        pin_counter=(("+QPINC", '+QPINC: "SC",{pin},{puk}'),),
     ),
     # A plain 27.007 modem whose firmware writes "+CPIN:READY" without the space (as the A6/A7 manual
     # does), so hosts meet both spellings.
@@ -890,6 +897,8 @@ class SimModem:
             return _reboot
         if any(name == ccid_name for ccid_name, _ in p.ccid):
             return _ccid
+        if any(name == counter for counter, _ in p.pin_counter):
+            return _pin_counter
         if name == "+CEREG" and p.has_cereg:
             return _reg_cmd
         if name == "+CIPSTATUS" and p.cipstatus:
@@ -1403,6 +1412,21 @@ def _ccid(m: SimModem, name: str, args: str, now: float) -> _Reply:
         return [], 10
     template = dict(m.profile.ccid)[name]
     return [template.format(iccid=m.config.iccid)], "OK"
+
+
+def _pin_counter(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """PIN attempts left: ``+CPINR`` (27.007 8.65), ``+QPINC="SC"`` (Quectel), ``+SPIC`` (SIMCom)."""
+    kind, value = _kind(args)
+    if kind == "test":
+        return [], "OK"
+    if not m.config.sim_present:
+        return [], 10
+    if name == "+QPINC" and (kind != "set" or _params(value)[:1] != ["SC"]):
+        return [], "ERROR"
+    if name == "+CPINR" and kind == "set" and "SIM PIN" not in value.upper():
+        return [], "OK"
+    puk = 0 if m._puk_needed else 10
+    return [dict(m.profile.pin_counter)[name].format(pin=m._pin_tries, puk=puk)], "OK"
 
 
 def _cipstatus(m: SimModem, name: str, args: str, now: float) -> _Reply | None:

@@ -49,6 +49,9 @@ class FaultServer:
     connections: int = 0
     events: list[tuple[str, str | None]] = field(default_factory=list)
     properties: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
+    resolved: list[tuple[str, bool]] = field(default_factory=list)
+    #: The device info message of the last login (``h-beat``, ``tmpl``, ``fw``...).
+    info: dict[str, str] = field(default_factory=dict)
     sessions: list[Session] = field(default_factory=list)
     ssl_context: ssl.SSLContext | None = None
     host: str = "127.0.0.1"
@@ -143,6 +146,10 @@ class FaultServer:
             conn.respond(event.msg_id, proto.Status.OK, now=now)
         elif isinstance(event, proto.EventLogged):
             self.events.append((event.code, event.description))
+        elif isinstance(event, proto.EventResolved):
+            self.resolved.append((event.code, event.all_events))
+        elif isinstance(event, proto.InfoReceived):
+            self.info = dict(event.info)
 
 
 @dataclass(frozen=True)

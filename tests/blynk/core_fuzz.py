@@ -180,13 +180,15 @@ class _Session:
         self.start = rng.choice(["server-fresh", "server-ready", "device-waiting", "device-ready"])
         self.closed_seen = False
         self.stored: dict[int, tuple[str, ...]] = {}
+        self.conn: p.Connection
         if self.start.startswith("server"):
-            self.conn: p.Connection = p.ServerConnection(heartbeat=rng.choice([10.0, 0.5, 3600.0]))
-            self.conn.start(self.now)
+            server = p.ServerConnection(heartbeat=rng.choice([10.0, 0.5, 3600.0]))
+            server.start(self.now)
             if self.start == "server-ready":
-                self.conn.receive_data(p.Message(p.Command.HW_LOGIN, 1, (TOKEN,)).encode(), self.now)
-                self.conn.next_event()
-                self.conn.accept_login(self.now)  # type: ignore[attr-defined]
+                server.receive_data(p.Message(p.Command.HW_LOGIN, 1, (TOKEN,)).encode(), self.now)
+                server.next_event()
+                server.accept_login(self.now)
+            self.conn = server
         else:
             device = p.DeviceConnection(heartbeat=rng.choice([45.0, 2.0, 10.0]), buffer_in=rng.choice([1024, 64]))
             device.login(TOKEN, self.now)

@@ -137,7 +137,19 @@ def test_empty_token_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["write", "X1", "1"], ["write", "V300", "1"], ["bogus"], ["write", "V1"], ["--port", "x", "ping"]],
+    [
+        ["write", "X1", "1"],
+        ["write", "V300", "1"],
+        ["bogus"],
+        ["write", "V1"],
+        ["--port", "x", "ping"],
+        ["--heartbeat", "nan", "ping"],
+        ["--heartbeat", "0", "ping"],
+        ["--timeout", "inf", "ping"],
+        ["--coalesce", "nan", "ping"],
+        ["--template-id", "", "ping"],
+        ["resolve"],
+    ],
 )
 def test_usage_errors_exit_2_before_connecting(argv: list[str], token_file: Path) -> None:
     status, _, err = call("--server", "127.0.0.1", "--port", str(closed_port()), "--insecure",
@@ -175,6 +187,15 @@ def test_bad_token_is_exit_5_without_retry(tmp_path: Path, server: ThreadedServe
     assert "rejected the auth token Wron\u2026" in result.stderr
     assert "WrongTok_0123456789abcdefghijklm" not in result.stderr + result.stdout
     assert server.server.connections == 1
+
+
+def test_tls_to_a_plain_server_hints_at_insecure(server: ThreadedServer, token_file: Path) -> None:
+    """A plain server reads a TLS ClientHello as a Blynk header and waits or closes: the one line
+    names the likely cause (it used to say only "timed out")."""
+    argv = ["--server", "127.0.0.1", "--port", str(server.server.port), "--token-file", str(token_file)]
+    status, _, err = call(*argv, "--timeout", "2", "ping")
+    assert status == ExitStatus.TLS, err
+    assert err.count("\n") == 1 and "--insecure" in err and "plain TCP server" in err
 
 
 def test_tls_failure_is_exit_4(tmp_path: Path, token_file: Path) -> None:
@@ -215,9 +236,26 @@ def test_write_sync_event_property_ping(server: ThreadedServer, token_file: Path
     status, out, err = call(*base, "sync", "--json", "V1")
     assert json.loads(out) == {"pin": "V1", "values": ["42", "43"]}
 
+    server.server.values[3] = ("\x1b[2Jhi\nthere",)  # a hostile value never reaches the terminal raw
+    status, out, err = call(*base, "sync", "V3")
+    assert status == 0, err
+    assert out == "V3 \\x1b[2Jhi\\nthere\n"
+
     status, out, err = call(*base, "event", "door", "front door opened")
     assert status == 0, err
     assert server.server.events == [("door", "front door opened")]
+
+    status, out, err = call(*base, "resolve", "door")
+    assert status == 0, err
+    status, out, err = call(*base, "resolve", "door", "--all")
+    assert status == 0, err
+    assert server.server.resolved == [("door", False), ("door", True)]
+
+    status, out, err = call(*base, "--template-id", "TMPLxyz", "--firmware", "2.0.1", "--heartbeat", "20", "ping")
+    assert status == 0, err
+    assert {k: server.server.info.get(k) for k in ("tmpl", "fw-type", "fw", "h-beat")} == {
+        "tmpl": "TMPLxyz", "fw-type": "TMPLxyz", "fw": "2.0.1", "h-beat": "20"
+    }
 
     status, out, err = call(*base, "property", "V1", "label", "Room temp")
     assert status == 0, err
@@ -276,3 +314,86 @@ def test_run_reconnects_after_server_restart(token_file: Path) -> None:
         proc.communicate(timeout=10)
         if second is not None:
             second.stop()
+
+
+# -- --interface: the boot race and an interface that goes away (issue 10, item 8) ---------------------
+
+
+def test_run_waits_for_the_interface_to_appear_and_to_come_back(token_file: Path) -> None:
+    """``blynk-client --interface bk0 run`` started before bk0 exists (ppp0 at boot) waits with one
+    progress line instead of exiting 2, logs in once bk0 appears, and waits again while it is gone.
+    Two throwaway namespaces joined by a veth pair stand in for the host and the network."""
+    import queue
+
+    from tests.netns import make_netns
+
+    with make_netns("bkc") as client_ns, make_netns("bks") as server_ns:
+        srv = server_ns.popen(
+            [sys.executable, "-m", "blynk_client.cli", "--host", "0.0.0.0", "--port", "0",
+             "--token-file", str(token_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert srv.stdout is not None
+        banner = srv.stdout.readline()
+        port = banner.split("device protocol on 0.0.0.0:", 1)[1].split()[0]
+        runner = client_ns.popen(
+            [sys.executable, "-m", "blynk_client.client_cli", "--server", "10.77.0.2", "--port", port, "--insecure",
+             "--token-file", str(token_file), "--interface", "bk0", "--heartbeat", "1", "-v", "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        assert runner.stderr is not None
+        stderr = runner.stderr
+        threading.Thread(target=lambda: [lines.put(line) for line in stderr], daemon=True).start()
+
+        def expect(text: str, timeout: float = 20.0) -> list[str]:
+            seen: list[str] = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=0.2)
+                except queue.Empty:
+                    assert runner.poll() is None, f"blynk-client exited {runner.returncode}: {seen}"
+                    continue
+                seen.append(line)
+                if text in line:
+                    return seen
+            raise AssertionError(f"no {text!r} in {seen}")
+
+        def link_up() -> None:
+            subprocess.run(["ip", "link", "add", "bk0", "netns", client_ns.name, "type", "veth",
+                            "peer", "name", "bk1", "netns", server_ns.name], check=True, timeout=30)
+            client_ns.ip("addr", "add", "10.77.0.1/24", "dev", "bk0")
+            client_ns.ip("link", "set", "bk0", "up")
+            server_ns.ip("addr", "add", "10.77.0.2/24", "dev", "bk1")
+            server_ns.ip("link", "set", "bk1", "up")
+
+        seen = expect("waiting for network interface bk0 to appear")
+        time.sleep(1.5)  # a few polls: still waiting, still running, nothing more said
+        assert runner.poll() is None and lines.empty(), seen
+        link_up()
+        expect("logged in to 10.77.0.2")
+        client_ns.ip("link", "del", "bk0")  # takes bk1 with it
+        expect("waiting for network interface bk0 to appear")
+        link_up()
+        expect("logged in to 10.77.0.2")
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=10) == 0
+
+
+def test_help_is_status_0_and_lists_the_new_options_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = call("--help")  # argparse prints help on sys.stdout
+    assert status == 0, err
+    out = capsys.readouterr().out
+    assert "--template-id" in out and "--firmware" in out and "resolve" in out
+
+
+def test_one_runner_for_both_commands() -> None:
+    """``run_main`` and ``ArgumentParser`` are written once (blynk_client.cli) for both commands."""
+    import inspect
+
+    from blynk_client import cli, client_cli
+
+    assert client_cli.ArgumentParser is cli.ArgumentParser
+    assert "run_main(" in inspect.getsource(client_cli.main)
+    assert cli.run_main("x", lambda argv: __import__("sys").exit(None), []) == 0

@@ -14,9 +14,8 @@ from blynk_client.offline import (
     OfflineQueue,
     QueuedOp,
     Values,
-    format_pin,
-    parse_pin,
 )
+from blynk_client.protocol import parse_pin
 
 
 class TestBackoff:
@@ -127,9 +126,16 @@ class TestPins:
     @pytest.mark.parametrize(("given", "number"), [("V0", 0), ("v17", 17), ("255", 255), (3, 3), (" V4 ", 4)])
     def test_parse(self, given: str | int, number: int) -> None:
         assert parse_pin(given) == number
-        assert format_pin(given) == f"V{number}"
 
-    @pytest.mark.parametrize("given", ["V256", "-1", "D3", "V", "", "V1.5", 300, True])
+    def test_one_parser(self) -> None:
+        """The offline queue had its own copy that read Arabic-Indic digits as a pin number."""
+        from blynk_client import _wire, offline, protocol
+
+        assert offline.parse_pin is _wire.parse_pin is protocol.parse_pin
+        with pytest.raises(ValueError, match="pin"):
+            parse_pin("V\u0665")
+
+    @pytest.mark.parametrize("given", ["V256", "-1", "D3", "V", "", "V1.5", 300, True, "V\u0665", "\u0661\u0662"])
     def test_reject(self, given: str | int) -> None:
         with pytest.raises(ValueError, match="pin"):
             parse_pin(given)
@@ -161,3 +167,89 @@ class TestValues:
             call(Values(9, items))
         assert "\n" not in str(info.value)
         assert "V9" in str(info.value)
+
+
+class TestCoalescer:
+    def test_first_operation_opens_the_window_and_the_deadline_closes_it(self) -> None:
+        from blynk_client._session import Coalescer
+
+        c = Coalescer(0.05, 100)
+        assert c.hold(10.0, 14) and c.flush_at == pytest.approx(10.05)
+        assert c.hold(10.01, 28)  # inside the window
+        assert not c.hold(10.06, 42)  # past it: send now
+        c.sent()
+        assert c.flush_at is None
+
+    def test_a_full_segment_and_a_zero_window_never_wait(self) -> None:
+        from blynk_client._session import Coalescer
+
+        assert not Coalescer(0.05, 100).hold(0.0, 100)
+        c = Coalescer(0.05, 100)
+        assert c.hold(0.0, 50) and not c.hold(0.01, 120)
+        assert not Coalescer(0.0, 100).hold(0.0, 1)
+
+
+class TestInFlight:
+    def test_a_ping_answer_confirms_what_was_sent_before_the_ping_only(self) -> None:
+        from blynk_client._session import InFlight
+
+        f = InFlight()
+        f.current[1] = ("a",)
+        f.cut(7)  # PING id 7 leaves after V1=a
+        f.current[2] = ("b",)
+        f.confirm(7)
+        assert f.take() == [(2, ("b",))]
+
+    def test_unknown_answer_ids_confirm_the_oldest_heartbeat_ping_in_order(self) -> None:
+        from blynk_client._session import InFlight
+
+        f = InFlight()
+        f.current[1] = ("a",)
+        f.cut(None)  # the core's heartbeat PING (id not seen by the driver)
+        f.current[1] = ("b",)
+        f.cut(None)
+        f.current[3] = ("c",)
+        f.confirm(500)  # answers the first
+        assert len(f) == 2
+        assert f.take() == [(1, ("b",)), (3, ("c",))]
+
+    def test_nothing_confirmed_keeps_the_latest_value_per_key_in_order(self) -> None:
+        from blynk_client._session import InFlight
+
+        f = InFlight()
+        f.current[1] = ("a",)
+        f.current[2] = ("x",)
+        f.cut(3)
+        f.current[1] = ("b",)
+        f.confirm(99)  # no heartbeat PING in flight: an unknown answer confirms nothing
+        assert f.take() == [(2, ("x",)), (1, ("b",))]
+        assert len(f) == 0
+
+    def test_generations_are_bounded_by_merging_never_by_dropping(self) -> None:
+        from blynk_client._session import MAX_GENERATIONS, InFlight
+
+        f = InFlight()
+        for i in range(MAX_GENERATIONS * 3):
+            f.current[i % 300] = (str(i),)
+            f.cut(i + 1)
+        assert len(f._generations) <= MAX_GENERATIONS
+        # every key survived: nothing was dropped to keep the bound
+        assert sorted(k for k, _ in f.take()) == list(range(MAX_GENERATIONS * 3))
+
+
+class TestTimers:
+    def test_intervals_keep_their_phase_and_timeouts_run_once(self) -> None:
+        from blynk_client._session import Timer, Timers
+
+        timers = Timers()
+        every = timers.add(Timer(1.0, 1.0, lambda: None))
+        once = timers.add(Timer(1.5, None, lambda: None))
+        assert timers.next_deadline() == 1.0
+        assert timers.due(0.9) == []
+        assert timers.due(1.05) == [every]
+        assert timers.next_deadline() == 1.5
+        assert timers.due(1.6) == [once] and not once.active
+        assert timers.due(2.2) == [every] and every.at == 3.0
+        assert timers.due(10.0) == [every] and every.at == 11.0  # far behind: no burst
+        every.cancel()
+        assert timers.next_deadline() is None and timers.due(20.0) == []

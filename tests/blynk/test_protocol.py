@@ -595,6 +595,25 @@ def test_device_heartbeat_answered_keeps_the_session() -> None:
         assert p.device.state is State.READY
 
 
+def test_a_short_heartbeat_is_kept_as_announced_and_the_server_allows_for_it() -> None:
+    """h-beat 2 (below the C++ floor of 10 s and below t): the device pings every 2 s, not every t,
+    and the server's idle rule for an announced 2 s is ceil(2.3 * 2) = 5 s, so the session lives."""
+    p = Pair(heartbeat=2.0, timeout=6.0)
+    p.login()
+    assert p.server.peer_info["h-beat"] == "2"
+    assert p.server.idle_timeout == 5.0
+    for _ in range(10):
+        deadline = p.device.get_timer()
+        assert deadline is not None
+        p.now = deadline
+        p.server.handle_timer(p.now)
+        p.device.handle_timer(p.now)
+        p.to_server()
+        p.to_device()
+    assert p.now == pytest.approx(1000.0 + 2.0 * 10)  # one ping per announced heartbeat
+    assert p.server.state is State.READY and p.device.state is State.READY
+
+
 def test_device_pings_when_only_sending() -> None:
     """Writes alone do not prove the server is alive: ping after h without receiving anything."""
     p = Pair(heartbeat=10.0, timeout=2.0)
@@ -688,6 +707,10 @@ def test_unknown_commands_below_100_are_counted_and_ignored() -> None:
 
 
 def test_eof_is_connection_closed() -> None:
+    srv = BlynkConnection(Role.SERVER)
+    srv.receive_data(hdr(29, 1, 32) + b"half a tok", 0.0)
+    srv.receive_data(b"", 0.0)
+    assert events(srv) == [ConnectionClosed(trailing=15)]  # an unfinished message is reported
     p = Pair()
     p.login()
     p.device.receive_data(b"", p.now)

@@ -294,10 +294,18 @@ def test_bad_values_are_usage_errors(loop: Loop) -> None:
         loop.run(server.stop())
 
 
-def test_interface_binding_needs_an_existing_interface() -> None:
+def test_a_missing_interface_fails_one_attempt_and_is_waited_for_with_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     blynk = Blynk(TOKEN, server="127.0.0.1", port=9, insecure=True, interface="no-such-if0")
-    with pytest.raises(UsageError, match="no-such-if0"):
+    with pytest.raises(ConnectError, match="no-such-if0 is not present"):
         blynk.connect(timeout=2, retry=False)
+    with caplog.at_level(logging.INFO), pytest.raises(ConnectError, match="not connected within"):
+        blynk.connect(timeout=1.5, retry=True)  # waits for the interface, one progress line
+    waiting = [r.getMessage() for r in caplog.records if "waiting for network interface" in r.getMessage()]
+    assert waiting == ["waiting for network interface no-such-if0 to appear"]
+    assert blynk.stats.attempts == 0  # no DNS, no socket while the interface is missing
+    blynk.close()
 
 
 def test_core_fast_path_matches_the_general_encoder() -> None:
@@ -364,3 +372,14 @@ def test_literal_addresses_skip_the_resolver() -> None:
     ]
     for name in ("localhost", "blynk.cloud", "127.1", "fe80::1%lo", "", "1.2.3.4 "):
         assert _literal_address(name, 80) is None  # these go to getaddrinfo
+
+
+def test_tls_to_a_plain_server_hints_at_insecure(loop: Loop) -> None:
+    server = loop.server(tokens=[TOKEN])
+    try:
+        blynk = Blynk(TOKEN, server="127.0.0.1", port=server.port, connect_timeout=2)
+        with pytest.raises(TlsError, match=r"plain TCP server.*--insecure"):
+            blynk.connect(timeout=5, retry=False)
+        blynk.close()
+    finally:
+        loop.run(server.stop())

@@ -156,7 +156,10 @@ def test_sim_verdicts_pin_needed_then_wrong_pin(netns, tmp_path: Path, monkeypat
     assert wrong.returncode == ExitStatus.SIM, wrong.stderr
     assert "9999" not in wrong.stderr
     lines = wrong.stderr.strip().splitlines()
-    assert lines[-1].startswith("pppos-up: error: the SIM refused the PIN")
+    # --log-format json: every line is JSON, the fatal one included.
+    fatal = json.loads(lines[-1])
+    assert fatal["level"] == "error" and fatal["message"].startswith("the SIM refused the PIN")
+    assert fatal["exit_status"] == ExitStatus.SIM
     assert all(json.loads(line)["level"] for line in lines[:-1])
     assert "ppp0" not in netns.ip("link")
     assert (tmp_path / "resolv.conf").read_bytes() == ORIGINAL

@@ -6,8 +6,7 @@ import socket
 from types import SimpleNamespace
 
 from pppos import daemon as daemon_mod
-from pppos.config import UpOptions
-from pppos.daemon import Daemon, Reporter
+from pppos.daemon import DataPath
 
 
 class FakeLink:
@@ -25,11 +24,10 @@ class FakeLink:
         return self.per_packet * len(self.sent)
 
 
-def _daemon(fd: int, link: FakeLink) -> Daemon:
-    d = Daemon(UpOptions(port="/dev/null"), Reporter(quiet=True))
-    d.tun = SimpleNamespace(fd=fd)
-    d.link = link
-    d.loop = SimpleNamespace(time=lambda: 5.0)  # type: ignore[assignment]
+def _daemon(fd: int, link: FakeLink) -> DataPath:
+    d = DataPath(SimpleNamespace(time=lambda: 5.0), lambda fn: fn(), lambda why: None)  # type: ignore[arg-type]
+    d.tun_fd = fd
+    d.link = link  # type: ignore[assignment]
     return d
 
 
@@ -47,11 +45,11 @@ def test_a_burst_is_framed_in_one_wakeup_up_to_the_batch_size() -> None:
     with ours, theirs:
         link = FakeLink(per_packet=40)
         d = _daemon(ours.fileno(), link)
-        d._read_tun()
+        d.read_tun()
         assert [p[1] for p in link.sent] == list(range(daemon_mod.TUN_BATCH))
         assert d.counters["packets_out"] == daemon_mod.TUN_BATCH
         assert d.counters["bytes_out"] == 40 * daemon_mod.TUN_BATCH
-        d._read_tun()  # the next wake-up takes the rest and stops at the empty queue
+        d.read_tun()  # the next wake-up takes the rest and stops at the empty queue
         assert len(link.sent) == daemon_mod.TUN_BATCH + 4
 
 
@@ -60,5 +58,5 @@ def test_a_serial_backlog_stops_the_batch() -> None:
     with ours, theirs:
         link = FakeLink(per_packet=daemon_mod.TUN_BATCH_BYTES // 3 + 1)
         d = _daemon(ours.fileno(), link)
-        d._read_tun()
+        d.read_tun()
         assert len(link.sent) == 3  # the rest waits in the TUN queue (backpressure, no copy)

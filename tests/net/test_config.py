@@ -132,6 +132,30 @@ def test_argparse_errors_exit_with_usage_status(capsys: pytest.CaptureFixture[st
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_a_missing_secret_file_never_echoes_its_path(tmp_path: Path) -> None:
+    typed_secret = "hunter2-typed-where-the-path-goes"
+    with pytest.raises(ConfigError) as info:
+        parse_up_args(["p", "--password-file", typed_secret], environ={})
+    assert typed_secret not in str(info.value) and "password file" in str(info.value)
+    pw = tmp_path / "pw"
+    pw.write_text(SECRET)
+    os.chmod(pw, 0o644)
+    with pytest.raises(ConfigError, match="readable by others") as refused:
+        parse_up_args(["p", "--password-file", str(pw)], environ={})
+    assert str(pw) not in str(refused.value)
+
+
+def test_ipv6_pcap_secrets_and_the_mtu_bound() -> None:
+    from pppos.ppp.limits import MAX_MRU, MIN_MRU
+
+    opts = parse_up_args(["p"], environ={})
+    assert opts.ipv6 is True and opts.pcap_secrets is False
+    opts = parse_up_args(["p", "--no-ipv6", "--pcap-secrets", "--mtu", str(MAX_MRU)], environ={})
+    assert opts.ipv6 is False and opts.pcap_secrets is True and opts.mtu == MAX_MRU
+    assert parse_up_args(["p", "--mtu", "4000"], environ={}).mtu == 4000
+    for bad in (MIN_MRU - 1, MAX_MRU + 1):
+        with pytest.raises(ConfigError, match=f"outside {MIN_MRU}..{MAX_MRU}"):
+            parse_up_args(["p", "--mtu", str(bad)], environ={})
 def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> None:
     """Each declaration gives a flag, an INI key (unless it opts out) and the field the value lands in."""
     from pppos.config import UpOptions, build_up_parser, ini_keys, option_table
@@ -147,7 +171,7 @@ def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> 
         if o.secret is not None:
             assert o.flag(f.name) + "-file" in flags and f.name.replace("_", "-") + "-file" in ini
     # One INI file setting every non-secret key to a typical value: every key is accepted and lands.
-    samples = {"str": "x", "int": "7", "bool": "yes", "list": "192.0.2.9"}
+    samples = {"str": "x", "int": "7", "float": "7.5", "bool": "yes", "list": "192.0.2.9"}
     special = {"port": "/dev/ttyS3", "profile": "a7", "ifname": "wwan3", "peer-ip": "10.1.2.3", "apn": "a.b",
                "lcp-echo": "5,2", "backend": "python", "log-format": "json", "mtu": "1400", "baud": "9600"}
     lines = []
@@ -158,6 +182,8 @@ def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> 
     opts = parse_up_args(["--config", str(conf)], environ={})
     assert opts.port == "/dev/ttyS3" and opts.baud == 9600 and opts.ifname == "wwan3" and opts.lcp_echo == (5.0, 2)
     assert opts.dns == ("192.0.2.9",) and opts.default_route and opts.persist and opts.log_format == "json"
+    assert (opts.maxfail, opts.holdoff, opts.holdoff_max, opts.port_wait, opts.reset_command) == (7, 7.5, 7.5, 7.5,
+                                                                                                ("x",))
     # '_' may stand for '-' in INI keys (print_config was once spelled that way).
     legacy = _private(tmp_path / "legacy.ini", "[pppos]\nport = p\nprint_config = yes\ndefault_route = yes\n")
     assert parse_up_args(["--config", str(legacy)], environ={}).print_config
@@ -207,3 +233,17 @@ def test_down_and_status_find_a_named_peer(tmp_path: Path, monkeypatch: pytest.M
     assert "no pppos-up is running on ppp5" in capsys.readouterr().err
     assert status.main(["missing"]) == ExitStatus.USAGE
     assert "no peer named missing" in capsys.readouterr().err
+
+
+def test_supervisor_options() -> None:
+    opts = parse_up_args(["p", "--persist", "--maxfail", "3", "--holdoff", "0.5", "--holdoff-max", "60",
+                          "--port-wait", "30", "--reset-command", "uhubctl -l 1-1 -a cycle 'a b'"], environ={})
+    assert (opts.persist, opts.maxfail, opts.holdoff, opts.holdoff_max, opts.port_wait) == (True, 3, 0.5, 60.0, 30.0)
+    assert opts.reset_command == ("uhubctl", "-l", "1-1", "-a", "cycle", "a b")
+    defaults = parse_up_args(["p"], environ={})
+    assert (defaults.maxfail, defaults.holdoff, defaults.holdoff_max, defaults.port_wait) == (0, 1.0, 300.0, None)
+    for argv, words in ((["--maxfail", "-1"], "--maxfail"), (["--holdoff", "10", "--holdoff-max", "5"], "below"),
+                        (["--holdoff", "nan"], "--holdoff"), (["--port-wait", "-1"], "--port-wait"),
+                        (["--reset-command", "'unbalanced"], "--reset-command"), (["--reset-command", " "], "empty")):
+        with pytest.raises(ConfigError, match=words):
+            parse_up_args(["p", *argv], environ={})

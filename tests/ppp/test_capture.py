@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pppos.ppp.capture import LINKTYPE_PPP_WITH_DIR, PcapWriter
+from pppos.errors import ConfigError
+from pppos.ppp.capture import LINKTYPE_PPP_WITH_DIR, PcapWriter, mask_pap_password, open_pcap
 from pppos.ppp.hdlc import Deframer, encode_frame
 
 LCP_CONF_REQ = bytes.fromhex("01 01 00 14 02 06 00 00 00 00 05 06 0e 79 1a 59 07 02 08 02".replace(" ", ""))
@@ -74,3 +75,59 @@ def test_scapy_reads_and_dissects_the_capture(tmp_path: Path) -> None:
     assert (ipcp.code, ipcp.options[0].data) == (3, "10.0.2.15")
     assert packets[2][IP].dst == "10.0.2.2"
     assert bytes(packets[2][UDP].payload) == b"ping"
+
+
+# -- secrets (issue 12) ---------------------------------------------------------------------------
+
+
+def _pap_request(user: bytes, password: bytes, *, header: bytes = b"\xff\x03") -> bytes:
+    body = bytes([len(user)]) + user + bytes([len(password)]) + password
+    return header + b"\xc0\x23" + bytes([1, 7]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+@pytest.mark.parametrize("header", [b"\xff\x03", b""])
+def test_pap_passwords_are_masked_with_their_length_kept(header: bytes) -> None:
+    frame = _pap_request(b"user", b"s3cret!", header=header)
+    masked = mask_pap_password(frame)
+    assert masked == _pap_request(b"user", b"*******", header=header)
+    out = io.BytesIO()
+    PcapWriter(out, flush=False).write(1.0, True, frame)
+    assert b"s3cret!" not in out.getvalue() and b"*******" in out.getvalue()
+    kept = io.BytesIO()
+    PcapWriter(kept, flush=False, keep_secrets=True).write(1.0, True, frame)
+    assert b"s3cret!" in kept.getvalue()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\xff\x03\xc0\x21\x01\x01\x00\x04",  # LCP
+        b"\xff\x03\xc0\x23\x02\x07\x00\x05\x00",  # PAP Authenticate-Ack
+        b"\xff\x03\xc0\x23\x01\x07\x00\x09\x09ab",  # truncated Authenticate-Request
+        b"\x21\x45\x00",  # compressed protocol field (IP)
+        b"",
+    ],
+)
+def test_other_frames_pass_unchanged(frame: bytes) -> None:
+    assert mask_pap_password(frame) == frame
+
+
+def test_pcap_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "new.pcap"
+    with open_pcap(str(path)) as fileobj:
+        PcapWriter(fileobj)
+    assert path.stat().st_mode & 0o777 == 0o600
+    public = tmp_path / "public.pcap"
+    public.write_bytes(b"old")
+    public.chmod(0o644)
+    with pytest.raises(ConfigError, match="others can read it"):
+        open_pcap(str(public))
+    assert public.read_bytes() == b"old"
+    private = tmp_path / "private.pcap"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    with open_pcap(str(private)) as fileobj:
+        fileobj.write(b"new")
+    assert private.read_bytes() == b"new"
+    with pytest.raises(ConfigError, match="cannot write the pcap file"):
+        open_pcap(str(tmp_path / "missing-dir" / "x.pcap"))

@@ -51,7 +51,7 @@ def test_client_without_dns_from_peer() -> None:
 
 def test_acked_zero_address_or_rejected_address_is_a_failure() -> None:
     p = IpcpPolicy()
-    assert p.on_ack(p.request()) and p.failure
+    assert p.on_ack(p.request()) and p.problem() == "the peer gave us no IP address (0.0.0.0)"
     q = IpcpPolicy()
     q.on_reject([ip(ADDR, "0.0.0.0")])
     assert q.failure
@@ -159,3 +159,69 @@ def test_ipv6cp_rejected_identifier_fails() -> None:
     p = Ipv6cpPolicy()
     p.on_reject(p.request())
     assert p.failure and p.request() == []
+
+
+def _negotiated(local: str, peer: str = "10.64.64.1", dns: tuple[str, ...] = (), **kw: object) -> IpcpPolicy:
+    p = IpcpPolicy(**kw)  # type: ignore[arg-type]
+    p.on_nak([ip(ADDR, local), *(ip(kind, d) for kind, d in zip((DNS1, DNS2), dns, strict=False))])
+    if len(dns) < 2:
+        p.on_reject([ip(kind, "0.0.0.0") for kind in (DNS1, DNS2)[len(dns):]])
+    assert p.on_ack(p.request())
+    assert p.on_request([ip(ADDR, peer)]).code == Code.CONFIGURE_ACK
+    return p
+
+
+@pytest.mark.parametrize(
+    ("local", "peer", "dns", "kw", "verdict"),
+    [
+        ("10.1.2.3", "10.64.64.1", ("192.0.2.53",), {}, None),
+        ("127.0.0.1", "10.64.64.1", (), {}, "the peer gave us 127.0.0.1 as our address, a loopback address"),
+        ("255.255.255.255", "10.64.64.1", (), {}, "255.255.255.255 as our address, the broadcast address"),
+        ("224.0.0.1", "10.64.64.1", (), {}, "224.0.0.1 as our address, a multicast address"),
+        ("240.0.0.9", "10.64.64.1", (), {}, "a reserved (240/4) address"),
+        ("0.1.2.3", "10.64.64.1", (), {}, "in 0.0.0.0/8"),
+        ("192.0.2.7", "10.64.64.1", (), {"host_addresses": frozenset({"192.0.2.7"})}, "which this host already has"),
+        ("10.1.2.3", "10.1.2.3", (), {}, "the peer gave us its own address 10.1.2.3"),
+        ("10.1.2.3", "127.0.0.2", (), {}, "the peer's own address 127.0.0.2 is a loopback address"),
+        ("10.1.2.3", "192.0.2.7", (), {"host_addresses": frozenset({"192.0.2.7"})}, "this host already has"),
+        ("10.1.2.3", "10.64.64.1", ("127.0.0.1",), {}, "DNS server 127.0.0.1, a loopback address"),
+        ("10.1.2.3", "10.64.64.1", ("127.0.0.53",), {"loopback_dns": True}, None),
+        ("10.1.2.3", "10.64.64.1", ("192.0.2.53", "224.0.0.251"), {}, "DNS server 224.0.0.251, a multicast"),
+    ],
+)
+def test_addresses_from_the_peer_must_be_usable_unicast(
+    local: str, peer: str, dns: tuple[str, ...], kw: dict[str, object], verdict: str | None
+) -> None:
+    problem = _negotiated(local, peer, dns, **kw).problem()
+    if verdict is None:
+        assert problem is None
+    else:
+        assert problem is not None and verdict in problem
+
+
+def test_the_server_role_trusts_its_own_configuration() -> None:
+    p = IpcpPolicy(server=True, local_ip="10.0.0.1", peer_ip="10.0.0.2")
+    assert p.problem() is None
+
+
+@pytest.mark.parametrize("kind", [ADDR, DNS1, DNS2])
+@pytest.mark.parametrize("server", [False, True])
+def test_a_malformed_known_option_is_rejected(kind: int, server: bool) -> None:
+    from pppos.ppp.packets import Option
+
+    p = IpcpPolicy(server=server, local_ip="10.0.0.1", peer_ip="10.0.0.2", dns=("10.0.0.3", "10.0.0.4"))
+    bad = Option(kind, b"\x0a\x00\x00")
+    verdict = p.on_request([bad])
+    assert (verdict.code, verdict.options) == (Code.CONFIGURE_REJECT, [bad])
+    p.on_nak([bad])  # a malformed hint changes nothing
+    assert p.request() == IpcpPolicy(server=server, local_ip="10.0.0.1", peer_ip="10.0.0.2").request()
+
+
+def test_every_ipcp_rule_has_a_trace_format() -> None:
+    from pppos.ppp.ipcp import IPCP_OPTIONS
+    from pppos.ppp.packets import Option, Protocol, encode_options
+    from pppos.ppp.trace import format_options
+
+    shown = format_options(Protocol.IPCP, encode_options([Option(k, bytes(8 if k == 1 else 4)) for k in IPCP_OPTIONS]))
+    assert shown == ("<addr 0.0.0.0> <ms-dns1 0.0.0.0> <ms-dns2 0.0.0.0> <compress 0x0 00 00> "
+                     "<addrs 0.0.0.0 0.0.0.0> <ms-wins 0.0.0.0> <ms-wins 0.0.0.0>")

@@ -194,3 +194,53 @@ def test_link_turns_naks_into_rejects_after_max_failure() -> None:
         link.receive_data(frame, 0.0)
         codes += [f.information[0] for f in hdlc.Deframer().feed(link.data_to_send())]
     assert codes == [Code.CONFIGURE_NAK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT, Code.CONFIGURE_REJECT]
+
+
+# -- the option table (issue 12: one rule per option) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "good", "bad"),
+    [
+        (LcpOption.MRU, b"\x05\xdc", b"\x05"),
+        (LcpOption.ACCM, b"\x00\x00\x00\x00", b"\x00\x00\x00"),
+        (LcpOption.AUTH_PROTOCOL, b"\xc0\x23", b"\xc0"),
+        (LcpOption.MAGIC_NUMBER, b"\x00\x00\x12\x34", b"\x12\x34"),
+        (LcpOption.PFC, b"", b"\x00"),
+        (LcpOption.ACFC, b"", b"\x01\x02"),
+    ],
+)
+def test_each_rule_acks_a_well_formed_value_and_rejects_a_malformed_one(kind: int, good: bytes, bad: bytes) -> None:
+    from pppos.ppp.lcp import LCP_OPTIONS
+
+    rule = LCP_OPTIONS[kind]
+    assert rule.valid(good) and not rule.valid(bad)
+    assert policy().on_request([Option(kind, good)]).code == Code.CONFIGURE_ACK
+    verdict = policy().on_request([Option(kind, bad)])
+    assert (verdict.code, verdict.options) == (Code.CONFIGURE_REJECT, [Option(kind, bad)])
+
+
+def test_a_new_option_is_one_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a rule is enough for the policy to ask for it, judge it, and for the trace to show it."""
+    from pppos.ppp import lcp
+    from pppos.ppp.trace import format_options
+
+    rule = lcp.LcpOptionRule(
+        99, valid=lambda v: len(v) == 1, show=lambda v: f"<new {v[0]}>",
+        ask=lambda p: b"\x07", nak=lambda p, want, hint: hint,
+        judge=lambda p, v: (lcp.ACK, None) if v[0] < 10 else (lcp.NAK, b"\x09"),
+    )
+    monkeypatch.setitem(lcp.LCP_OPTIONS, 99, rule)
+    p = policy()
+    assert Option(99, b"\x07") in p.request()
+    assert p.on_request([Option(99, b"\x03")]).code == Code.CONFIGURE_ACK
+    assert p.on_request([Option(99, b"\x0b")]).options == [Option(99, b"\x09")]
+    p.on_nak([Option(99, b"\x05")])
+    assert Option(99, b"\x05") in p.request()
+    assert format_options(Protocol.LCP, encode_options([Option(99, b"\x05")])) == "<new 5>"
+
+
+def test_a_nak_may_add_an_accm_we_did_not_ask_for_but_not_auth_or_magic() -> None:
+    p = policy(asyncmap=None, magic=False)
+    p.on_nak([accm(0xA0000), CHAP_MD5, magic(5)])
+    assert p.request() == [MRU, accm(0xA0000), PFC, ACFC]  # in table order

@@ -281,13 +281,26 @@ def test_local_terminate_with_slirp(session: Session) -> None:
     assert any(line.startswith("rcvd [LCP TermAck") for line in session.trace)
 
 
-SECRETS = {"pap_secrets": "alice * wonderland *\n", "chap_secrets": "alice * wonderland *\n"}
+#: pppd-style secrets lines for slirp (client, server, secret, allowed addresses). The address list
+#: names the one slirp assigns: with ``*`` there, slirp's pppd-derived auth code refuses the address
+#: once IPCP opens and sends an IPCP Terminate-Request within milliseconds, so a test that only
+#: looked at the instant IPCP opened passed on a dead link (the check below fails with ``*``).
+SECRETS = {"pap_secrets": f"alice * wonderland {CLIENT_IP}\n", "chap_secrets": f"alice * wonderland {CLIENT_IP}\n"}
+
+
+def _icmp_roundtrip(s: Session, ident: int) -> bool:
+    s.send(IP(src=CLIENT_IP, dst=HOST_ALIAS) / ICMP(type=8, id=ident, seq=1) / b"after-auth")
+
+    def replied() -> bool:
+        return any(IP(p).haslayer(ICMP) and IP(p)[ICMP].type == 0 and IP(p)[ICMP].id == ident for p in s.packets())
+
+    return s.pump(replied, timeout=5.0)
 
 
 @pytest.mark.parametrize("protocol", ["pap", "chap"])
 @pytest.mark.parametrize("password", ["wonderland", "not-the-secret"])
 def test_slirp_as_authenticator(protocol: str, password: str) -> None:
-    config = LinkConfig(echo_interval=0.0, ipv6=False, username="alice", password=password, seed=9)
+    config = LinkConfig(echo_interval=0.2, echo_failures=4, ipv6=False, username="alice", password=password, seed=9)
     with slirp_session(config, ("auth", f"+{protocol}"), **SECRETS) as s:
         finished = s.pump(lambda: s.link.is_up or s.link.phase is Phase.DEAD, timeout=15.0)
         assert finished, "\n".join(s.trace)
@@ -296,6 +309,13 @@ def test_slirp_as_authenticator(protocol: str, password: str) -> None:
         if password == "wonderland":
             assert result.ok and s.link.is_up
             assert next(e for e in s.events if isinstance(e, LinkUp)).local_ip == CLIENT_IP
+            # The link must stay up and carry traffic after authentication: a second of keepalives
+            # (Echo-Requests every 0.2 s answered), then an ICMP echo round trip through slirp.
+            s.pump(lambda: bool([e for e in s.events if isinstance(e, LinkDown)]), timeout=1.0)
+            assert [e for e in s.events if isinstance(e, LinkDown)] == [], "\n".join(s.trace)
+            assert s.link.is_up and s.link.stats.echo_replies >= 3, "\n".join(s.trace)
+            assert _icmp_roundtrip(s, 0x5151), "\n".join(s.trace)
+            assert not any(line.startswith("rcvd [IPCP TermReq") for line in s.trace)
         else:
             assert not result.ok
             (down,) = [e for e in s.events if isinstance(e, LinkDown)]
