@@ -271,6 +271,7 @@ def test_sigterm_in_every_phase_restores_the_host(netns, tmp_path: Path, servers
     assert not (tmp_path / "run" / "ppp0.json").exists()
 
 
+@pytest.mark.timeout(900)
 def test_done_when_slirp_killed_sim_restarted_and_ctl_reboot(netns, tmp_path: Path, servers) -> None:
     """Issue 10's Done-when: ``pppos-sim --profile a7 --link L`` (default latencies) and
     ``pppos-up L --apn internet --persist --default-route`` survive killing slirp, killing and restarting
@@ -324,6 +325,7 @@ def _settled(rig: FaultRig) -> None:
         wait_for(lambda last=last: rig.state().get("updated") != last, 10, "a state file rewrite")
 
 
+@pytest.mark.timeout(900)
 def test_soak_mixed_faults_in_real_time(netns, tmp_path: Path, servers) -> None:
     """At least 100 mixed faults, each recovered (a round trip through ppp0 after each), with the
     simulator's latencies shortened; afterwards the daemon's fds, children and asyncio tasks are what
