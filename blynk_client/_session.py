@@ -13,8 +13,9 @@ sections 1 to 4). Everything that does not move bytes or wait lives here, writte
   (section 3 "Heartbeat": a PING answer proves everything sent before the PING arrived), so a
   connection that dies silently loses nothing: its unconfirmed operations are replayed after the
   next login;
-- :class:`Timers`: ``set_interval`` / ``set_timeout`` (like the C++ ``BlynkTimer``), pure; the
-  driver's one wait also waits for the next timer;
+- ``set_interval`` / ``set_timeout`` (like the C++ ``BlynkTimer``) on the pure
+  :class:`blynk_client.timers.Timers`, imported with the first timer; the driver's one wait also
+  waits for the next timer;
 - :class:`ClientStats`: the counters of either driver.
 
 A driver supplies its clock (``self._now``), its logging (:meth:`SessionBase._log`), the transmit
@@ -26,7 +27,6 @@ sink and the hook run after a login. This module imports neither asyncio nor :mo
 from __future__ import annotations
 
 import errno
-import heapq
 import math
 import socket
 from collections import deque
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Hashable
 
     from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, OfflineQueue, QueuedOp
+    from blynk_client.timers import Timer, Timers
 
 __all__ = [
     "DEFAULT_PLAIN_PORT",
@@ -65,8 +66,6 @@ __all__ = [
     "InterfaceMissing",
     "Redirect",
     "SessionBase",
-    "Timer",
-    "Timers",
     "make_ssl_context",
 ]
 
@@ -254,71 +253,6 @@ class InFlight:
         return list(merged.items())
 
 
-class Timer:
-    """One :meth:`SessionBase.set_interval` / :meth:`SessionBase.set_timeout` timer."""
-
-    __slots__ = ("active", "at", "func", "interval")
-
-    def __init__(self, at: float, interval: float | None, func: Callable[[], Any]) -> None:
-        self.at = at
-        self.interval = interval
-        self.func = func
-        #: False once cancelled (or, for a timeout, once it ran).
-        self.active = True
-
-    def cancel(self) -> None:
-        """Stop the timer (safe from its own callback)."""
-        self.active = False
-
-    def __repr__(self) -> str:
-        kind = "interval" if self.interval is not None else "timeout"
-        return f"<Timer {kind} {getattr(self.func, '__name__', self.func)} active={self.active}>"
-
-
-class Timers:
-    """User timers on the driver's clock, pure: a heap of deadlines, like the C++ ``BlynkTimer``.
-
-    An interval keeps its phase (the next deadline is the previous one plus the interval) unless it
-    fell a whole interval behind, then it restarts from ``now`` instead of firing in a burst.
-    """
-
-    __slots__ = ("_heap", "_seq")
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._seq = 0
-
-    def add(self, timer: Timer) -> Timer:
-        self._seq += 1
-        heapq.heappush(self._heap, (timer.at, self._seq, timer))
-        return timer
-
-    def next_deadline(self) -> float | None:
-        """The earliest deadline of an active timer, or None."""
-        heap = self._heap
-        while heap and not heap[0][2].active:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
-
-    def due(self, now: float) -> list[Timer]:
-        """Pop and return the timers due at ``now`` (intervals are re-armed first)."""
-        heap = self._heap
-        fired: list[Timer] = []
-        while heap and heap[0][0] <= now:
-            _, _, timer = heapq.heappop(heap)
-            if not timer.active:
-                continue
-            fired.append(timer)
-            if timer.interval is None:
-                timer.active = False
-            else:
-                timer.at += timer.interval
-                if timer.at <= now:
-                    timer.at = now + timer.interval
-                self.add(timer)
-        return fired
-
-
 def _arity(func: Callable[..., Any]) -> int:
     """How many positional arguments ``func`` takes at most (BlynkLib handlers vary), 0..2."""
     code = getattr(func, "__code__", None)
@@ -432,12 +366,14 @@ class SessionBase:
         self._offline: OfflineQueue | None = None
         self._user_on_drop = on_drop
         self._inflight = InFlight()
-        self._timers = Timers()
+        self._timers: Timers | None = None  # made with the first timer (blynk_client.timers)
         self._write_handlers: dict[int | None, list[WriteHandler]] = {}
         self._connect_handlers: list[StateHandler] = []
         self._disconnect_handlers: list[StateHandler] = []
         self._logged_in = False
         self._interface_wait = False  # a "waiting for the interface" line was logged
+        self._login_sent = 0.0  # when the current session's login left (driver clock)
+        self._login_rtt_ms = 0  # the last login's round trip (BlynkLib's ``ping`` of "connected")
         # Where the next attempt goes (a redirect changes it until the client is re-created,
         # like the C++ library keeps the new host in RAM), and the hops followed so far.
         self._target = (server, port)
@@ -526,8 +462,6 @@ class SessionBase:
 
         return register if func is None else register(func)
 
-    _login_rtt_ms = 0
-
     @property
     def connected(self) -> bool:
         """True while a session is logged in."""
@@ -581,11 +515,21 @@ class SessionBase:
             raise UsageError("a timer needs a finite number of seconds (> 0 for an interval)")
         if not callable(func):
             raise UsageError("a timer needs a function")
+        from blynk_client.timers import Timer, Timers
+
+        if self._timers is None:
+            self._timers = Timers()
         timer = self._timers.add(Timer(self._now() + seconds, interval, func))
         self._timers_changed()
         return timer
 
+    def _next_timer(self) -> float | None:
+        """The deadline of the next user timer, or None."""
+        return None if self._timers is None else self._timers.next_deadline()
+
     def _run_timers(self, now: float) -> None:
+        if self._timers is None:
+            return
         for timer in self._timers.due(now):
             self._call(timer.func)
 
@@ -767,8 +711,6 @@ class SessionBase:
             self._log(INFO, "sent %d operation(s) queued while offline or unconfirmed", len(replay))
         self._after_login()
         self._fire(self._connect_handlers)
-
-    _login_sent = 0.0
 
     def _login(self, conn: DeviceConnection) -> None:
         """Queue the login of a fresh connection (the driver transmits it)."""

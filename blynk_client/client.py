@@ -45,7 +45,6 @@ from blynk_client._session import (
     ClientStats,
     InterfaceMissing,
     SessionBase,
-    Timer,  # noqa: F401 - re-exported
     make_ssl_context,
 )
 from blynk_client._session import Redirect as _Redirect
@@ -497,7 +496,7 @@ class BlynkClient(SessionBase):
         loop = self._loop
         if loop is None or self._runner is None or self._runner.done():
             return  # armed when the client starts
-        deadline = self._timers.next_deadline()
+        deadline = self._next_timer()
         if deadline == self._user_timer_at:
             return
         self._cancel_user_timer()

@@ -53,7 +53,6 @@ from blynk_client._session import (
     ClientStats,
     InterfaceMissing,
     SessionBase,
-    Timer,  # noqa: F401 - re-exported
     make_ssl_context,
 )
 from blynk_client._session import WARNING as _WARNING
@@ -307,7 +306,7 @@ class Blynk(SessionBase):
 
     def _wait(self, until: float | None) -> None:
         """Sleep until ``until`` or the next timer (at most 0.25 s at a time, so close() is seen)."""
-        timer = self._timers.next_deadline()
+        timer = self._next_timer()
         if timer is not None and (until is None or timer < until):
             until = timer
         delay = 0.25 if until is None else max(0.0, min(0.25, until - self._clock()))
@@ -339,7 +338,7 @@ class Blynk(SessionBase):
             self._transmit()
             flush_at = None
         deadline = conn.get_timer()
-        for candidate in (end, flush_at, self._timers.next_deadline()):
+        for candidate in (end, flush_at, self._next_timer()):
             if candidate is not None and (deadline is None or candidate < deadline):
                 deadline = candidate
         pending_tls = getattr(sock, "pending", None)

@@ -33,11 +33,13 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
 from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
 
 if TYPE_CHECKING:
+    from pppos.accounting import DataCap
     from pppos.at.bringup import BringupConfig
 
 __all__ = [
@@ -124,6 +126,12 @@ def _parse_lcp_echo(text: str) -> tuple[float, int] | None:
     return interval, failures
 
 
+def _parse_data_cap(text: str) -> DataCap:
+    from pppos.accounting import parse_data_cap
+
+    return parse_data_cap(text)
+
+
 def _parse_reset_command(text: str) -> tuple[str, ...]:
     try:
         argv = shlex.split(str(text))
@@ -157,7 +165,9 @@ class UpOptions:
     user: str | None = opt(None, "PPP user name (PAP/CHAP)")
     password: str | None = opt(None, "", secret=Secret("PPPOS_PASSWORD", "password", "PPP password"))
     pin: str | None = opt(None, "", secret=Secret("PPPOS_PIN", "PIN", "SIM PIN"))
-    profile: str | None = opt(None, "modem profile (a7, sim800, sim7600, quectel, generic); default: detect")
+    profile: str | None = opt(
+        None, "modem profile: " + profile_help() + "; default: auto (detect)", choices=("auto", *PROFILES)
+    )
     ifname: str = opt("ppp0", "interface name (default ppp0)")
     #: The address we give the peer if it asks us for one (its Configure-Request carries 0.0.0.0).
     peer_ip: str = opt("10.64.64.64", "address to give a peer that asks for one (default 10.64.64.64)")
@@ -211,6 +221,19 @@ class UpOptions:
                                       metavar="NAME", ini=False)
     quiet: bool = opt(False, "no progress lines, only errors", kind="bool", short="-q")
     log_format: str = opt("text", "progress as text (default) or JSON lines", choices=LOG_FORMATS)
+    #: Run after /etc/pppos/ip-up.d/ when the link is up (:mod:`pppos.hooks`; no shell).
+    ip_up: str | None = opt(None, "command to run when the link is up, after /etc/pppos/ip-up.d/ (no shell; "
+                            "pppd's arguments and variables)", metavar="CMD")
+    #: Run after /etc/pppos/ip-down.d/ when the link goes down.
+    ip_down: str | None = opt(None, "command to run when the link goes down, after /etc/pppos/ip-down.d/",
+                              metavar="CMD")
+    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`).
+    data_cap: DataCap | None = opt(  # noqa: RUF009 - opt() is field() with the option's declaration
+        None, "stop at this much traffic per SIM (in+out), warn at 90 %%: e.g. 2G/month or 500M/day",
+        metavar="BYTES[/month]", convert=_parse_data_cap)
+    #: Write a Prometheus textfile (node_exporter's textfile collector) with the link's health.
+    metrics_file: str | None = opt(None, "write link metrics to this Prometheus textfile (atomically)",
+                                   metavar="PATH")
     #: Hidden: the resolver file to manage (tests; also ``$PPPOS_RESOLV_CONF``).
     resolv_conf: str | None = opt(None, "", hidden=True, ini=False)
     #: Hidden: the run directory (tests; also ``$PPPOS_RUN_DIR``).

@@ -69,6 +69,7 @@ from pppos.ppp.link import (
     PppLink,
 )
 from pppos.session import link_down_verdict
+from pppos.sidecar import Sidecar
 
 if TYPE_CHECKING:
     import serial
@@ -518,6 +519,8 @@ class Daemon:
         self.opts = options
         self.rep = reporter
         self.sup = ses.Supervisor(session_config(options))
+        self.side = Sidecar(options, reporter)  # systemd, hooks, accounting, metrics
+        self._side_stop = False
         self.host = Host(options, reporter, lambda: self._guard(lambda: None))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.io: DataPath | None = None
@@ -540,6 +543,8 @@ class Daemon:
         self._t0 = 0.0
         self._cpu0 = 0.0
         self.signal: dict[str, Any] | None = None
+        #: where the modem is registered (operator, MCC/MNC, technology, LAC/TAC, cell), from ModemInfo
+        self.network: dict[str, Any] | None = None
         self.echo_rtt: float | None = None
         self._echo_base = 0
         self.last_failure: str | None = None
@@ -559,8 +564,12 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self._on_signal, sig)
             loop.add_signal_handler(signal.SIGUSR1, self._write_status)
+            self.side.start(loop)
             self._guard(lambda: self._feed(ses.Start()))
             status = await self._done
+            if self.side.fatal is not None:  # the data cap
+                self.last_failure = self.side.fatal[1]
+                raise PpposError(self.side.fatal[1], exit_status=self.side.fatal[0])
             if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self.sup.message:
                 # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
                 raise PpposError(self.sup.message, exit_status=ExitStatus(status))
@@ -583,6 +592,7 @@ class Daemon:
             self.io.set_tun_reading(False)
             self.io.detach()
         await self.host.close()
+        await self.side.close()  # ip-down hooks (if the link was up), accounting, STOPPING=1
         if self._pcap_file is not None:
             with contextlib.suppress(OSError):
                 self._pcap_file.close()
@@ -642,6 +652,7 @@ class Daemon:
                 self._spawn(self._configure(self._link_up, self._ipv6_up, io.link))
             case ses.UnconfigureInterface():
                 io.set_up(False)
+                self.side.link_down()
                 self._spawn(self.host.unconfigure())
             case ses.ArmTimer():
                 pass  # read in _rearm
@@ -804,6 +815,7 @@ class Daemon:
             now = self._now()
             self.rep.step("up", f"{self.opts.ifname} up in {now - self._t0:.2f} s",
                           seconds=round(now - self._t0, 3), cpu_seconds=round(time.process_time() - self._cpu0, 3))
+            self.side.link_up(local=self.host.local_ip, remote=self.host.peer_ip, dns=self.host.dns_servers)
             self._guard(lambda: None)
 
     # ------------------------------------------------------------------ core events
@@ -886,7 +898,12 @@ class Daemon:
             self.profile = PROFILES[info.profile]
             self.sup.config = session_config(self.opts, self.profile)
         if info.signal_dbm is not None or info.signal != "unknown":
-            self.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time()}
+            self.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time(),
+                           "rsrp_dbm": info.rsrp_dbm, "rsrq_db": info.rsrq_db}
+        if info.network_text:
+            self.network = {"text": info.network_text, "operator": info.operator, "mcc": info.mcc, "mnc": info.mnc,
+                            "technology": info.technology, "area": info.area, "cell": info.cell}
+        self.side.modem_info(info.iccid)
 
     def _set_baud(self, rate: int) -> None:
         assert self.io is not None and self.io.port is not None
@@ -1015,7 +1032,8 @@ class Daemon:
             "dns": host.dns_servers, "dns_method": host.dns_method,
             "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
             "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad, "tasks": _task_count(),
-            "signal": self.signal, "last_failure": self.last_failure or sup.last_message, "updated": wall,
+            "signal": self.signal, "network": self.network,
+            "last_failure": self.last_failure or sup.last_message, "updated": wall,
             "refresh_signal": "SIGUSR1",
             **(io.counters if io is not None else {}),
         }
@@ -1023,7 +1041,13 @@ class Daemon:
     def _write_status(self) -> None:
         if self.loop is None:
             return
-        self.host.write_status(self.snapshot())
+        state = self.snapshot()
+        self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
+        self.host.write_status(state)
+        if self.side.fatal is not None and not self._side_stop:
+            self._side_stop = True
+            self.rep.warn(self.side.fatal[1])
+            self._feed(ses.StopRequest(interrupt=False))
         self._status_due = self._now() + STATUS_INTERVAL if sup_running(self.sup) else None
 
 

@@ -16,6 +16,7 @@ caller prints what to do next (``systemctl enable --now pppos@NAME``).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,8 @@ def _ini_value(value: object) -> str:
         return "off"
     if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
         return " ".join(str(v) for v in value)
+    if hasattr(value, "limit") and hasattr(value, "period"):  # a DataCap
+        return f"{value.limit}/{value.period}"
     if isinstance(value, tuple):  # (interval, failures)
         return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     return str(value)
@@ -56,7 +59,7 @@ def peer_text(opts: UpOptions, name: str) -> str:
         value = getattr(opts, f.name)
         if value == defaults.get(f.name) or (f.name == "dns" and not value):
             continue
-        text = _ini_value(value)
+        text = shlex.join(value) if f.name == "reset_command" else _ini_value(value)
         if "\n" in text:
             raise ConfigError(f"{f.name} cannot be written to a peer file")
         lines.append(f"{f.name.replace('_', '-')} = {text}")

@@ -46,9 +46,9 @@ def notify(assignments: Mapping[str, str | int], environ: Mapping[str, str] | No
         return False
     payload = "\n".join(f"{k}={_clean(str(v))}" for k, v in assignments.items()).encode()
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-            sock.sendto(payload, address)
-    except OSError:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
+            sock.sendto(payload, address)  # never blocks the daemon: a full listener queue drops it
+    except OSError:  # BlockingIOError included
         return False
     return True
 

@@ -55,6 +55,9 @@ def test_notify_path_and_abstract_socket(listener: tuple[socket.socket, str]) ->
         abstract.close()
     assert not notify({"READY": 1}, {}) and not notify({"READY": 1}, {"NOTIFY_SOCKET": "relative"})
     assert not notify({"READY": 1}, {"NOTIFY_SOCKET": path + ".missing"})
+    # A listener that does not read: its queue fills and notify() returns False instead of blocking.
+    results = [notify({"WATCHDOG": 1}, {"NOTIFY_SOCKET": path}) for _ in range(2000)]
+    assert results[0] and not results[-1]
 
 
 def test_notifier_ready_status_watchdog_stopping(listener: tuple[socket.socket, str]) -> None:
@@ -142,7 +145,7 @@ def test_install_service_writes_a_private_peer_and_units_that_verify(tmp_path: P
     assert (tmp_path / "etc/pppos/blynk/lte.env").read_text() == "BLYNK_INTERFACE=ppp2\n"
     units = tmp_path / "units"
     text = (units / "pppos@.service").read_text()
-    assert "@BINDIR@" not in text and "Type=notify" in text and "RestartPreventExitStatus=2 4 10 11 14" in text
+    assert "@BINDIR@" not in text and "Type=notify" in text and "RestartPreventExitStatus=2 4 10 11 14 15" in text
     need_tool("systemd-analyze")
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(units / "pppos@lte.service"),
                            str(units / "blynk-client@lte.service")], capture_output=True, text=True, check=False)
@@ -156,4 +159,4 @@ def test_restart_prevent_statuses_are_the_unfixable_ones() -> None:
                 if ln.startswith("RestartPreventExitStatus="))
     codes = {int(c) for c in line.split("=", 1)[1].split()}
     assert codes == {ExitStatus.USAGE, ExitStatus.SIM, ExitStatus.PERMISSION, ExitStatus.MISSING_TOOL,
-                     ExitStatus.PIN_REFUSED}
+                     ExitStatus.PIN_REFUSED, ExitStatus.DATA_CAP}

@@ -51,6 +51,20 @@ from pppos.at.engine import (
     Urc,
     scrub,
 )
+from pppos.at.parse import (
+    REG_STATES,
+    REGISTERED_STATES,
+    Registration,
+    ascii_int,
+    consolidate,
+    parse_cesq,
+    parse_cops,
+    parse_cpin,
+    parse_csq,
+    parse_qcsq,
+    parse_registration_line,
+    signal_quality,
+)
 from pppos.at.profiles import PROFILES, ModemProfile, detect_profile, get_profile
 from pppos.errors import ExitStatus
 
@@ -83,20 +97,6 @@ __all__ = [
 
 #: The rates tried by autobaud, most common first (the A6/A7 libraries try 115200 and 9600 first).
 COMMON_BAUDS: tuple[int, ...] = (115200, 9600, 57600, 19200, 38400, 230400, 460800, 921600)
-
-#: ``<stat>`` of ``+CREG``/``+CGREG``/``+CEREG`` (TS 27.007 7.2) in words.
-REG_STATES: dict[int, str] = {
-    0: "not registered, not searching",
-    1: "home",
-    2: "searching",
-    3: "denied",
-    4: "unknown",
-    5: "roaming",
-    6: "home (SMS only)",
-    7: "roaming (SMS only)",
-    8: "emergency only",
-}
-
 
 # --------------------------------------------------------------------------- events
 
@@ -251,7 +251,12 @@ class ModemInfo:
     """What the bring-up learnt about the modem (fields are empty / None when unknown).
 
     ``imei`` is already redacted to its last 4 digits. ``registration`` pairs each queried
-    domain (``CREG``, ``CGREG``, ``CEREG``) with its state in words.
+    domain (``CREG``, ``CGREG``, ``CEREG``, ``C5GREG``) with its state in words; ``registered`` is
+    the consolidated verdict (ModemManager's rule, :func:`pppos.at.parse.consolidate`).
+    ``technology`` (``LTE``, ``EDGE``), ``area`` (LAC or TAC) and ``cell`` (cell id, both in
+    hexadecimal as 27.007 gives them) come from the registration reports (``AT+CREG=2`` forms);
+    ``operator_code`` is the MCC+MNC from ``AT+COPS=3,2`` / ``AT+COPS?`` (27.007 7.3); ``rsrp_dbm`` and
+    ``rsrq_db`` the LTE signal from ``AT+CESQ`` (27.007 8.69) or the profile's vendor command.
     """
 
     profile: str = ""
@@ -266,13 +271,87 @@ class ModemInfo:
     signal_dbm: int | None = None
     signal: str = "unknown"
     operator: str = ""
+    operator_code: str = ""
     registration: tuple[tuple[str, str], ...] = ()
+    registered: bool | None = None
+    technology: str = ""
+    area: str = ""
+    cell: str = ""
+    rsrp_dbm: float | None = None
+    rsrq_db: float | None = None
     attached: bool | None = None
     contexts: tuple[PdpContext, ...] = ()
     #: the SIM's ICCID (read before a PIN is sent: refusals are remembered per SIM)
     iccid: str = ""
     #: PIN attempts left, where the modem tells (``AT+CPINR``, ``AT+QPINC``, ``AT+SPIC``)
     pin_attempts: int | None = None
+
+    @property
+    def mcc(self) -> str:
+        """The mobile country code (first 3 digits of ``operator_code``), or ''."""
+        return self.operator_code[:3] if len(self.operator_code) in (5, 6) else ""
+
+    @property
+    def mnc(self) -> str:
+        """The mobile network code (the 2 or 3 digits after the MCC), or ''."""
+        return self.operator_code[3:] if len(self.operator_code) in (5, 6) else ""
+
+    @property
+    def network_text(self) -> str:
+        """One line about the network: ``Telekom.de (262/01), LTE, TAC 1A2B, cell 01C3D4``, or ''."""
+        parts = []
+        name = self.operator or ""
+        if self.mcc:
+            name = f"{name} ({self.mcc}/{self.mnc})" if name else f"{self.mcc}/{self.mnc}"
+        if name:
+            parts.append(name)
+        if self.technology:
+            parts.append(self.technology)
+        if self.area:
+            kind = "TAC" if self.technology.startswith(("LTE", "NB-IoT", "5G", "NG", "EN-DC")) else "LAC"
+            parts.append(f"{kind} {self.area}")
+        if self.cell:
+            parts.append(f"cell {self.cell}")
+        return ", ".join(parts)
+
+    @property
+    def signal_text(self) -> str:
+        """``-65 dBm (excellent)`` plus the LTE readings when known, or the word alone."""
+        text = f"{self.signal_dbm} dBm ({self.signal})" if self.signal_dbm is not None else self.signal
+        lte = []
+        if self.rsrp_dbm is not None:
+            lte.append(f"RSRP {self.rsrp_dbm:g} dBm")
+        if self.rsrq_db is not None:
+            lte.append(f"RSRQ {self.rsrq_db:g} dB")
+        return f"{text}; {', '.join(lte)}" if lte else text
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields as plain JSON-able data (for ``pppos-probe --json`` and the status file)."""
+        return {
+            "profile": self.profile,
+            "baud": self.baud,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "revision": self.revision,
+            "imei": self.imei,
+            "sim": self.sim,
+            "rssi": self.rssi,
+            "signal_dbm": self.signal_dbm,
+            "signal": self.signal,
+            "rsrp_dbm": self.rsrp_dbm,
+            "rsrq_db": self.rsrq_db,
+            "operator": self.operator,
+            "operator_code": self.operator_code,
+            "mcc": self.mcc,
+            "mnc": self.mnc,
+            "technology": self.technology,
+            "area": self.area,
+            "cell": self.cell,
+            "registration": dict(self.registration),
+            "registered": self.registered,
+            "attached": self.attached,
+            "contexts": [{"cid": c.cid, "type": c.pdp_type, "apn": c.apn} for c in self.contexts],
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -331,7 +410,11 @@ class BringupConfig:
     sync_tries: int = 3
     command_timeout: float = 2.0
     registration_timeout: float = 60.0
+    #: seconds between registration polls when the modem cannot send registration URCs
     registration_poll: float = 1.0
+    #: seconds between the fallback polls while registration URCs (``AT+CREG=2``) are on: a URC
+    #: saying registered ends the wait at once
+    registration_fallback_poll: float = 5.0
     attach_timeout: float = 60.0
     dial_timeout: float = 30.0
     #: V.250 S12-style guard time around ``+++``
@@ -343,7 +426,7 @@ class BringupConfig:
         """Refuse values that would break (or inject into) an AT command line; secrets are not echoed."""
         from pppos.errors import ConfigError
 
-        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+        if self.pin is not None and not (ascii_int(self.pin) is not None and 4 <= len(self.pin) <= 8):
             raise ConfigError("a SIM PIN is 4 to 8 digits")
         for name in ("apn", "user", "password"):
             value = getattr(self, name)
@@ -409,7 +492,7 @@ def _at_safe(value: str) -> bool:
     return all(0x20 <= ord(ch) < 0x7F and ch != '"' for ch in value)
 
 
-_ICCID_RE = re.compile(r"\b(\d{18,20}[0-9Ff]?)\b")
+_ICCID_RE = re.compile(r"\b([0-9]{18,20}[0-9Ff]?)\b", re.ASCII)
 
 
 def parse_iccid(lines: Sequence[str]) -> str:
@@ -429,15 +512,13 @@ def parse_pin_attempts(lines: Sequence[str]) -> int | None:
         head, _, rest = line.partition(":")
         fields = [f.strip().strip('"').upper() for f in rest.split(",")]
         head = head.strip().upper()
-        try:
-            if head == "+CPINR" and len(fields) >= 2 and fields[0] == "SIM PIN":
-                return int(fields[1])
-            if head == "+QPINC" and len(fields) >= 2 and fields[0] == "SC":
-                return int(fields[1])
-            if head == "+SPIC" and fields and fields[0]:
-                return int(fields[0])
-        except ValueError:
-            continue
+        value = None
+        if len(fields) >= 2 and (head, fields[0]) in (("+CPINR", "SIM PIN"), ("+QPINC", "SC")):
+            value = ascii_int(fields[1])
+        elif head == "+SPIC" and fields and fields[0]:
+            value = ascii_int(fields[0])
+        if value is not None:
+            return value
     return None
 
 
@@ -449,47 +530,38 @@ def redact_imei(text: str) -> str:
     return "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
-def signal_quality(rssi: int | None) -> tuple[int | None, str]:
-    """``+CSQ`` rssi (TS 27.007 8.5) -> (dBm, word). 99 or None is unknown.
-
-    0 is -113 dBm or less ("none"), 1..9 poor, 10..14 fair, 15..19 good, 20..31 excellent.
-    """
-    if rssi is None or rssi == 99 or not 0 <= rssi <= 31:
-        return None, "unknown"
-    dbm = -113 + 2 * rssi
-    if rssi == 0:
-        word = "none"
-    elif rssi < 10:
-        word = "poor"
-    elif rssi < 15:
-        word = "fair"
-    elif rssi < 20:
-        word = "good"
-    else:
-        word = "excellent"
-    return dbm, word
-
-
 def _fields(line: str) -> list[str]:
     body = line.split(":", 1)[1] if ":" in line else line
     return [f.strip() for f in body.split(",")]
 
 
 def parse_registration(lines: tuple[str, ...] | list[str], prefix: str) -> int | None:
-    """The ``<stat>`` from ``+CREG: <n>,<stat>[,...]`` answers (or the URC form ``+CREG: <stat>``).
+    """The ``<stat>`` from the ``prefix`` lines of a registration answer (either form, any layout).
 
-    The last answer-form line wins; a URC-form line is used only when there is no answer form.
+    The last solicited (``<n>,<stat>,...``) line wins; an unsolicited line is used only when there
+    is no solicited one. See :func:`pppos.at.parse.parse_registration_line`.
     """
-    urc_form: int | None = None
+    report = _pick_registration(lines, prefix)
+    return report.stat if report is not None else None
+
+
+def _pick_registration(lines: tuple[str, ...] | list[str], prefix: str) -> Registration | None:
+    unsolicited: Registration | None = None
+    domain = prefix.strip().lstrip("+").rstrip(":").upper()
     for line in reversed(lines):
-        if not line.upper().startswith(prefix):
+        report = parse_registration_line(line)
+        if report is None or report.domain != domain:
             continue
-        fields = _fields(line)
-        if len(fields) >= 2 and fields[1].isdigit():
-            return int(fields[1])
-        if fields and fields[0].isdigit() and urc_form is None:
-            urc_form = int(fields[0])
-    return urc_form
+        if report.solicited:
+            return report
+        if unsolicited is None:
+            unsolicited = report
+    return unsolicited
+
+
+def _printable(text: str, limit: int = 64) -> str:
+    """Peer text made safe for a terminal or a status file: printable characters only, bounded."""
+    return "".join(ch for ch in text if ch.isprintable())[:limit].strip()
 
 
 def _strip_prefix(line: str, *prefixes: str) -> str:
@@ -517,6 +589,7 @@ def _without_echo(seen: bytes, sent: bytes) -> bytes:
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
+_DOMAINS = ("CREG", "CGREG", "CEREG", "C5GREG")
 
 
 # --------------------------------------------------------------------------- the plan runner
@@ -535,9 +608,18 @@ class _Cmd:
 @dataclass(frozen=True, slots=True)
 class _Wait:
     seconds: float
+    #: end the wait early when :meth:`_Plan._on_urc` says a URC answers what the script waits for
+    wake_on_urc: bool = False
 
 
-_Result = CommandDone | CommandFailed | CommandTimeout | Connected
+@dataclass(frozen=True, slots=True)
+class _Woken:
+    """What a :class:`_Wait` with ``wake_on_urc`` resumes with when a URC ended it early."""
+
+    line: str
+
+
+_Result = CommandDone | CommandFailed | CommandTimeout | Connected | _Woken
 _Script = Generator[_Cmd | _Wait, _Result | None, None]
 
 
@@ -550,6 +632,7 @@ class _Plan:
         self._script: _Script | None = None
         self._awaiting = False
         self._wait_until: float | None = None
+        self._wake_on_urc = False
         self._now = 0.0
         self._done = False
         #: the final verdict, once there is one
@@ -603,6 +686,7 @@ class _Plan:
         self._pump()
         if self._wait_until is not None and now >= self._wait_until:
             self._wait_until = None
+            self._wake_on_urc = False
             self._resume(None)
 
     def take_data(self) -> bytes:
@@ -618,10 +702,18 @@ class _Plan:
     def _on_bytes(self, data: bytes) -> None:
         """Hook: raw bytes before the engine sees them."""
 
+    def _on_urc(self, line: str) -> bool:
+        """Hook: a URC arrived; True if it ends a :class:`_Wait` with ``wake_on_urc``."""
+        return False
+
     def _pump(self) -> None:
         while (event := self.engine.next_event()) is not None:
             if isinstance(event, Urc):
                 self.urcs.append(event.line)
+                if self._on_urc(event.line) and self._wake_on_urc and self._wait_until is not None:
+                    self._wait_until = None
+                    self._wake_on_urc = False
+                    self._resume(_Woken(event.line))
                 continue
             if isinstance(event, CommandDone | CommandFailed | CommandTimeout | Connected) and self._awaiting:
                 self._awaiting = False
@@ -652,6 +744,7 @@ class _Plan:
                 value = None
                 continue
             self._wait_until = self._now + request.seconds
+            self._wake_on_urc = request.wake_on_urc
             return
 
     def _emit(self, event: BringupEvent) -> None:
@@ -690,7 +783,7 @@ class _Plan:
         self.engine.enter_command_mode()
         reply = yield _Cmd("+++", timeout=guard + 2.0, terminator=b"")
         if isinstance(reply, CommandDone | CommandFailed):
-            self._progress("hangup", f"+++ answered {getattr(reply, 'text', '') or 'OK'}")
+            self._progress("hangup", f"+++ answered {_printable(getattr(reply, 'text', '')) or 'OK'}")
         elif need_escape_reply:
             return False, "no answer to +++"
         reply = yield _Cmd("ATH", timeout=timeout)
@@ -752,6 +845,8 @@ class Bringup(_Plan):
         self._info: dict[str, object] = {"profile": self.profile.name}
         self._detect_frame = lcp_echo_request_frame() + lcp_terminate_request_frame()
         self._detect_buf: bytearray | None = None
+        self._reg_reports: dict[str, Registration] | None = None
+        self._reg_domains: set[str] = set()
 
     # -- data-mode detection tap
 
@@ -845,26 +940,12 @@ class Bringup(_Plan):
         # 5. SIM
         if not (yield from self._sim()):
             return
-        # 6. signal and operator
-        reply = yield self._cmd("AT+CSQ")
-        if isinstance(reply, CommandDone):
-            for line in reply.lines:
-                fields = _fields(line)
-                if line.upper().startswith("+CSQ") and fields and fields[0].isdigit():
-                    rssi = int(fields[0])
-                    dbm, word = signal_quality(rssi)
-                    self._info.update(rssi=rssi, signal_dbm=dbm, signal=word)
-        self._progress("signal", self._signal_text())
-        reply = yield self._cmd("AT+COPS?", 10.0)
-        if isinstance(reply, CommandDone):
-            for line in reply.lines:
-                names = _QUOTED.findall(line)
-                if names:
-                    self._info["operator"] = names[0]
-        # 7. registration
+        # 6. signal
+        yield from self._signal()
+        # 7. registration (URC-driven, with a slower poll as the fallback), then the operator
         if not (yield from self._registration()):
             return
-        yield self._cmd("AT+CREG=0")  # no registration URCs from here on (mongoose-os pppos does this)
+        yield from self._operator()
         # 8. attach
         if not (yield from self._attach()):
             return
@@ -899,9 +980,48 @@ class Bringup(_Plan):
         return False
 
     def _signal_text(self) -> str:
-        dbm = self._info.get("signal_dbm")
-        word = self._info.get("signal", "unknown")
-        return f"{dbm} dBm ({word})" if dbm is not None else str(word)
+        return self.info.signal_text
+
+    def _signal(self) -> Generator[_Cmd | _Wait, _Result | None, None]:
+        """``AT+CSQ`` (27.007 8.5), then the profile's LTE signal command (``AT+CESQ``, ``AT+QCSQ``)."""
+        reply = yield self._cmd("AT+CSQ")
+        if isinstance(reply, CommandDone):
+            for line in reply.lines:
+                rssi = parse_csq(line)
+                if rssi is not None:
+                    dbm, word = signal_quality(rssi)
+                    self._info.update(rssi=rssi, signal_dbm=dbm, signal=word)
+        if self.profile.lte_signal:
+            reply = yield self._cmd(self.profile.lte_signal)
+            if isinstance(reply, CommandDone):
+                for line in reply.lines:
+                    lte = parse_cesq(line) or parse_qcsq(line)
+                    if lte is not None:
+                        self._info.update(rsrp_dbm=lte.rsrp_dbm, rsrq_db=lte.rsrq_db)
+        self._progress("signal", self._signal_text())
+
+    def _operator(self) -> Generator[_Cmd | _Wait, _Result | None, None]:
+        """The operator's MCC/MNC (``AT+COPS=3,2``, then ``AT+COPS?``) and long name (``AT+COPS=3,0``,
+        which also leaves the modem in its usual format), TS 27.007 7.3."""
+        for fmt in (2, 0):
+            reply = yield self._cmd(f"AT+COPS=3,{fmt}")
+            if fmt == 2 and not isinstance(reply, CommandDone):
+                continue
+            reply = yield self._cmd("AT+COPS?", 10.0)
+            if not isinstance(reply, CommandDone):
+                continue
+            for line in reply.lines:
+                got, name, _act = parse_cops(line)
+                name = scrub(_printable(name))
+                if not name:
+                    continue
+                if got == 2:
+                    if ascii_int(name) is not None and len(name) in (5, 6):
+                        self._info["operator_code"] = name
+                else:
+                    self._info["operator"] = name
+        if self.info.network_text:
+            self._progress("network", self.info.network_text)
 
     def _identity(self) -> Generator[_Cmd | _Wait, _Result | None, None]:
         cfg = self.config
@@ -935,11 +1055,17 @@ class Bringup(_Plan):
         )
 
     def _sim_state(self, reply: _Result | None) -> str:
-        """'READY', 'SIM PIN', 'SIM PUK', 'MISSING', 'BUSY', 'ERROR:<text>' or 'TIMEOUT'."""
+        """'READY', 'SIM PIN', 'SIM PUK', 'MISSING', 'BUSY', 'ERROR:<text>' or 'TIMEOUT'.
+
+        ``+CPIN`` in every form (:func:`pppos.at.parse.parse_cpin`: quoted, without the space,
+        ``NOT INSERTED`` / ``SIM REMOVED`` as missing, ``NOT READY`` as busy) and the 27.007 9.2
+        errors 10 (not inserted), 11 (PIN), 12 (PUK), 14 (busy).
+        """
         if isinstance(reply, CommandDone):
-            for line in reply.lines:
-                if line.upper().startswith("+CPIN"):
-                    return _strip_prefix(line, "+CPIN:").upper()
+            for line in reversed(reply.lines):
+                state = parse_cpin(line)
+                if state is not None:
+                    return "BUSY" if state == "NOT READY" else state
             return "ERROR:no +CPIN line"
         if isinstance(reply, CommandFailed):
             code = reply.code
@@ -951,7 +1077,10 @@ class Bringup(_Plan):
                 return "SIM PUK"
             if code == 14:
                 return "BUSY"
-            return f"ERROR:{reply.text}"
+            state = parse_cpin(reply.text.replace("+CME ERROR:", "+CPIN:", 1))
+            if state in ("MISSING", "NOT READY"):
+                return "MISSING" if state == "MISSING" else "BUSY"
+            return f"ERROR:{_printable(reply.text)}"
         return "TIMEOUT"
 
     def _sim(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
@@ -963,6 +1092,7 @@ class Bringup(_Plan):
             if state == "READY":
                 self._info["sim"] = "ready"
                 self._progress("sim", "SIM ready")
+                yield from self._read_iccid()  # data accounting is per SIM
                 return True
             if state == "SIM PUK":
                 self._info["sim"] = "PUK needed"
@@ -1010,6 +1140,18 @@ class Bringup(_Plan):
                 return False
             yield _Wait(1.0)  # SIM busy or still initialising after the PIN
 
+    def _read_iccid(self) -> Generator[_Cmd | _Wait, _Result | None, str]:
+        """The SIM's ICCID by the profile's commands (once per bring-up; "" when none answers)."""
+        if "iccid" in self._info:
+            return str(self._info["iccid"])
+        iccid = ""
+        for command in self.profile.iccid:
+            reply = yield self._cmd(command, 5.0)
+            if isinstance(reply, CommandDone) and (iccid := parse_iccid(reply.lines)):
+                break
+        self._info["iccid"] = iccid
+        return iccid
+
     def _pin_refused(self) -> None:
         if self.config.on_pin_refused is not None:
             self.config.on_pin_refused(str(self._info.get("iccid") or ""))
@@ -1018,12 +1160,7 @@ class Bringup(_Plan):
         """Before a PIN goes out: which SIM is this (ICCID), did it refuse this PIN before, and how
         many attempts remain (27.007 8.65 ``+CPINR`` or the profile's vendor command)? False: stop."""
         cfg = self.config
-        iccid = ""
-        for command in self.profile.iccid:
-            reply = yield self._cmd(command, 5.0)
-            if isinstance(reply, CommandDone) and (iccid := parse_iccid(reply.lines)):
-                break
-        self._info["iccid"] = iccid
+        iccid = yield from self._read_iccid()
         if iccid in cfg.pin_refused_for:
             self._conclude(VerdictCode.PIN_REFUSED_BEFORE, iccid=f"ICCID {iccid}" if iccid else "ICCID unknown")
             return False
@@ -1038,30 +1175,61 @@ class Bringup(_Plan):
             return False
         return True
 
+    def _on_urc(self, line: str) -> bool:
+        """A registration URC during the registration step updates its domain and wakes the wait."""
+        if self._reg_reports is None:
+            return False
+        report = parse_registration_line(line)
+        if report is None or report.domain not in self._reg_domains:
+            return False
+        self._reg_reports[report.domain] = report
+        return True
+
     def _registration(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
+        """Wait until registered for data (ModemManager's rule, :func:`pppos.at.parse.consolidate`).
+
+        Registration URCs are asked for first (``AT+CREG=2`` etc., 27.007 7.2 / 10.1.20 / 10.1.22 /
+        10.1.19: ``<n>`` = 2 also reports LAC/TAC, cell id and access technology); each domain is read
+        once, and then the plan waits for a URC that says registered, polling again only every
+        ``registration_fallback_poll`` seconds (``registration_poll`` when the modem accepted none
+        of the report modes). Afterwards the reports are turned off again (``AT+CREG=0``, as
+        mongoose-os pppos does), so no URC lands in the data stream.
+        """
         cfg = self.config
         deadline = self._now + cfg.registration_timeout
+        queries = [(q, q[3:].split("?", 1)[0].lstrip("+").upper()) for q in self.profile.registration]
+        self._reg_domains = {domain for _, domain in queries}
+        reports: dict[str, Registration] = {}
+        self._reg_reports = reports
         unsupported: set[str] = set()
+        reporting: list[str] = []
+        for _, domain in queries:
+            reply = yield self._cmd(f"AT+{domain}=2")
+            if isinstance(reply, CommandDone):
+                reporting.append(domain)
         announced = False
+        poll = True
         while True:
-            states: list[tuple[str, int]] = []
-            for command in self.profile.registration:
-                if command in unsupported:
-                    continue
-                reply = yield self._cmd(command)
-                name = command[3:].split("?", 1)[0].lstrip("+")
-                if isinstance(reply, CommandDone):
-                    stat = parse_registration(reply.lines, f"+{name}:")
-                    if stat is not None:
-                        states.append((name, stat))
-                elif isinstance(reply, CommandFailed):
-                    unsupported.add(command)
-            self._info["registration"] = tuple((n, REG_STATES.get(s, f"state {s}")) for n, s in states)
-            stats = [s for _, s in states]
-            if any(s in (1, 5) for s in stats):
+            if poll:
+                for command, domain in queries:
+                    if command in unsupported:
+                        continue
+                    reply = yield self._cmd(command)
+                    if isinstance(reply, CommandDone):
+                        report = _pick_registration(reply.lines, f"+{domain}:")
+                        if report is not None:
+                            reports[domain] = report
+                    elif isinstance(reply, CommandFailed):
+                        unsupported.add(command)
+            self._note_registration(queries, reports)
+            state = consolidate({d: r.stat for d, r in reports.items()})
+            if state in REGISTERED_STATES:
+                self._reg_reports = None
                 self._progress("registration", f"registered: {self._registration_text()}")
+                for domain in ["CREG", *(d for d in reporting if d != "CREG")]:
+                    yield self._cmd(f"AT+{domain}=0")
                 return True
-            if 3 in stats:
+            if state == 3:
                 self._conclude(VerdictCode.REG_DENIED, registration=self._registration_text())
                 return False
             if self._now >= deadline:
@@ -1073,9 +1241,29 @@ class Bringup(_Plan):
                 )
                 return False
             if not announced:
-                self._progress("registration", f"waiting for registration ({self._registration_text()})")
+                how = "registration reports on" if reporting else "polling"
+                self._progress("registration", f"waiting for registration ({self._registration_text()}; {how})")
                 announced = True
-            yield _Wait(min(cfg.registration_poll, max(deadline - self._now, 0.0)))
+            period = cfg.registration_fallback_poll if reporting else cfg.registration_poll
+            woken = yield _Wait(min(period, max(deadline - self._now, 0.0)), wake_on_urc=True)
+            poll = not isinstance(woken, _Woken)
+
+    def _note_registration(self, queries: list[tuple[str, str]], reports: dict[str, Registration]) -> None:
+        """Copy the reports into the ModemInfo fields (states, technology, LAC/TAC, cell)."""
+        known = [reports[d] for _, d in queries if d in reports]
+        self._info["registration"] = tuple((r.domain, r.state) for r in known)
+        state = consolidate({r.domain: r.stat for r in known})
+        self._info["registered"] = state in REGISTERED_STATES if known else None
+        # the most specific registered domain tells where the data goes: 5GS, EPS, PS, CS
+        for report in sorted(known, key=lambda r: (not r.registered, -_DOMAINS.index(r.domain))):
+            if report.act is not None or report.lac is not None:
+                if report.act is not None:
+                    self._info["technology"] = report.technology
+                if report.lac is not None:
+                    self._info["area"] = f"{report.lac:04X}"
+                if report.ci is not None:
+                    self._info["cell"] = f"{report.ci:X}"
+                break
 
     def _attach(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
         cfg = self.config
@@ -1119,9 +1307,12 @@ class Bringup(_Plan):
             contexts = []
             for line in reply.lines:
                 fields = _fields(line)
-                if line.upper().startswith("+CGDCONT") and len(fields) >= 3 and fields[0].isdigit():
+                cid = ascii_int(fields[0]) if fields else None
+                if line.upper().startswith("+CGDCONT") and len(fields) >= 3 and cid is not None:
                     contexts.append(
-                        PdpContext(cid=int(fields[0]), pdp_type=_unquote(fields[1]), apn=_unquote(fields[2]))
+                        PdpContext(
+                            cid=cid, pdp_type=_printable(_unquote(fields[1])), apn=_printable(_unquote(fields[2]))
+                        )
                     )
             self._info["contexts"] = tuple(contexts)
         return True

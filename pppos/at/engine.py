@@ -25,10 +25,18 @@ Theory of operation
   TCP stack prints a ``CONNECT OK`` line too. It yields :class:`Connected` with the bytes that
   followed the CONNECT line in the same chunk (PPP's first bytes, like h11's ``trailing_data``);
   the engine is then in data mode and keeps any later bytes for :meth:`AtEngine.take_data`.
-* A line that starts with the in-flight command's expected prefix (``+CREG:`` for ``AT+CREG?``) is
-  an intermediate line of that command; a line with a known URC prefix otherwise is an
-  unsolicited result (:class:`Urc`); any other line belongs to the in-flight command, or is a URC
-  when no command is in flight.
+* Solicited answers are matched by the command's expected prefix, as ModemManager and esp_modem
+  do: a line that starts with it (``+CREG:`` for ``AT+CREG?``) is an intermediate line of that
+  command; a line with a known URC prefix (:data:`URC_PREFIXES`: ``RING``, ``SMS DONE``, ...) or
+  that starts like any other extended or vendor response (``+CSQ: 20,99`` during ``AT+CGSN``,
+  ``*ATREADY: 1``, ``^NDISSTAT:``, ``+MSTK``) is an unsolicited result (:class:`Urc`); any other
+  line belongs to the in-flight command (``AT+CGSN``'s bare IMEI), or is a URC when no command is
+  in flight.
+* Final results: ``OK``, the failures of :data:`FINAL_FAILURES` and the numbered errors of
+  :data:`ERROR_PREFIXES`; error numbers are read as ASCII digits only (``+CME ERROR: ²`` is an
+  error without a number, never an exception).
+* Secret arguments (``AT+CPIN="..."``) never reach an event or the trace, whatever form the
+  modem's echo takes (quoted or not, with spaces, late).
 * The SMS / socket-send prompt ``> `` (no line end) gives :class:`Prompt`.
 * PPP flag bytes (0x7E) seen in command mode are counted in :attr:`AtStats.flag_bytes`: that is how
   the bring-up notices a modem that is still in data mode.
@@ -44,8 +52,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pppos.at.parse import ascii_int
+
 __all__ = [
+    "ANSWER_PREFIXES",
     "CME_TEXT_CODES",
+    "ERROR_PREFIXES",
     "FINAL_FAILURES",
     "URC_PREFIXES",
     "AtEngine",
@@ -58,10 +70,14 @@ __all__ = [
     "Prompt",
     "Urc",
     "expected_prefix",
+    "expected_prefixes",
     "scrub",
 ]
 
-#: Final results that end a command as a failure (V.250 5.7.1, TS 27.007 9.2, A6/A7 manual).
+#: Final results that end a command as a failure: V.250 5.7.1 (ERROR, NO CARRIER, BUSY, NO ANSWER,
+#: NO DIALTONE) and those seen in the wild: ``NO DIAL TONE`` (older spelling), ``COMMAND NO RESPONSE!``
+#: (A6/A7 manual, appendix E), ``COMMAND NOT SUPPORT`` and Samsung's ``NA`` (both in ModemManager's
+#: src/mm-serial-parsers.c), ``ABORTED`` (u-blox AT commands manual: a command aborted by a key press).
 FINAL_FAILURES: tuple[str, ...] = (
     "ERROR",
     "NO CARRIER",
@@ -70,7 +86,15 @@ FINAL_FAILURES: tuple[str, ...] = (
     "NO DIALTONE",
     "NO DIAL TONE",
     "COMMAND NO RESPONSE!",
+    "COMMAND NOT SUPPORT",
+    "ABORTED",
+    "NA",
 )
+
+#: Final-result prefixes followed by a numeric or verbose error: TS 27.007 9.2 (``+CME ERROR``),
+#: TS 27.005 3.2.5 (``+CMS ERROR``), Motorola EZX's ``MODEM ERROR: <n>`` (ModemManager's
+#: src/mm-serial-parsers.c).
+ERROR_PREFIXES: tuple[str, ...] = ("+CME ERROR", "+CMS ERROR", "MODEM ERROR")
 
 #: Verbose ``+CME ERROR`` texts (after ``AT+CMEE=2``) mapped to their TS 27.007 9.2.1 numbers.
 CME_TEXT_CODES: dict[str, int] = {
@@ -97,10 +121,13 @@ CME_TEXT_CODES: dict[str, int] = {
     "plmn not allowed": 111,
     "unspecified gprs error": 148,
     "pdp authentication failure": 149,
+    "missing or unknown apn": 533,
 }
 
 #: Line prefixes that are unsolicited result codes on the modems we know (TS 27.007, A6/A7 manual
-#: section 1.3 of the project's modem notes, SIMCom and Quectel manuals).
+#: section 1.3 of the project's modem notes, SIMCom and Quectel manuals). Besides these, any line
+#: that starts like an extended or vendor response (``+NAME``, ``^NAME``, ``*NAME``, ``$NAME``,
+#: ``%NAME``, ``#NAME``) other than the in-flight command's own prefix is unsolicited.
 URC_PREFIXES: tuple[str, ...] = (
     "+CREG:",
     "+CGREG:",
@@ -127,18 +154,36 @@ URC_PREFIXES: tuple[str, ...] = (
     "READY",
     "RDY",
     "SMS Ready",
+    "SMS DONE",
     "Call Ready",
     "PB DONE",
     "NORMAL POWER DOWN",
+    "POWER DOWN",
+    "UNDER-VOLTAGE",
+    "OVER-VOLTAGE",
 )
 
 _URC_UPPER = tuple(p.upper() for p in URC_PREFIXES)
+#: how an extended / vendor information line starts (TS 27.007 4.1; ``^`` Huawei, ``*`` Sierra/A9G,
+#: ``$`` and ``%`` Qualcomm and Telit, ``#`` Telit)
+_VENDOR_LINE = re.compile(r"[+^*$%#][A-Z]")
 _DIAL_COMMANDS = ("ATD", "ATO", "ATA", "AT+CGDATA")
 _PREFIX_RE = re.compile(r"^AT([+^$%*#&][A-Z0-9]+)", re.IGNORECASE)
 _SPECIAL = re.compile(rb"[\r\n\x00]")
 #: control characters (tab excepted), DEL, and the PPP flag 0x7E make a line noise
 _NOISE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7e\x7f]")
 _LONG_DIGITS = re.compile(r"\d{14,17}")
+
+
+#: Commands whose answers carry another prefix than their own name, on the modems we know: the A7
+#: answers ``AT+CCID`` with ``+SCID: SIM Card ID:...`` (modem notes 1.1), the SIM7600 ``AT+CICCID``
+#: with ``+ICCID:``, SIMCom ``AT+CGMR`` with ``Revision:``, the A7 ``AT+CIPSTATUS`` with ``+IPSTATUS:``.
+ANSWER_PREFIXES: dict[str, tuple[str, ...]] = {
+    "+CCID:": ("+CCID:", "+SCID:", "+ICCID:"),
+    "+CICCID:": ("+ICCID:", "+CICCID:"),
+    "+CGMR:": ("+CGMR:", "REVISION:"),
+    "+CIPSTATUS:": ("+CIPSTATUS:", "+IPSTATUS:", "STATE:"),
+}
 
 
 def expected_prefix(command: str) -> str | None:
@@ -150,6 +195,14 @@ def expected_prefix(command: str) -> str | None:
     if match is None:
         return None
     return match.group(1).upper() + ":"
+
+
+def expected_prefixes(command: str) -> tuple[str, ...]:
+    """Every prefix an answer to ``command`` may carry (:data:`ANSWER_PREFIXES`), or () for a basic command."""
+    prefix = expected_prefix(command)
+    if prefix is None:
+        return ()
+    return ANSWER_PREFIXES.get(prefix, (prefix,))
 
 
 def scrub(text: str) -> str:
@@ -263,11 +316,11 @@ class _Command:
     text: str
     label: str
     timeout: float
-    prefix: str | None
+    prefixes: tuple[str, ...]
     dial: bool
     lead: bytes
     terminator: bytes
-    #: the secret argument ("" when the command holds none)
+    #: the secret argument, spaces and quotes removed, upper case ("" when the command holds none)
     secret: str = ""
     lines: list[str] = field(default_factory=list)
     deadline: float = 0.0
@@ -301,6 +354,8 @@ class AtEngine:
         self._skip_lf = False
         self._connect: Connected | None = None
         self._prev_cr = False
+        #: the last few secret arguments (compacted): a late or mangled echo of one is dropped
+        self._secrets: deque[str] = deque(maxlen=4)
 
     # ------------------------------------------------------------------ commands
 
@@ -310,7 +365,7 @@ class AtEngine:
         now: float,
         *,
         timeout: float = 1.0,
-        prefix: str | None = None,
+        prefix: str | tuple[str, ...] | None = None,
         secret: bool = False,
         lead: bytes = b"",
         terminator: bytes = b"\r",
@@ -319,8 +374,9 @@ class AtEngine:
 
         :param now: the caller's clock; starts the deadline if the command goes out at once.
         :param timeout: seconds to wait for a final result once the command is written.
-        :param prefix: the information-response prefix; by default derived from the command
-            (``AT+CSQ`` -> ``+CSQ:``).
+        :param prefix: the information-response prefix (or several: the A7 answers ``AT+CCID`` with
+            ``+SCID:``); by default derived from the command (``AT+CSQ`` -> ``+CSQ:``). A line that
+            looks like an extended or vendor response but has none of these prefixes is a URC.
         :param secret: the command carries a secret (``AT+CPIN="..."``): events and traces show
             only the part before ``=``.
         :param lead: bytes written before the command (``b"\\r"`` for the sync ``\\rAT``).
@@ -328,6 +384,13 @@ class AtEngine:
         """
         name, sep, argument = command.partition("=")
         label = (name + "=***" if sep else "***") if secret else command
+        if prefix is None:
+            prefixes: tuple[str, ...] = expected_prefixes(command)
+        else:
+            prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+        hidden = _compact(argument or command) if secret else ""
+        if hidden:
+            self._secrets.append(hidden)
         upper = command.strip().upper()
         dial = upper.startswith(_DIAL_COMMANDS) and not upper.startswith("ATDS")
         self._queue.append(
@@ -335,11 +398,11 @@ class AtEngine:
                 text=command,
                 label=label,
                 timeout=timeout,
-                prefix=prefix if prefix is not None else expected_prefix(command),
+                prefixes=tuple(p.upper() for p in prefixes),
                 dial=dial,
                 lead=lead,
                 terminator=terminator,
-                secret=(argument or command) if secret else "",
+                secret=hidden,
             )
         )
         self._start_next(now)
@@ -483,6 +546,29 @@ class AtEngine:
         if self._trace is not None:
             self._trace(scrub(text))
 
+    def _hide_secrets(self, line: str, cmd: _Command | None) -> str | None:
+        """``line`` with any secret argument hidden, or None when the line must be dropped.
+
+        A line holding a secret that the engine was given (``AT+CPIN="..."``), however the modem
+        echoed it (quoted or not, with spaces, late, cut short to ``PIN=4711``), is an echo and is
+        dropped: always while the secret command is in flight, and afterwards when it looks like a
+        command (``AT``, ``CPIN`` or ``=`` in it). Any other line that holds the secret keeps its
+        other text with the secret replaced by ``***``.
+        """
+        if not self._secrets:
+            return line
+        compact = _compact(line)
+        hits = [secret for secret in self._secrets if secret in compact]
+        if not hits:
+            return line
+        if (cmd is not None and cmd.secret and cmd.secret in compact) or any(
+            mark in compact for mark in ("AT", "CPIN", "=")
+        ):
+            return None
+        for secret in hits:
+            line = re.sub(re.escape(secret), "***", line, flags=re.IGNORECASE)
+        return None if any(secret in _compact(line) for secret in hits) else line
+
     def _start_next(self, now: float) -> None:
         if self._current is not None or not self._queue or self._data_mode:
             return
@@ -518,6 +604,9 @@ class AtEngine:
             self.stats.noise_lines += 1
             self.stats.noise_bytes += len(raw)
             return
+        if not line.isprintable():
+            # C1 controls, bidi overrides, zero-width characters: peer text that reaches a terminal
+            line = "".join(ch if ch.isprintable() else "?" for ch in line)
         self.stats.lines += 1
         self._classify(line, now)
 
@@ -527,10 +616,13 @@ class AtEngine:
         if cmd is not None and upper == (cmd.lead.decode("ascii", "replace") + cmd.text).strip().upper():
             self.stats.echo_lines += 1
             return
-        if cmd is not None and cmd.secret and cmd.secret.upper() in upper:
-            # a mangled echo of a secret command: drop it rather than let the secret reach an event
+        hidden = self._hide_secrets(line, cmd)
+        if hidden is None:
+            # an echo of a secret command (mangled, unquoted, late): never let the secret reach an event
             self.stats.echo_lines += 1
             return
+        if hidden is not line:
+            line, upper = hidden, hidden.upper()
         final = self._final(line, upper, cmd)
         if final is not None:
             if cmd is None:
@@ -554,11 +646,13 @@ class AtEngine:
                     now,
                 )
             return
-        if cmd is not None and cmd.prefix is not None and upper.startswith(cmd.prefix):
+        if cmd is not None and cmd.prefixes and upper.startswith(cmd.prefixes):
             cmd.lines.append(line)
             self._log(f"<< {line}")
             return
-        if upper.startswith(_URC_UPPER):
+        if upper.startswith(_URC_UPPER) or _VENDOR_LINE.match(upper):
+            # solicited answers are matched by the command's prefix (as ModemManager and esp_modem
+            # do): an AUTOCSQ "+CSQ: 20,99" before an AT+CGSN answer is never the IMEI
             self._urc(line)
             return
         if cmd is None:
@@ -580,10 +674,9 @@ class AtEngine:
     def _final(line: str, upper: str, cmd: _Command | None) -> str | None:
         if upper == "OK":
             return "OK"
-        if upper.startswith("+CME ERROR"):
-            return "+CME ERROR"
-        if upper.startswith("+CMS ERROR"):
-            return "+CMS ERROR"
+        for prefix in ERROR_PREFIXES:
+            if upper.startswith(prefix) and upper[len(prefix) : len(prefix) + 1] in ("", ":", " "):
+                return prefix
         if upper.startswith("CONNECT") and (cmd is None or cmd.dial):
             rest = upper[7:]
             if not rest or rest[0] in " :/":
@@ -596,10 +689,17 @@ class AtEngine:
         return None
 
 
+def _compact(text: str) -> str:
+    """``text`` upper case without spaces, tabs and quotes (how a secret is looked for in echoes)."""
+    return "".join(text.upper().replace('"', "").split())
+
+
 def _error_code(line: str, final: str) -> int | None:
-    if final not in ("+CME ERROR", "+CMS ERROR"):
+    """The number of an error result (strict ASCII digits), or the number of a verbose CME text."""
+    if final not in ERROR_PREFIXES:
         return None
     rest = line.split(":", 1)[1].strip() if ":" in line else ""
-    if rest.isdigit():
-        return int(rest)
+    code = ascii_int(rest)
+    if code is not None:
+        return code
     return CME_TEXT_CODES.get(rest.lower()) if final == "+CME ERROR" else None

@@ -30,6 +30,7 @@ maps pppd(8)'s "EXIT STATUS" list to our messages and :class:`~pppos.errors.Exit
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import select
@@ -42,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from pppos.errors import ConfigError, ExitStatus, MissingTool, PpposError
@@ -73,6 +75,8 @@ _DIAL_RE = re.compile(r"^AT[DdTt]{1,2}[0-9*#+]{1,40}$")
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _IFNAME_RE = re.compile(r"^ppp[0-9]{1,3}$")
 _MASK = "********"
+#: The redial helper's settings, in the private directory (0600; it may hold the PIN and password).
+REDIAL_FILE = "redial.json"
 
 
 # --------------------------------------------------------------------------- options
@@ -118,6 +122,15 @@ class PppdOptions:
     connect_timeout: int = 30
     #: Paths of the programs (the VM tests use the guest's).
     chat_path: str = "/usr/sbin/chat"
+    #: The redial helper (``--persist``): pppd's ``connect`` program re-runs our AT bring-up
+    #: (:mod:`pppos.backends.connect`) with the settings file ``redial.json`` of the private
+    #: directory. pppd runs ``connect`` through ``/bin/sh -c``: the command is built only from this
+    #: argv (absolute paths and module names) and that path, each shell-quoted; never from user text.
+    redial_helper: tuple[str, ...] | None = None
+    #: Run ``/etc/ppp/ip-up`` and ``ip-down`` (pppd's default). ``pppos-up`` turns them off
+    #: (``ip-up-script``/``ip-down-script`` ``/bin/true``): it manages DNS itself, as the python
+    #: backend does, and Debian's ``0000usepeerdns`` would rewrite /etc/resolv.conf beside it.
+    ip_scripts: bool = True
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any value that could not be written safely."""
@@ -156,6 +169,12 @@ class PppdOptions:
                 raise ConfigError("chat timeouts must be 1-600 s")
             if _CTRL_RE.search(self.chat_path) or not self.chat_path.startswith("/"):
                 raise ConfigError("the chat path must be absolute")
+        if self.redial_helper is not None:
+            if self.use_chat:
+                raise ConfigError("the redial helper and chat exclude each other")
+            if not self.redial_helper or any(_CTRL_RE.search(a) or not a for a in self.redial_helper) \
+                    or not self.redial_helper[0].startswith("/"):
+                raise ConfigError("the redial helper must be an absolute path")
 
 
 def validate_apn(apn: str) -> str:
@@ -222,6 +241,12 @@ def _options_text(opts: PppdOptions, directory: str, *, device: bool) -> str:
         script = os.path.join(directory, "chat")
         command = f"{shlex.quote(opts.chat_path)} -v -s -f {shlex.quote(script)}"
         lines.append(f"connect {_quote(command)}")
+    elif opts.redial_helper is not None:
+        command = shlex.join((*opts.redial_helper, os.path.join(directory, REDIAL_FILE)))
+        lines.append(f"connect {_quote(command)}")
+    if not opts.ip_scripts:
+        lines.append("ip-up-script /bin/true")
+        lines.append("ip-down-script /bin/true")
     if opts.user is not None or opts.password is not None:
         lines.append(f"file {_quote(os.path.join(directory, 'secrets'))}")
     return "\n".join(lines) + "\n"
@@ -280,12 +305,17 @@ def print_config(opts: PppdOptions, out: TextIO | None = None, directory: str = 
 
 
 @contextlib.contextmanager
-def private_config(opts: PppdOptions, *, device: bool = True) -> Iterator[str]:
-    """Write the files into a fresh 0700 ``mkdtemp`` directory (secrets 0600); remove it on exit."""
+def private_config(opts: PppdOptions, *, device: bool = True,
+                   extra: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Write the files into a fresh 0700 ``mkdtemp`` directory (secrets 0600); remove it on exit.
+
+    ``extra`` maps more file names to their text (also 0600), e.g. the redial helper's settings."""
     directory = tempfile.mkdtemp(prefix="pppos-pppd-")
     try:
         os.chmod(directory, 0o700)
-        for path, text in render_config(opts, directory, device=device).items():
+        files = render_config(opts, directory, device=device)
+        files.update({os.path.join(directory, name): text for name, text in (extra or {}).items()})
+        for path, text in files.items():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -440,7 +470,10 @@ def run_pppd(
     on_line: Callable[[str], None] | None = None,
     on_up: Callable[[PppdUp], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_tick: Callable[[], None] | None = None,
     extra_args: tuple[str, ...] = (),
+    extra_files: Mapping[str, str] | None = None,
+    directory: Callable[[str], None] | None = None,
 ) -> PppdResult:
     """Run pppd until it exits; return how it ended (see :data:`EXIT_STATUSES`).
 
@@ -448,7 +481,9 @@ def run_pppd(
     the options name no device. ``on_line`` gets each log line, ``on_up`` the addresses once IPCP is
     up. ``should_stop`` is polled about every 0.2 s; when it returns True (or on Ctrl-C) pppd gets
     SIGTERM, which makes it terminate the link cleanly (LCP Terminate-Request), and the run counts as
-    a success.
+    a success. ``on_tick`` is called at every wake-up (at least every 0.2 s), ``directory`` once with
+    the private directory of the generated files before pppd starts; ``extra_files`` are written
+    there too (mode 0600).
     """
     exe = pppd or find_pppd()
     if exe is None:
@@ -456,9 +491,11 @@ def run_pppd(
     opts.validate()
     parser = PppdOutput()
     stopped = False
-    with private_config(opts, device=port_fd is None) as directory:
+    with private_config(opts, device=port_fd is None, extra=extra_files) as private:
+        if directory is not None:
+            directory(private)
         rfd, wfd = os.pipe()
-        argv = [exe, "file", os.path.join(directory, "options"), "logfd", str(wfd), *extra_args]
+        argv = [exe, "file", os.path.join(private, "options"), "logfd", str(wfd), *extra_args]
         try:
             proc = subprocess.Popen(
                 argv,
@@ -497,6 +534,8 @@ def run_pppd(
                 while (ev := parser.next_event()) is not None:
                     if on_up is not None:
                         on_up(ev)
+                if on_tick is not None:
+                    on_tick()
                 if should_stop is not None and should_stop():
                     stopped = True
                 if stopped and term_sent_at is None:
@@ -521,8 +560,22 @@ def run_pppd(
     return PppdResult(returncode=code, exit_status=status, message=message, up=up)
 
 
+def redial_helper() -> tuple[str, ...]:
+    """The argv prefix of the redial helper (this interpreter running :mod:`pppos.backends.connect`).
+
+    The interpreter's path is kept as it is (not resolved): a virtual environment's ``python`` is a
+    symlink whose location selects the environment's packages."""
+    return (os.path.abspath(sys.executable), "-m", "pppos.backends.connect")
+
+
 def options_from_up(up: Any) -> PppdOptions:
-    """Translate ``pppos-up``'s :class:`pppos.config.UpOptions` into :class:`PppdOptions`."""
+    """Translate ``pppos-up``'s :class:`pppos.config.UpOptions` into :class:`PppdOptions`.
+
+    As the python backend: pppd asks the peer for name servers only with ``--usepeerdns`` and
+    ``pppos-up`` itself installs them (and ``--dns``), so pppd's ``/etc/ppp/ip-up`` scripts are off;
+    ``--persist`` redials through the same AT bring-up (pppd's ``connect`` runs the redial helper),
+    with ``--maxfail`` and ``--holdoff`` (rounded to whole seconds) as pppd's.
+    """
     echo = None
     if up.lcp_echo is not None:
         echo = (max(1, round(up.lcp_echo[0])), int(up.lcp_echo[1]))
@@ -531,67 +584,333 @@ def options_from_up(up: Any) -> PppdOptions:
         if not _IFNAME_RE.match(up.ifname):
             raise ConfigError(f"with --backend pppd the interface must be named pppN, not {up.ifname!r}")
         unit = int(up.ifname[3:])
+    persist = bool(up.persist)
+    maxfail = getattr(up, "maxfail", None)
+    holdoff = getattr(up, "holdoff", None)
     return PppdOptions(
         port=up.port,
         baud=up.baud,
         user=up.user,
         password=up.password,
-        usepeerdns=bool(up.usepeerdns) or not up.dns,
+        usepeerdns=bool(up.usepeerdns),
         default_route=up.default_route,
         route_metric=up.route_metric if up.default_route and up.route_metric else None,
         lcp_echo=echo,
-        persist=up.persist,
+        persist=persist,
+        maxfail=int(maxfail) if persist and maxfail is not None else (0 if persist else None),
+        holdoff=max(0, round(float(holdoff))) if persist and holdoff is not None else None,
         mtu=up.mtu,
         mru=up.mtu,
         unit=unit,
         debug=bool(up.trace),
+        redial_helper=redial_helper() if persist and not up.direct else None,
+        ip_scripts=False,
     )
 
 
-def run_up(up: Any, reporter: Any) -> int:
+def _sysfs_int(ifname: str, name: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{ifname}/{name}", encoding="ascii") as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class _Stopped(Exception):
+    """SIGTERM/SIGHUP arrived during our own bring-up (before pppd runs)."""
+
+
+class _PppdSession:
+    """``pppos-up --backend pppd``'s driver state: the state file (the same file and fields as the
+    python backend's, :mod:`pppos.net.status`), the resolver, signals, the redial helper's verdicts."""
+
+    def __init__(self, up: Any, reporter: Any) -> None:
+        from pppos.net import dns as dnsmod
+        from pppos.net import status as statusmod
+
+        self.up, self.rep = up, reporter
+        self.ifname: str = up.ifname
+        state = statusmod.state_path(up.ifname, up.run_dir)
+        other = statusmod.state_pid(statusmod.read_status(state))
+        if other and other != os.getpid() and statusmod.is_pppos_up(other):
+            raise PpposError(f"pppos-up is already running on {up.ifname} (pid {other}); stop it with pppos-down",
+                             exit_status=ExitStatus.USAGE)
+        backup = statusmod.backup_path(up.ifname, up.run_dir)
+        if dnsmod.restore_backup(backup):
+            reporter.warn(f"restored the resolver left changed by an earlier pppos-up on {up.ifname}")
+        self.status: statusmod.StatusFile | None = statusmod.StatusFile(state)
+        self.dns = dnsmod.DnsManager(ifname=up.ifname, backup_path=backup,
+                                     resolv_conf=dnsmod.resolv_conf_path(up.resolv_conf))
+        self.phase = "starting"
+        self.started = time.time()
+        self.up_since: float | None = None
+        self.local_ip: str | None = None
+        self.peer_ip: str | None = None
+        self.dns_servers: list[str] = []
+        self.dns_method: str | None = None
+        self.signal: dict[str, Any] | None = None
+        self.last_failure: str | None = None
+        self.reconnects = 0
+        self.sessions = 0
+        self.stop_requested = False
+        self.in_pppd = False
+        self.verdict_path: str | None = None
+        self.fatal: tuple[ExitStatus, str] | None = None
+        self._verdict_seen: float = 0.0
+        self._status_due = 0.0
+
+    # -- signals
+    def on_signal(self, signum: int, frame: object) -> None:
+        self.stop_requested = True
+        if not self.in_pppd:
+            raise _Stopped()
+
+    # -- state file
+    def set_phase(self, phase: str) -> None:
+        if phase != self.phase:
+            self.phase = phase
+            self.write_status()
+
+    def snapshot(self) -> dict[str, Any]:
+        stats = {name: _sysfs_int(self.ifname, f"statistics/{key}") or 0 for name, key in (
+            ("bytes_in", "rx_bytes"), ("bytes_out", "tx_bytes"), ("packets_in", "rx_packets"),
+            ("packets_out", "tx_packets"))} if self.up_since is not None else {
+            "bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0}
+        return {
+            "ifname": self.ifname,
+            "pid": os.getpid(),
+            "phase": self.phase,
+            "port": self.up.port,
+            "backend": "pppd",
+            "direct": bool(self.up.direct),
+            "started": self.started,
+            "up_since": self.up_since,
+            "local_ip": self.local_ip,
+            "peer_ip": self.peer_ip,
+            "mtu": _sysfs_int(self.ifname, "mtu") if self.up_since is not None else None,
+            "ipv6_local": None,
+            "ipv6_peer": None,
+            "dns": self.dns_servers,
+            "dns_method": self.dns_method,
+            "routes": [],
+            "echo_rtt": None,
+            "bad_frames": 0,
+            "signal": self.signal,
+            "last_failure": self.last_failure,
+            "reconnects": self.reconnects,
+            "updated": time.time(),
+            **stats,
+        }
+
+    def write_status(self) -> None:
+        if self.status is None:
+            return
+        try:
+            self.status.write(self.snapshot())
+        except PpposError as exc:
+            self.rep.warn(str(exc))
+            self.status = None
+        self._status_due = time.monotonic() + 1.0
+
+    def tick(self) -> None:
+        if time.monotonic() >= self._status_due:
+            self.write_status()
+        self._check_verdict()
+
+    def _check_verdict(self) -> None:
+        """A redial verdict that another redial cannot fix (SIM, PIN, usage) ends pppos-up at once."""
+        if self.verdict_path is None:
+            return
+        try:
+            mtime = os.stat(self.verdict_path).st_mtime
+        except OSError:
+            return
+        if mtime == self._verdict_seen:
+            return
+        self._verdict_seen = mtime
+        from pppos.backends.connect import read_verdict
+
+        verdict = read_verdict(self.verdict_path)
+        if verdict is None or verdict[0]:
+            return
+        status = ExitStatus(verdict[1]) if verdict[1] in ExitStatus._value2member_map_ else ExitStatus.ERROR
+        self.last_failure = verdict[2]
+        self.rep.warn(f"redial failed: {verdict[2]}")
+        if status in (ExitStatus.SIM, ExitStatus.PIN_REFUSED, ExitStatus.USAGE, ExitStatus.PERMISSION):
+            self.fatal = (status, verdict[2])
+            self.stop_requested = True
+
+    # -- pppd's view of the link
+    def on_line(self, line: str) -> None:
+        from pppos.backends.connect import PREFIX
+
+        if line.startswith(f"{PREFIX}: "):
+            step, _, message = line[len(PREFIX) + 2:].partition(": ")
+            if step in ("error", "internal error"):
+                self.rep.warn(f"redial: {message}")
+            else:
+                self.rep.step(step or "redial", message)
+            if step == "connect":
+                self.set_phase("establish")
+            elif self.phase not in ("modem",):
+                self.set_phase("modem")
+            return
+        if self.up.trace:
+            self.rep.trace(line)
+        if "Connection terminated" in line or "Modem hangup" in line:
+            self.link_lost(line.strip())
+        elif line.startswith("Connect: ") and self.phase in ("pppd", "modem", "holdoff"):
+            self.set_phase("establish")
+
+    def link_up(self, ev: PppdUp) -> None:
+        from pppos.net.dns import choose_servers
+
+        if ev.ifname:
+            self.ifname = ev.ifname
+        self.sessions += 1
+        if self.sessions > 1:
+            self.reconnects += 1
+        dns = ", ".join(ev.dns) or "none"
+        self.rep.step("up", f"link up: local {ev.local_ip}, peer {ev.peer_ip}, DNS {dns}",
+                      local_ip=ev.local_ip, peer_ip=ev.peer_ip, dns=list(ev.dns))
+        self.local_ip, self.peer_ip, self.up_since = ev.local_ip, ev.peer_ip, time.time()
+        if self.up.usepeerdns or self.up.dns:
+            servers = choose_servers(ev.dns if self.up.usepeerdns else (), self.up.dns)
+            if servers:
+                try:
+                    self.dns_method = self.dns.apply(servers)
+                except PpposError as exc:
+                    self.rep.warn(f"could not install the name servers: {exc}")
+                else:
+                    self.dns_servers = servers
+                    self.rep.step("dns", f"DNS {' '.join(servers)} via {self.dns_method}")
+            else:
+                self.rep.warn("the peer gave no DNS servers and no --dns was given")
+        self.set_phase("running")
+
+    def link_lost(self, why: str) -> None:
+        if self.up_since is None:
+            return
+        self.up_since, self.local_ip, self.peer_ip = None, None, None
+        self.last_failure = f"the link was lost: {why}"
+        self._restore_dns()
+        self.set_phase("holdoff" if self.up.persist and not self.stop_requested else "terminate")
+
+    def _restore_dns(self) -> None:
+        try:
+            self.dns.restore()
+        except PpposError as exc:
+            self.rep.warn(f"could not restore the resolver: {exc}")
+        self.dns_servers, self.dns_method = [], None
+
+    def close(self, failure: str | None) -> None:
+        """Restore host state and leave the last failure for ``pppos-status``."""
+        from pppos.net.status import last_failure_path
+
+        self._restore_dns()
+        if self.status is not None:
+            self.status.remove()
+        path = last_failure_path(self.up.ifname, self.up.run_dir)
+        with contextlib.suppress(OSError):
+            if failure:
+                path.write_text(json.dumps({"ifname": self.up.ifname, "last_failure": failure,
+                                            "ended": time.time()}) + "\n")
+            else:
+                path.unlink(missing_ok=True)
+
+
+def run_up(up: Any, reporter: Any, *, pppd: str | None = None, dev_ppp: str = "/dev/ppp") -> int:
     """``pppos-up --backend pppd``: AT bring-up with our engine, then pppd on the same open port.
 
-    Returns the exit status; failures raise :class:`PpposError` children with their exit status.
+    Writes the same state file as the python backend (``pppos-status``/``pppos-down`` work alike),
+    installs ``--dns``/``--usepeerdns`` name servers the same way, and with ``--persist`` lets pppd
+    redial through the same bring-up (:mod:`pppos.backends.connect`). SIGTERM and SIGHUP (pppos-down)
+    stop pppd cleanly. Returns the exit status; failures raise :class:`PpposError` children.
     """
     opts = options_from_up(up)
     opts.validate()
-    if not os.path.exists("/dev/ppp"):
+    if not os.path.exists(dev_ppp):
         raise MissingTool("the kernel has no PPP support (/dev/ppp is missing); use --backend python")
-    if find_pppd() is None:
+    if (pppd or find_pppd()) is None:
         raise MissingTool("pppd is not installed (Debian: apt-get install ppp); use --backend python")
     from pppos.serial_port import open_port, run_blocking
 
-    port = open_port(up.port, up.baud)
+    session = _PppdSession(up, reporter)
+    previous = {sig: signal.signal(sig, session.on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    failure: str | None = None
+    port = None
     try:
+        session.write_status()
+        port = open_port(up.port, up.baud)
         if not up.direct:
-            from pppos.at.bringup import Bringup, DataMode, Progress, Verdict
+            from pppos.at.bringup import Bringup, DataMode, ModemInfo, Progress, Verdict
 
+            session.set_phase("modem")
             bringup = Bringup(up.bringup_config())
             bringup.start(time.monotonic())
 
             def on_event(ev: object) -> None:
                 if isinstance(ev, Progress):
                     reporter.step(ev.step, ev.message)
+                elif isinstance(ev, ModemInfo) and (ev.signal_dbm is not None or ev.signal != "unknown"):
+                    session.signal = {"dbm": ev.signal_dbm, "word": ev.signal, "rssi": ev.rssi, "at": time.time()}
 
             ev = run_blocking(port, bringup, until=lambda e: isinstance(e, DataMode | Verdict), on_event=on_event)
             if isinstance(ev, Verdict) and not ev.ok:
+                failure = ev.message
                 raise PpposError(ev.message, exit_status=ev.exit_status)
+        if session.stop_requested:
+            raise _Stopped()
         reporter.step("pppd", f"starting pppd on {up.port}")
+        session.set_phase("pppd")
+        extra: dict[str, str] = {}
+        if opts.redial_helper is not None:
+            from pppos.pinguard import state_dir
 
-        def on_up(ev: PppdUp) -> None:
-            dns = ", ".join(ev.dns) or "none"
-            reporter.step("up", f"link up: local {ev.local_ip}, peer {ev.peer_ip}, DNS {dns}",
-                          local_ip=ev.local_ip, peer_ip=ev.peer_ip, dns=list(ev.dns))
+            extra[REDIAL_FILE] = json.dumps({
+                "port": up.port, "baud": up.baud, "profile": up.profile, "apn": up.apn, "user": up.user,
+                "password": up.password, "pin": up.pin, "state_dir": str(state_dir()),
+                "skip_once": None, "verdict": None,
+            })
 
-        result = run_pppd(opts, port_fd=port.fileno(), on_line=reporter.trace if up.trace else None, on_up=on_up)
+        def on_directory(private: str) -> None:
+            if opts.redial_helper is None:
+                return
+            # fill in the paths now that the private directory exists (the file is rewritten, 0600)
+            path = os.path.join(private, REDIAL_FILE)
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data["skip_once"] = os.path.join(private, "dialled")
+            data["verdict"] = session.verdict_path = os.path.join(private, "verdict.json")
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            if not up.direct:  # the modem is in data mode already: pppd's first connect is a no-op
+                os.close(os.open(data["skip_once"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+        session.in_pppd = True
+        result = run_pppd(opts, port_fd=port.fileno(), pppd=pppd, on_line=session.on_line, on_up=session.link_up,
+                          should_stop=lambda: session.stop_requested, on_tick=session.tick, extra_files=extra,
+                          directory=on_directory)
+        session.in_pppd = False
+        if session.fatal is not None:
+            failure = session.fatal[1]
+            raise PpposError(session.fatal[1], exit_status=session.fatal[0])
+        err = result.error()
+        if err is not None:
+            failure = result.message
+            raise err
+        reporter.step("down", result.message)
+        return int(ExitStatus.SUCCESS)
+    except _Stopped:
+        reporter.step("stop", "stopped on request before pppd ran")
+        return int(ExitStatus.SUCCESS)
     finally:
-        with contextlib.suppress(Exception):
-            port.close()
-    err = result.error()
-    if err is not None:
-        raise err
-    reporter.step("down", result.message)
-    return int(ExitStatus.SUCCESS)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.close()
+        session.close(failure)
 
 
 def print_up_config(up: Any, out: TextIO | None = None) -> int:

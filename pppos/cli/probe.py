@@ -20,7 +20,7 @@ PROG = "pppos-probe"
 
 
 def _parser() -> ArgumentParser:
-    from pppos.at.profiles import PROFILES
+    from pppos.at.profiles import PROFILES, profile_help
 
     parser = ArgumentParser(
         prog=PROG,
@@ -37,8 +37,8 @@ def _parser() -> ArgumentParser:
     parser.add_argument(
         "--profile",
         default="auto",
-        choices=["auto", *sorted(PROFILES)],
-        help="modem profile (default: detect from ATI / AT+CGMM)",
+        choices=["auto", *PROFILES],
+        help="modem profile: " + profile_help() + " (default auto: detect from ATI / AT+CGMM)",
     )
     parser.add_argument("--apn", help="set PDP context 1 to this APN before checking")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -50,29 +50,16 @@ def _parser() -> ArgumentParser:
 
 
 def _info_dict(info: Any) -> dict[str, Any]:
-    return {
-        "profile": info.profile,
-        "baud": info.baud,
-        "manufacturer": info.manufacturer,
-        "model": info.model,
-        "revision": info.revision,
-        "imei": info.imei,
-        "sim": info.sim,
-        "rssi": info.rssi,
-        "signal_dbm": info.signal_dbm,
-        "signal": info.signal,
-        "operator": info.operator,
-        "registration": {name: state for name, state in info.registration},
-        "attached": info.attached,
-        "contexts": [{"cid": c.cid, "type": c.pdp_type, "apn": c.apn} for c in info.contexts],
-    }
+    return dict(info.as_dict())
 
 
 def _text_report(port: str, info: Any) -> str:
-    dbm = f"{info.signal_dbm} dBm ({info.signal})" if info.signal_dbm is not None else info.signal
     reg = ", ".join(f"{name} {state}" for name, state in info.registration) or "unknown"
     contexts = "; ".join(f'{c.cid} {c.pdp_type} "{c.apn}"' for c in info.contexts) or "none"
     attached = {True: "yes", False: "no", None: "unknown"}[info.attached]
+    operator = info.operator or "unknown"
+    if info.mcc:
+        operator += f" (MCC {info.mcc}, MNC {info.mnc})"
     rows = [
         ("port", f"{port} ({info.baud} baud)" if info.baud else port),
         ("profile", info.profile),
@@ -81,8 +68,11 @@ def _text_report(port: str, info: Any) -> str:
         ("firmware", info.revision or "unknown"),
         ("IMEI", info.imei or "unknown"),
         ("SIM", info.sim),
-        ("operator", info.operator or "unknown"),
-        ("signal", dbm),
+        ("operator", operator),
+        ("technology", info.technology or "unknown"),
+        ("LAC/TAC", info.area or "unknown"),
+        ("cell id", info.cell or "unknown"),
+        ("signal", info.signal_text),
         ("registration", reg),
         ("attached", attached),
         ("PDP contexts", contexts),
@@ -105,7 +95,7 @@ def _probe(argv: list[str]) -> int:
         pin = args.pin
     elif args.pin_file is not None:
         pin = read_secret_file(args.pin_file, "PIN")
-    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+    if pin is not None and not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise ConfigError("a SIM PIN is 4 to 8 digits")
 
     from pppos.at.bringup import Bringup, BringupConfig, ModemInfo, Progress, Verdict

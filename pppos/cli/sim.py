@@ -3,6 +3,7 @@
     pppos-sim [--profile a7] [--link PATH] [--pin PIN] [--registration home|roaming|denied|searching|slow:S]
               [--network slirp|none] [--baud N] [--fast] [--boot-delay S] [--registration-delay S]
               [--attach-delay S] [--dial-delay S] [--faults FILE] [--seed N]
+              [--urc-noise RATE] [--accept-apn APN]... [--pap USER:SECRET_FILE | --chap USER:SECRET_FILE]
     pppos-sim ctl --link PATH FAULT [ARG]
 
 It prints one line naming the link (``pppos-sim: a7 modem on /tmp/a7 (pty /dev/pts/5), network slirp``)
@@ -11,6 +12,10 @@ documented in :mod:`pppos.sim.modem`, the faults in :mod:`pppos.sim.faults`.
 
 Latencies: the defaults (:data:`LATENCIES`) are those of a real modem in good coverage; ``--fast``
 (:data:`FAST_LATENCIES`) shortens them for tests, and each ``--*-delay`` option overrides one.
+``--urc-noise RATE`` mixes the profile's real URCs into the line (also between a command's echo and
+its answer), ``--accept-apn`` makes the network reject any other APN, and ``--pap`` / ``--chap``
+make slirp require that authentication from the host (the secret is read from the file, mode 600).
+
 The simulator starts with a modem that is already booted; the boot latency is paid by a reboot (the
 ``reboot`` fault, ``AT+CFUN=1,1`` or the profile's reset command) and by a USB ``vanish``.
 
@@ -25,8 +30,12 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pppos.cli.common import ArgumentParser, run_main
+
+if TYPE_CHECKING:
+    from pppos.sim.serve import SlirpAuth
 
 PROG = "pppos-sim"
 
@@ -39,10 +48,12 @@ FAST_LATENCIES = {"boot": 0.2, "registration": 0.1, "attach": 0.05, "dial": 0.05
 
 def build_parser() -> ArgumentParser:
     """The argument parser (also used by the tests)."""
-    from pppos.sim.modem import PROFILES
+    from pppos.at.profiles import PROFILES, profile_help
 
     parser = ArgumentParser(prog=PROG, description="Simulate a cellular modem on a pty (slirp is the network side).")
-    parser.add_argument("--profile", default="a7", choices=sorted(PROFILES), help="modem dialect (default a7)")
+    parser.add_argument(
+        "--profile", default="a7", choices=list(PROFILES), help="modem dialect: " + profile_help() + " (default a7)"
+    )
     parser.add_argument("--link", type=Path, help="symlink to the pty (default /tmp/pppos-sim-<profile>)")
     parser.add_argument("--pin", help="the SIM needs this PIN (4-8 digits); AT+CPIN? says SIM PIN until it is given")
     parser.add_argument("--puk", default="12345678", help="the SIM's PUK after three wrong PINs (default 12345678)")
@@ -58,6 +69,17 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--apn", default="", help="APN of PDP context 1 at boot (default: empty)")
     parser.add_argument("--signal", type=int, default=24, metavar="CSQ", help="AT+CSQ RSSI 0-31 or 99 (default 24)")
     parser.add_argument("--urc-interval", type=float, metavar="SECONDS", help="repeat the profile's URC this often")
+    parser.add_argument("--urc-noise", type=float, default=0.0, metavar="RATE",
+                        help="insert the profile's real URCs at random moments, RATE per second on average, "
+                        "and before an answer (after its echo) with probability RATE/10 (default 0: none)")
+    parser.add_argument("--accept-apn", action="append", default=[], metavar="APN",
+                        help="an APN the network accepts (repeatable; default: any non-empty APN); dialing "
+                        "another one answers +CME ERROR: 533")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--pap", metavar="USER:SECRET_FILE",
+                      help="slirp requires PAP from the host with this user and the secret in SECRET_FILE")
+    auth.add_argument("--chap", metavar="USER:SECRET_FILE",
+                      help="slirp requires CHAP from the host with this user and the secret in SECRET_FILE")
     parser.add_argument("--slirp-option", action="append", default=[], metavar="OPT", help="extra slirp option")
     parser.add_argument("--fast", action="store_true", help="short latencies for tests (boot 0.2 s, registration "
                         "0.1 s, attach and dial 0.05 s)")
@@ -112,6 +134,9 @@ def _main(argv: list[str]) -> int:
         raise ConfigError(f"bad --signal {args.signal}: use 0-31, or 99 for unknown")
     if args.urc_interval is not None and not args.urc_interval > 0:
         raise ConfigError("bad --urc-interval: give a positive number of seconds")
+    if not (math.isfinite(args.urc_noise) and 0 <= args.urc_noise <= 1000):
+        raise ConfigError("bad --urc-noise: give URCs per second from 0 to 1000")
+    auth = _auth(args.pap, args.chap)
     latency = dict(FAST_LATENCIES if args.fast else LATENCIES)
     for name in LATENCIES:
         value = getattr(args, f"{name}_delay")
@@ -140,17 +165,41 @@ def _main(argv: list[str]) -> int:
         registration_delay=latency["registration"],
         attach_delay=latency["attach"],
         dial_delay=latency["dial"],
+        urc_noise=args.urc_noise,
+        noise_seed=args.seed if args.seed is not None else 0,
+        accept_apns=tuple(args.accept_apn),
     )
     options = ServeOptions(
         sim=config,
         link=args.link,
         network=args.network,
         slirp_args=tuple(args.slirp_option),
+        auth=auth,
         verbose=args.verbose,
         faults=tuple(schedule),
         seed=args.seed,
     )
     return serve(options)
+
+
+def _auth(pap: str | None, chap: str | None) -> SlirpAuth | None:
+    """``--pap USER:SECRET_FILE`` / ``--chap USER:SECRET_FILE`` -> the slirp authentication, or None.
+
+    The secret file is read like every secret file (mode 600 expected); errors name the option,
+    never the path or the secret.
+    """
+    from pppos.cli.common import read_secret_file
+    from pppos.errors import ConfigError
+    from pppos.sim.serve import SlirpAuth
+
+    for protocol, value in (("pap", pap), ("chap", chap)):
+        if value is None:
+            continue
+        user, sep, path = value.partition(":")
+        if not sep or not user or not path:
+            raise ConfigError(f"bad --{protocol}: give USER:SECRET_FILE (a file holding the secret)")
+        return SlirpAuth(protocol=protocol, user=user, secret=read_secret_file(path, f"--{protocol} secret"))
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,11 +25,12 @@ Secrets: a pcap is a file people attach to bug reports. Unless ``keep_secrets`` 
 (``pppos-up --pcap-secrets``), the password of every PAP Authenticate-Request (RFC 1334 section
 2.2.1) is replaced by as many ``*`` as it had octets, so lengths and everything else still dissect
 (the records carry no HDLC FCS, so there is no checksum to recompute). :func:`open_pcap` creates the
-file mode 0600 and refuses an existing file that others can read.
+file mode 0600 and refuses an existing file that others can read, and a symbolic link.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
@@ -85,8 +86,11 @@ def open_pcap(path: str) -> BinaryIO:
             f"remove it or run: chmod 600 {path}"
         )
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        # O_NOFOLLOW: a symlink planted at the path (in /tmp, say) cannot redirect a root-owned write.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"the pcap file {path} is a symbolic link; give the real path") from None
         raise ConfigError(f"cannot write the pcap file {path}: {exc.strerror}") from None
     return os.fdopen(fd, "wb")
 

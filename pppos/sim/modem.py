@@ -48,6 +48,24 @@ Registration (:attr:`SimConfig.registration`)
     ready, ``denied`` (3) after that delay, ``searching`` (2) for ever, ``slow:S`` searching until S
     seconds after boot and then home.
 
+Dialects of the other profiles (:data:`pppos.at.profiles.PROFILES`, one registry with the host)
+    Boot URCs per profile: SIM800 ``RDY``, ``+CFUN: 1``, ``+CPIN: READY``, ``Call Ready``,
+    ``SMS Ready``; SIM7600/A7670 ``*ATREADY: 1``, ``+CPIN: READY``, ``SMS DONE``, ``PB DONE``;
+    Quectel ``RDY``, ``+CPIN``, ``+QUSIM: 1``, ``+QIND: SMS DONE``. ``--urc-interval`` repeats the
+    profile's periodic URC (SIM7600 AUTOCSQ style ``+CSQ: 24,99``). Registration report mode 2
+    (``AT+CREG=2``, ``AT+CEREG=2``) adds LAC/TAC, cell id and, on the LTE profiles, ``<AcT>`` 7, so
+    answers have five fields (``+CEREG: 2,1,"1A2B","01C3D4E5",7``) and URCs four. ``AT+COPS=3,2``
+    switches the ``+COPS?`` answer to the numeric MCC+MNC (27.007 7.3).
+
+URC noise (:attr:`SimConfig.urc_noise`, ``pppos-sim --urc-noise RATE``)
+    The profile's real URCs (:attr:`~pppos.at.profiles.ModemProfile.noise_urcs`) at random moments
+    in command mode, ``RATE`` per second on average, and with probability ``RATE / 10`` between a
+    command's echo and its answer. Seeded (:attr:`SimConfig.noise_seed`), so runs repeat.
+
+The network
+    :attr:`SimConfig.accept_apns` lists the APNs the network accepts; a dial on any other non-empty
+    APN answers ``+CME ERROR: 533`` (missing or unknown APN, TS 27.007 9.2.2).
+
 Data mode
     After ``CONNECT`` the host's bytes go to :meth:`SimModem.network_data_to_send` and the peer's bytes
     (:meth:`SimModem.receive_network_data`) go to the host. ``+++`` preceded and followed by the guard
@@ -69,10 +87,12 @@ import functools
 import heapq
 import itertools
 import math
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.errors import ConfigError
 
 __all__ = [
@@ -111,6 +131,7 @@ CME_TEXT: dict[int, str] = {
     30: "no network service",
     50: "incorrect parameters",
     53: "parameter invalid",
+    533: "missing or unknown APN",
 }
 
 
@@ -149,140 +170,8 @@ Event = EnteredDataMode | LeftDataMode | CallEnded
 
 # -- profiles -----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SimProfile:
-    """How one modem family answers: identity, spacing quirks, URCs, extra commands (frozen data)."""
-
-    name: str
-    manufacturer: str
-    model: str
-    revision: str
-    #: the lines ``ATI`` answers
-    ati: tuple[str, ...]
-    #: the CONNECT line
-    connect: str = "CONNECT"
-    #: ``+CPIN: READY`` (True) or ``+CPIN:READY``
-    cpin_space: bool = True
-    #: ``+CME ERROR: 58`` (True) or ``+CME ERROR:58``
-    cme_space: bool = True
-    #: an extra ``<CR><LF>`` after each final result code
-    extra_blank_line: bool = False
-    #: the CME error ``ATH``/``ATZ`` answer when no call is up (None: OK)
-    no_call_hangup_error: int | None = None
-    #: ``AT+CMEE`` at boot
-    default_cmee: int = 0
-    #: ``AT+CREG`` report mode at boot (1: unsolicited ``+CREG: <stat>``)
-    default_creg_n: int = 0
-    #: extended command name -> format of its ICCID answer (``{iccid}``)
-    ccid: tuple[tuple[str, str], ...] = (("+CCID", "+CCID: {iccid}"),)
-    #: (seconds after boot, line) URCs at boot; ``{cpin}`` is the SIM state
-    boot_urcs: tuple[tuple[float, str], ...] = ()
-    #: URCs when registration completes; ``{stat}``, ``{roam}``, ``{time}`` are filled in
-    registered_urcs: tuple[str, ...] = ()
-    #: the URC repeated every :attr:`SimConfig.urc_interval` seconds
-    periodic_urc: str = "+CSQ: {csq},99"
-    #: a URC sent in the middle of ``AT+CGATT=1`` (before its OK), or None
-    attach_urc: str | None = None
-    #: ``AT+CEREG`` exists (LTE modems)
-    has_cereg: bool = True
-    #: ``AT+CIPSTATUS`` dialect: ``a7``, ``sim800`` or None (not supported)
-    cipstatus: str | None = None
-    #: ``AT+CMUX`` answer: a CME code (A7: 53) or None for plain ERROR
-    cmux_error: int | None = None
-    #: the reboot command (answers OK, then the modem boots again)
-    reset_command: str = "+CFUN"
-    #: vendor commands answered with a plain OK
-    ok_commands: frozenset[str] = frozenset()
-    #: extended command name -> its answer giving the PIN attempts left (``{pin}``, ``{puk}``):
-    #: 27.007 8.65 ``+CPINR``, Quectel ``+QPINC``, SIMCom ``+SPIC``; empty: the modem does not tell
-    pin_counter: tuple[tuple[str, str], ...] = (("+CPINR", "+CPINR: SIM PIN,{pin},3"),)
-
-
-PROFILES: dict[str, SimProfile] = {
-    "a7": SimProfile(
-        name="a7",
-        manufacturer="Ai-Thinker Co.,Ltd.",
-        model="A7",
-        revision="V03.03.20170721R",
-        ati=("Ai-Thinker Co.,Ltd.", "A7", "V03.03.20170721R"),
-        connect="CONNECT",
-        cpin_space=True,
-        cme_space=False,
-        extra_blank_line=True,
-        no_call_hangup_error=58,
-        default_cmee=1,
-        default_creg_n=1,
-        ccid=(("+CCID", "+SCID: SIM Card ID:{iccid}"),),
-        boot_urcs=(
-            (0.05, "^CINIT: 1, 32, 41891"),
-            (0.10, "^CINIT: 2, 32, 41891"),
-            (0.15, "^CINIT: 8, 2048, 1"),
-            (0.20, "+CREG: 0"),
-        ),
-        registered_urcs=("+CTZV:{time}", "+CREG: {stat}", "+CIEV: service,  1", "+CIEV: roam, {roam}"),
-        periodic_urc="+CIEV: service,  1",
-        attach_urc="+CTZV:{time}",
-        has_cereg=False,
-        cipstatus="a7",
-        cmux_error=53,
-        reset_command="+RST",
-        ok_commands=frozenset({"+GPSRD", "+GPS", "+AGPS", "+CMER", "+CNMI", "+CMGF"}),
-        pin_counter=(),
-    ),
-    "sim800": SimProfile(
-        name="sim800",
-        manufacturer="SIMCOM_Ltd",
-        model="SIMCOM_SIM800L",
-        revision="Revision:1418B04SIM800L24",
-        ati=("SIM800 R14.18",),
-        ccid=(("+CCID", "{iccid}"),),
-        boot_urcs=(
-            (0.05, "RDY"), (0.10, "+CFUN: 1"), (0.15, "+CPIN: {cpin}"), (0.30, "Call Ready"), (0.35, "SMS Ready"),
-        ),
-        has_cereg=False,
-        cipstatus="sim800",
-        reset_command="+CFUN",
-        ok_commands=frozenset({"+CMER", "+CNMI", "+CMGF", "+CSCLK"}),
-        pin_counter=(("+SPIC", "+SPIC: {pin},10,{puk},10"),),
-    ),
-    "sim7600": SimProfile(
-        name="sim7600",
-        manufacturer="SIMCOM INCORPORATED",
-        model="SIMCOM_SIM7600E-H",
-        revision="SIM7600M22_V1.1",
-        ati=("Manufacturer: SIMCOM INCORPORATED", "Model: SIMCOM_SIM7600E-H", "Revision: SIM7600M22_V1.1"),
-        connect="CONNECT 115200",
-        ccid=(("+CICCID", "+ICCID: {iccid}"), ("+CCID", "+CCID: {iccid}")),
-        boot_urcs=((0.05, "RDY"), (0.10, "+CPIN: {cpin}"), (0.30, "SMS DONE"), (0.35, "PB DONE")),
-        reset_command="+CRESET",
-        ok_commands=frozenset({"+CGAUTH", "+CMER", "+CNMI", "+CMGF"}),
-        pin_counter=(("+SPIC", "+SPIC: {pin},{puk},3,10"), ("+CPINR", "+CPINR: SIM PIN,{pin},3")),
-    ),
-    "quectel": SimProfile(
-        name="quectel",
-        manufacturer="Quectel",
-        model="EC25",
-        revision="EC25EFAR06A06M4G",
-        ati=("Quectel", "EC25", "Revision: EC25EFAR06A06M4G"),
-        ccid=(("+QCCID", "+QCCID: {iccid}"), ("+CCID", "+CCID: {iccid}")),
-        boot_urcs=((0.05, "RDY"), (0.10, "+CFUN: 1"), (0.15, "+CPIN: {cpin}"), (0.20, "+QUSIM: 1"),
-                   (0.30, "+QIND: SMS DONE"), (0.35, "+QIND: PB DONE")),
-        reset_command="+CFUN",
-        ok_commands=frozenset({"+QICSGP", "+CMER", "+CNMI", "+CMGF"}),
-        pin_counter=(("+QPINC", '+QPINC: "SC",{pin},{puk}'),),
-    ),
-    # A plain 27.007 modem whose firmware writes "+CPIN:READY" without the space (as the A6/A7 manual
-    # does), so hosts meet both spellings.
-    "generic": SimProfile(
-        name="generic",
-        manufacturer="pppos",
-        model="generic 27.007 modem",
-        revision="pppos-sim 0.1",
-        ati=("pppos", "generic 27.007 modem", "pppos-sim 0.1"),
-        cpin_space=False,
-    ),
-}
+#: The simulator speaks the dialects of the one profile registry (:mod:`pppos.at.profiles`).
+SimProfile = ModemProfile
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -333,7 +222,7 @@ class SimConfig:
     attach_delay: float = 0.2
     #: seconds from a dial command to ``CONNECT`` (the PDP context activation)
     dial_delay: float = 0.0
-    #: repeat :attr:`SimProfile.periodic_urc` this often (None: never)
+    #: repeat :attr:`ModemProfile.periodic_urc` this often (None: never)
     urc_interval: float | None = None
     #: line rate for pacing both directions (bits per second, 8N1); None: no pacing
     baud: int | None = None
@@ -342,13 +231,23 @@ class SimConfig:
     imei: str = "866123456789012"
     iccid: str = "89860012345678901234"
     operator: str = "PPPOS SIM"
+    #: the operator's MCC+MNC (``AT+COPS=3,2``); 001/01 is the 3GPP test network
+    operator_code: str = "00101"
     #: the ``+CTZV`` network time text
     network_time: str = "26/01/01,00:00:00,+00"
     #: end the call (NO CARRIER) when the peer acknowledges an LCP Terminate-Request
     hangup_on_terminate: bool = True
+    #: unsolicited noise: on average this many of the profile's real URCs per second at random
+    #: moments, and before a command's answer (after its echo) with probability ``rate / 10``
+    urc_noise: float = 0.0
+    #: seed of the noise's random choices (repeatable runs)
+    noise_seed: int = 0
+    #: the APNs the network accepts (``()``: any non-empty one); a dial on another APN gets
+    #: ``+CME ERROR: 533`` ("missing or unknown APN", TS 27.007 9.2.2)
+    accept_apns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
+        if self.profile not in PROFILES or self.profile == "auto":
             raise ConfigError(f"unknown modem profile {self.profile!r}: choose one of {', '.join(PROFILES)}")
         parse_registration(self.registration)
         if self.baud is not None and self.baud <= 0:
@@ -357,8 +256,10 @@ class SimConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"bad {name.replace('_', ' ')} {value}: give a number of seconds >= 0")
-        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+        if self.pin is not None and not (self.pin.isascii() and self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ConfigError("the simulated SIM PIN must be 4 to 8 digits")
+        if not (math.isfinite(self.urc_noise) and 0 <= self.urc_noise <= 1000):
+            raise ConfigError(f"bad URC noise rate {self.urc_noise}: give URCs per second from 0 to 1000")
 
 
 @dataclass(slots=True)
@@ -454,6 +355,7 @@ class SimModem:
         self.stats = SimStats()
         self._reg_mode, self._slow_seconds = parse_registration(self.config.registration)
         self._events: deque[Event] = deque()
+        self._noise_rng = random.Random(f"{self.config.noise_seed}/urc-noise")  # noqa: S311 - a simulation
         self._host = _Pacer(self.config.baud)
         self._net = _Pacer(self.config.baud)
         self._schedule: list[tuple[float, int, Callable[[float], None]]] = []
@@ -474,6 +376,7 @@ class SimModem:
         self.creg_n = p.default_creg_n
         self.cgreg_n = 0
         self.cereg_n = 0
+        self.cops_format = 0
         self.guard = 1.0
         self._line = bytearray()
         self._overflow = False
@@ -576,6 +479,8 @@ class SimModem:
             self._sim_became_ready(now)
         if self.config.urc_interval:
             self._at(now + self.config.urc_interval, self._periodic)
+        if self.config.urc_noise > 0:
+            self._at(now + self._noise_rng.expovariate(self.config.urc_noise), self._noise)
         self._update(now)
 
     def _sim_became_ready(self, now: float) -> None:
@@ -586,20 +491,44 @@ class SimModem:
     def _on_registered(self, now: float) -> None:
         stat = self.registration_stat(now)
         roam = 1 if stat == 5 else 0
+        loc = self._location(self.creg_n, stat)
+        creg_sent = False
         for template in self.profile.registered_urcs:
-            if template.startswith("+CREG") and self.creg_n == 0:
-                continue
+            if template.startswith("+CREG"):
+                if self.creg_n == 0:
+                    continue
+                creg_sent = True
             if template.startswith(("+CIEV", "+CTZV")) and stat not in (1, 5):
                 continue
-            self._urc(template.format(stat=stat, roam=roam, time=self.config.network_time), now)
-        if not self.profile.registered_urcs:
-            self._report_registration(now)
+            self._urc(template.format(stat=stat, roam=roam, time=self.config.network_time, loc=loc), now)
+        self._report_registration(now, skip_creg=creg_sent)
 
-    def _report_registration(self, now: float) -> None:
+    def _report_registration(self, now: float, *, skip_creg: bool = False) -> None:
+        """Registration URCs (27.007 7.2 unsolicited form ``<stat>[,<lac>,<ci>[,<AcT>]]``) of every
+        domain whose report mode is on."""
         stat = self.registration_stat(now)
-        for name, n in (("+CREG", self.creg_n), ("+CGREG", self.cgreg_n), ("+CEREG", self.cereg_n)):
-            if n:
-                self._urc(f"{name}: {stat}", now)
+        domains = (("+CREG", self.creg_n), ("+CGREG", self.cgreg_n), ("+CEREG", self.cereg_n))
+        for name, n in domains:
+            if n and not (skip_creg and name == "+CREG") and (name != "+CEREG" or self.profile.has_cereg):
+                self._urc(f"{name}: {stat}{self._location(n, stat)}", now)
+
+    def _location(self, n: int, stat: int) -> str:
+        """The fields after ``<stat>`` in report mode 2 (27.007 7.2): LAC/TAC, cell id, AcT when known."""
+        if n < 2 or stat not in (1, 5):
+            return ""
+        act = f",{self.profile.act}" if self.profile.act is not None else ""
+        cell = "01C3D4E5" if self.profile.act == 7 else "00C3D4"
+        return f',"1A2B","{cell}"{act}'
+
+
+    def _noise_line(self) -> str:
+        return self._noise_rng.choice(self.profile.noise_urcs).format(csq=self.config.csq)
+
+    def _noise(self, now: float) -> None:
+        """``--urc-noise``: one of the profile's real URCs, then the next at a Poisson-distributed delay."""
+        if self.state != DATA and not self._busy:
+            self._urc(self._noise_line(), now)
+        self._at(now + self._noise_rng.expovariate(self.config.urc_noise), self._noise)
 
     def _periodic(self, now: float) -> None:
         if self.state != DATA:
@@ -751,6 +680,9 @@ class SimModem:
         self._send(f"\r\n{text}\r\n{extra}", now)
 
     def _reply(self, lines: list[str], final: str | int, now: float) -> None:
+        if self.config.urc_noise > 0 and self._noise_rng.random() < self.config.urc_noise / 10:
+            # a URC between the echo and the answer: the case that must never become the answer
+            self._urc(self._noise_line(), now)
         self._send("".join(f"\r\n{line}\r\n" for line in lines), now)
         self._result(final, now)
 
@@ -943,6 +875,8 @@ class SimModem:
         _, apn = self._contexts.get(cid, ("IP", ""))
         if not apn:
             return [], "ERROR"
+        if self.config.accept_apns and apn.lower() not in {a.lower() for a in self.config.accept_apns}:
+            return [], 533  # the network rejects the PDP context activation (27.007 9.2.2)
         if self._stuck:
             return [], "ERROR"
         if self._reject_dials > 0:
@@ -1271,14 +1205,20 @@ def _csq(m: SimModem, name: str, args: str, now: float) -> _Reply:
 
 
 def _cops(m: SimModem, name: str, args: str, now: float) -> _Reply:
-    kind, _ = _kind(args)
+    """27.007 7.3: ``AT+COPS=3,<format>`` picks the read form (0 long name, 1 short, 2 MCC+MNC)."""
+    kind, value = _kind(args)
+    act = f",{m.profile.act}" if m.profile.act is not None else ""
     if kind == "read":
         if m._registered(now):
-            return [f'+COPS: 0,0,"{m.config.operator}"'], "OK"
+            oper = {0: m.config.operator, 1: "PPPOS", 2: m.config.operator_code}[m.cops_format]
+            return [f'+COPS: 0,{m.cops_format},"{oper}"{act}'], "OK"
         return ["+COPS: 0"], "OK"
     if kind == "test":
-        return [f'+COPS: (2,"{m.config.operator}","PPPOS","00101"),,(0-4),(0-2)'], "OK"
+        return [f'+COPS: (2,"{m.config.operator}","PPPOS","{m.config.operator_code}"),,(0-4),(0-2)'], "OK"
     if kind == "set":
+        params = _params(value)
+        if params[0] == "3" and len(params) == 2 and params[1] in ("0", "1", "2"):
+            m.cops_format = int(params[1])
         return [], "OK"
     return [], "ERROR"
 
@@ -1289,8 +1229,7 @@ def _reg_cmd(m: SimModem, name: str, args: str, now: float) -> _Reply:
     if kind == "read":
         n = getattr(m, attr)
         stat = m.registration_stat(now)
-        extra = ',"1A2B","00C3D4"' if n == 2 and stat in (1, 5) else ""
-        return [f"{name}: {n},{stat}{extra}"], "OK"
+        return [f"{name}: {n},{stat}{m._location(n, stat)}"], "OK"
     if kind == "test":
         return [f"{name}: (0-2)"], "OK"
     if kind == "set" and value in ("0", "1", "2"):

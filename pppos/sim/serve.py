@@ -94,6 +94,37 @@ def default_link(profile: str) -> Path:
     return Path(f"/tmp/pppos-sim-{profile}")
 
 
+#: The address slirp gives the host (its pppd-style secrets line must name it: with ``*`` slirp's
+#: pppd-derived auth code refuses the address and closes IPCP right after it opened).
+SLIRP_CLIENT_IP = "10.0.2.15"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlirpAuth:
+    """slirp authenticates the host (RFC 1334 PAP or RFC 1994 CHAP) with this user and secret."""
+
+    protocol: str
+    user: str
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("pap", "chap"):
+            raise ConfigError(f"bad authentication protocol {self.protocol!r}: use pap or chap")
+        for what, value in (("user name", self.user), ("secret", self.secret)):
+            if not value or any(ch.isspace() or ch in '"#\\' or not ch.isprintable() for ch in value):
+                shown = "the secret" if what == "secret" else f"the user name {value!r}"
+                raise ConfigError(f"{shown} must be non-empty printable text without spaces, quotes, # or \\")
+
+    def slirp_args(self) -> list[str]:
+        """slirp's pppd-style options that make it require this protocol."""
+        return ["auth", f"+{self.protocol}"]
+
+    def secrets(self) -> tuple[str | None, str | None]:
+        """The contents of slirp's ``~/.pap-secrets`` and ``~/.chap-secrets`` (written mode 0600)."""
+        line = f"{self.user} * {self.secret} {SLIRP_CLIENT_IP}\n"
+        return (line, None) if self.protocol == "pap" else (None, line)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeOptions:
     """What ``pppos-sim`` serves, and where."""
@@ -104,6 +135,8 @@ class ServeOptions:
     network: str = "slirp"
     #: extra slirp options
     slirp_args: tuple[str, ...] = ()
+    #: slirp requires PAP or CHAP from the host (``--pap`` / ``--chap``), or None
+    auth: SlirpAuth | None = None
     #: print call events to the log stream
     verbose: bool = False
     #: faults to inject, in seconds after start (``--faults FILE``)
@@ -421,9 +454,12 @@ class SimServer:
 
     def _start_slirp(self, now: float) -> None:
         self._stop_slirp()
-        args = slirp_arguments(self.options.sim.baud, self.options.slirp_args)
+        auth = self.options.auth
+        extra = (*auth.slirp_args(), *self.options.slirp_args) if auth else self.options.slirp_args
+        args = slirp_arguments(self.options.sim.baud, extra)
         try:
-            self._slirp = SlirpProcess(args)
+            pap, chap = auth.secrets() if auth else (None, None)
+            self._slirp = SlirpProcess(args, pap_secrets=pap, chap_secrets=chap)
         except (LinkError, OSError) as exc:
             self._say(f"cannot start slirp: {exc}")
             self.modem.network_closed(now)

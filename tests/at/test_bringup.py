@@ -539,3 +539,152 @@ def test_every_verdict_has_a_message_and_status() -> None:
     for code, (ok, status, message) in VERDICTS.items():
         assert ok == (status is ExitStatus.SUCCESS), code
         assert message and "\n" not in message
+
+
+# --------------------------------------------------------------------------- issue 12 / issue 10
+
+
+def urc_modem(reg_urc_after: int, urc: str = "+CREG: 1", **replies: object) -> ScriptedModem:
+    """A modem that accepts AT+CREG=2 / AT+CGREG=2, answers searching, and sends ``urc`` unsolicited
+    right after the ``reg_urc_after``-th registration read."""
+    reads = {"n": 0}
+
+    def read(domain: str):  # type: ignore[no-untyped-def]
+        def reply(m: ScriptedModem, c: str) -> str:
+            reads["n"] += 1
+            return f"+{domain}: 2,2\nOK"
+
+        return reply
+
+    modem = modem_with(
+        **{
+            "AT+CREG=2": "OK",
+            "AT+CGREG=2": "OK",
+            "AT+CGREG=0": "OK",
+            "AT+CREG?": read("CREG"),
+            "AT+CGREG?": read("CGREG"),
+            "AT+COPS=3,2": "OK",
+            "AT+COPS=3,0": "OK",
+        }
+    )
+    modem.replies.update(replies)  # type: ignore[arg-type]
+    modem.reads = reads  # type: ignore[attr-defined]
+    modem.urc = urc  # type: ignore[attr-defined]
+    return modem
+
+
+def test_registration_urc_ends_the_wait_at_once() -> None:
+    """Issue 10: with AT+CREG=2 on, a URC saying registered ends the wait; no 1 s poll period."""
+    modem = urc_modem(2)
+    plan = Bringup(BringupConfig(dial=False, registration_fallback_poll=5.0))
+    plan.start(T0)
+    # exchange bytes until the plan waits (after the first reads), then deliver the URC 0.3 s later
+    events: list[object] = []
+    while (out := plan.data_to_send()) or (plan.get_timer() or 0) <= T0:
+        if out:
+            plan.receive_data(modem.feed(out), T0)
+        else:
+            plan.handle_timer(T0)
+        while (event := plan.next_event()) is not None:
+            events.append(event)
+    assert not plan.done and plan.get_timer() == pytest.approx(T0 + 5.0)
+    assert modem.commands.count("AT+CREG?") == 1
+    plan.receive_data(b"\r\n+CREG: 2,1,\"1A2B\",\"00C3D4\",7\r\n", T0 + 0.3)
+    more, end = run_plan(plan, modem, T0 + 0.3)
+    verdict = verdict_of(events + more)
+    assert verdict.code is VerdictCode.READY
+    assert end == pytest.approx(T0 + 0.3)
+    assert modem.commands.count("AT+CREG?") == 1  # no poll after the URC
+    info = info_of(events + more)
+    assert info.registered is True and info.technology == "LTE" and (info.area, info.cell) == ("1A2B", "C3D4")
+    # the reports are turned off again before the attach, so none lands in the data stream
+    assert modem.commands.index("AT+CGREG=0") < modem.commands.index("AT+CGATT?")
+    assert modem.commands.index("AT+CREG=0") < modem.commands.index("AT+CGATT?")
+
+
+def test_registration_fallback_poll_is_slower_with_urcs_on() -> None:
+    answers = iter(["+CREG: 2,2\nOK", "+CREG: 2,1\nOK"])
+    modem = urc_modem(0, **{"AT+CREG?": lambda m, c: next(answers)})
+    events, end, _ = bring_up(modem, registration_fallback_poll=5.0)
+    assert verdict_of(events).code is VerdictCode.READY
+    assert end == pytest.approx(T0 + 5.0)
+
+
+@pytest.mark.parametrize("stat", [6, 7, 9, 10])
+def test_lte_cs_states_count_as_registered(stat: int) -> None:
+    """Issue 12: SMS-only and CSFB-not-preferred count as registered (ModemManager's rule)."""
+    modem = modem_with(**{"AT+CREG?": f"+CREG: 1,{stat}\nOK", "AT+CGREG?": "+CGREG: 1,4\nOK"})
+    events, _, _ = bring_up(modem, registration_timeout=3.0)
+    assert verdict_of(events).code is VerdictCode.READY
+
+
+def test_all_digit_tac_is_searching_not_home() -> None:
+    modem = modem_with(**{"AT+CREG?": "+CREG: 2, 0001, 00000100, 7\nOK", "AT+CGREG?": "+CGREG: 0,2\nOK"})
+    events, _, _ = bring_up(modem, registration_timeout=2.0)
+    assert verdict_of(events).code is VerdictCode.REG_TIMEOUT
+
+
+def test_denied_in_one_domain_while_another_searches_keeps_waiting() -> None:
+    modem = modem_with(**{"AT+CREG?": "+CREG: 1,3\nOK", "AT+CGREG?": "+CGREG: 1,2\nOK"})
+    events, _, _ = bring_up(modem, registration_timeout=2.0)
+    assert verdict_of(events).code is VerdictCode.REG_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ('+CPIN: "SIM PIN"\nOK', VerdictCode.PIN_NEEDED),
+        ("+CPIN: NOT INSERTED\nOK", VerdictCode.SIM_MISSING),
+        ("+CPIN: SIM REMOVED\nOK", VerdictCode.SIM_MISSING),
+        ("+CME ERROR: SIM not inserted", VerdictCode.SIM_MISSING),
+        ("+CME ERROR: \u00b2", VerdictCode.SIM_ERROR),
+    ],
+)
+def test_cpin_forms_give_the_right_verdict(reply: str, code: VerdictCode) -> None:
+    modem = modem_with(**{"AT+CPIN?": reply})
+    events, _, _ = bring_up(modem, sim_ready_timeout=2.0)
+    assert verdict_of(events).code is code
+
+
+def test_cpin_not_ready_is_retried() -> None:
+    answers = iter(["+CPIN: NOT READY\nOK", "+CPIN: NOT READY\nOK", "+CPIN: READY\nOK"])
+    modem = modem_with(**{"AT+CPIN?": lambda m, c: next(answers)})
+    events, _, _ = bring_up(modem)
+    assert verdict_of(events).code is VerdictCode.READY
+    assert modem.commands.count("AT+CPIN?") == 3
+
+
+def test_urc_before_identity_answers_does_not_become_the_answer() -> None:
+    """Issue 12: SIM7600 AUTOCSQ before the AT+CGSN answer; SMS DONE before AT+CGMM."""
+    modem = modem_with(
+        **{"AT+CGSN": "+CSQ: 20,99\n864012345678901\nOK", "AT+CGMM": "SMS DONE\nA7\nOK"}
+    )
+    events, _, _ = bring_up(modem)
+    info = info_of(events)
+    assert info.imei == "***********8901" and info.model == "A7"
+
+
+def test_operator_code_technology_and_lte_signal_in_modem_info() -> None:
+    modem = modem_with(
+        **{
+            "AT+CGMM": "SIMCOM_SIM7600E-H\nOK",
+            "AT+CEREG?": '+CEREG: 2,1,"1A2B","01C3D4E5",7\nOK',
+            "AT+CESQ": "+CESQ: 99,99,255,255,20,46\nOK",
+            "AT+COPS=3,2": "OK",
+            "AT+COPS=3,0": "OK",
+            "AT+COPS?": lambda m, c: (
+                '+COPS: 0,2,"26201",7\nOK' if m.commands[-2] == "AT+COPS=3,2" else '+COPS: 0,0,"Telekom.de",7\nOK'
+            ),
+        }
+    )
+    events, _, _ = bring_up(modem)
+    assert verdict_of(events).code is VerdictCode.READY
+    info = info_of(events)
+    assert info.profile == "sim7600"
+    assert (info.operator, info.operator_code, info.mcc, info.mnc) == ("Telekom.de", "26201", "262", "01")
+    assert (info.technology, info.area, info.cell) == ("LTE", "1A2B", "1C3D4E5")
+    assert (info.rsrp_dbm, info.rsrq_db) == (-95.0, -10.0)
+    assert info.network_text == "Telekom.de (262/01), LTE, TAC 1A2B, cell 1C3D4E5"
+    assert "RSRP -95 dBm" in info.signal_text
+    assert info.as_dict()["mcc"] == "262"
+    assert any(isinstance(e, Progress) and e.step == "network" and "262/01" in e.message for e in events)

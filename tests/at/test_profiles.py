@@ -26,7 +26,9 @@ def test_profiles_are_frozen() -> None:
 def test_a7_quirks() -> None:
     a7 = PROFILES["a7"]
     assert 58 in a7.benign_hangup_errors
-    assert a7.plus_alone and not a7.cmux and a7.extra_blank_line and not a7.connect_has_rate
+    assert a7.extra_blank_line and not a7.connect_has_rate and a7.cmux_error == 53
+    assert a7.reset_command == "+RST" and PROFILES["sim7600"].reset_command == "+CRESET"
+    assert PROFILES["sim7600"].connect_has_rate and PROFILES["sim7600"].has_cereg and not a7.has_cereg
     assert a7.dial == "ATD*99***1#"
     assert 58 not in PROFILES["generic"].benign_hangup_errors
     assert "AT+CEREG?" in PROFILES["sim7600"].registration
@@ -61,3 +63,26 @@ def test_get_profile_unknown_is_a_config_error() -> None:
         get_profile("nokia")
     assert info.value.exit_status is ExitStatus.USAGE
     assert "a7" in str(info.value) and "auto" in str(info.value)
+
+
+def test_one_registry_serves_host_simulator_and_clis() -> None:
+    """Issue 12: the simulator's dialects, the CLIs' --profile choices and help come from PROFILES."""
+    from pppos.at.profiles import profile_help
+    from pppos.cli.probe import _parser as probe_parser
+    from pppos.cli.sim import build_parser as sim_parser
+    from pppos.sim import modem as sim
+
+    assert sim.PROFILES is PROFILES
+    assert list(PROFILES)[-1] == "generic"  # detection order: generic is the fallback
+    for name, profile in PROFILES.items():
+        assert name in profile_help() and profile.description in profile_help()
+    for parser, extra in ((probe_parser(), ["auto"]), (sim_parser(), [])):
+        action = next(a for a in parser._actions if "--profile" in a.option_strings)
+        assert list(action.choices or []) == [*extra, *PROFILES]
+        assert "sim7600" in (action.help or "")
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_each_profile_detects_its_own_simulated_banner(name: str) -> None:
+    profile = PROFILES[name]
+    assert detect_profile("\n".join(profile.ati), f"{profile.manufacturer} {profile.model}").name == name

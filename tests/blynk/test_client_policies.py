@@ -239,7 +239,7 @@ class TestInFlight:
 
 class TestTimers:
     def test_intervals_keep_their_phase_and_timeouts_run_once(self) -> None:
-        from blynk_client._session import Timer, Timers
+        from blynk_client.timers import Timer, Timers
 
         timers = Timers()
         every = timers.add(Timer(1.0, 1.0, lambda: None))

@@ -327,7 +327,7 @@ def test_core_fast_path_matches_the_general_encoder() -> None:
 
 def test_import_pulls_in_neither_asyncio_nor_ssl_nor_logging() -> None:
     heavy = "{'asyncio', 'ssl', 'logging', 'blynk_client.protocol', 'blynk_client._server_role',"
-    heavy += " 'blynk_client.offline'}"
+    heavy += " 'blynk_client.offline', 'blynk_client.timers', 'heapq'}"
     # (records are dataclasses now: 'dataclasses' is no longer on the list)
     code = f"import sys, blynk_client.sync_client; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)

@@ -15,6 +15,7 @@ IPv6CP (an IPv4-only peer).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import select
 import struct
@@ -73,8 +74,6 @@ def _checksum(data: bytes) -> int:
 
 def icmp_echo(src: str, dst: str, size: int, ident: int = 0x4242) -> bytes:
     """An IPv4 ICMP echo request of ``size`` octets in all (RFC 791, RFC 792), checksums computed."""
-    import ipaddress
-
     payload = bytes(i % 251 for i in range(size - 28))
     icmp = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + payload
     icmp = icmp[:2] + struct.pack("!H", _checksum(icmp)) + icmp[4:]
@@ -203,8 +202,6 @@ class HostilePeer(_Pty):
                                                encode_options(options)).encode())
 
     def _ipcp_request(self) -> None:
-        import ipaddress
-
         addr = ipaddress.IPv4Address(self.script.peer).packed
         self._send(Protocol.IPCP, ControlPacket(Code.CONFIGURE_REQUEST, self._next_id(),
                                                 encode_options([Option(IpcpOption.IP_ADDRESS, addr)])).encode())
@@ -280,8 +277,6 @@ class HostilePeer(_Pty):
                 self._ipcp_request()
 
     def _on_ipcp(self, pkt: ControlPacket) -> None:
-        import ipaddress
-
         s = self.script
         if pkt.code == Code.CONFIGURE_REQUEST:
             self.seen.ipcp_requests.append(decode_options(pkt.data) or [])

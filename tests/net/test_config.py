@@ -173,7 +173,8 @@ def test_every_option_is_declared_once_and_reaches_its_field(tmp_path: Path) -> 
     # One INI file setting every non-secret key to a typical value: every key is accepted and lands.
     samples = {"str": "x", "int": "7", "float": "7.5", "bool": "yes", "list": "192.0.2.9"}
     special = {"port": "/dev/ttyS3", "profile": "a7", "ifname": "wwan3", "peer-ip": "10.1.2.3", "apn": "a.b",
-               "lcp-echo": "5,2", "backend": "python", "log-format": "json", "mtu": "1400", "baud": "9600"}
+               "lcp-echo": "5,2", "backend": "python", "log-format": "json", "mtu": "1400", "baud": "9600",
+               "data-cap": "2G/month"}
     lines = []
     for key, (_name, o) in ini.items():
         if o.secret is None:

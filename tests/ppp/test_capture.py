@@ -131,3 +131,8 @@ def test_pcap_files_are_private(tmp_path: Path) -> None:
     assert private.read_bytes() == b"new"
     with pytest.raises(ConfigError, match="cannot write the pcap file"):
         open_pcap(str(tmp_path / "missing-dir" / "x.pcap"))
+    link = tmp_path / "link.pcap"
+    link.symlink_to(private)
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        open_pcap(str(link))
+    assert private.read_bytes() == b"new"

@@ -95,4 +95,13 @@ def client_arg_sets() -> tuple[dict[str, tuple[str, ...]], dict[str, bytes]]:
                        password="vm-pass", lcp_echo=(5, 3), debug=True)
     files = render_config(opts, "/etc/pppos/gen")
     args = ("file", "/etc/pppos/gen/options", "logfile", "/dev/ttyS1", "maxfail", "1")
-    return {"client": args}, {path.lstrip("/"): text.encode() for path, text in files.items()}
+    # ``client-up``: the options ``pppos-up --backend pppd --usepeerdns`` gives pppd after its own AT
+    # bring-up (no chat: the modem is already in data mode), on ttyS3 instead of standard input
+    from pppos.backends.pppd import options_from_up
+    from pppos.config import parse_up_args
+
+    up = options_from_up(parse_up_args(["/dev/ttyS3", "--usepeerdns", "--lcp-echo", "5,3", "--trace"]))
+    up_files = render_config(up, "/etc/pppos/up")
+    up_args = ("file", "/etc/pppos/up/options", "logfile", "/dev/ttyS1", "maxfail", "1")
+    files.update(up_files)
+    return {"client": args, "client_up": up_args}, {path.lstrip("/"): text.encode() for path, text in files.items()}

@@ -86,3 +86,46 @@ def test_pppd_and_chat_dial_the_simulator_and_reach_slirp(pppd_vm: PppdVm, tmp_p
                 pppd_vm.wait_log(r"Connection terminated", since=stop_mark, timeout=60)
         finally:
             os.close(fd)
+
+
+def test_pppd_with_pppos_ups_options_after_our_bringup(pppd_vm: PppdVm, tmp_path: Path) -> None:
+    """``pppos-up --backend pppd --usepeerdns``'s options on real pppd: our AT bring-up dials the
+    simulator from the host, then the VM's pppd takes the line in data mode (as pppos-up hands pppd
+    the open port); it asks for DNS (usepeerdns), runs no /etc/ppp/ip-up (pppos-up installs DNS
+    itself), and its log gives :class:`PppdOutput` the addresses and the name server."""
+    import time
+
+    from pppos.at.bringup import Bringup, BringupConfig, DataMode, Verdict
+    from pppos.backends.pppd import PppdOutput
+    from pppos.serial_port import open_port, run_blocking
+
+    need_slirp()
+    assert pppd_vm.dial_line is not None
+    with run_sim(tmp_path, "--profile", "a7", "--network", "slirp", "--apn", "internet") as link:
+        port = open_port(str(link), 115200)
+        try:
+            bringup = Bringup(BringupConfig(dial=True, apn="internet"))
+            bringup.start(time.monotonic())
+            ev = run_blocking(port, bringup, until=lambda e: isinstance(e, DataMode | Verdict),
+                              deadline=time.monotonic() + 60)
+            assert isinstance(ev, DataMode), ev
+            with bridge(pppd_vm.dial_line, port.fileno()):
+                mark = pppd_vm.switch("client_up", timeout=120)
+                m = pppd_vm.wait_log(r"local  IP address (\S+)", since=mark, timeout=90)
+                assert m.group(1) == "10.0.2.15"
+                pppd_vm.wait_log(r"primary   DNS address \S+", since=mark, timeout=30)
+                time.sleep(1.0)  # the script line follows the addresses
+                text = pppd_vm.console()[mark:]
+                stop_mark = pppd_vm.log_mark()
+                assert pppd_vm.control("kill TERM") == "ok kill TERM"
+                pppd_vm.wait_log(r"Connection terminated", since=stop_mark, timeout=60)
+        finally:
+            port.close()
+    parser = PppdOutput()
+    for line in text.splitlines():
+        parser.feed(line.strip())
+    parser.flush()
+    up = parser.next_event()
+    assert up is not None and up.local_ip == "10.0.2.15" and up.dns, text
+    assert "/etc/ppp/ip-up" not in text  # pppd's own scripts are off under pppos-up
+    assert "unrecognized option" not in text

@@ -1,0 +1,289 @@
+"""Data accounting per SIM, a data cap, and a Prometheus textfile of the link's health.
+
+**Accounting.** Byte totals per SIM (its ICCID, read at each bring-up) that survive sessions,
+restarts and reboots: ``<state dir>/accounting/<ICCID>.json`` (``$PPPOS_STATE_DIR``, else
+/var/lib/pppos) with the all-time total and one entry per day and per month (UTC; the last 62 days
+and 24 months are kept). :class:`Accountant` turns the daemon's per-session counters into deltas
+(a counter that goes down means a new session) and writes the file atomically (temporary file, fsync,
+rename) at most every :data:`FLUSH_INTERVAL` seconds and at the end of every session, so a power cut
+loses at most that much.
+
+**Data cap** (``--data-cap BYTES[/month|/day]``, e.g. ``2G/month``, ``500M/day``; K, M, G, T are powers
+of 1000, Ki, Mi, Gi, Ti of 1024): a warning at 90 % of the period's traffic, and at 100 % the link is
+stopped with exit status 15; a start while the cap is reached stops at once with the same status, until
+the next period.
+
+**Metrics** (``--metrics-file PATH``): the node_exporter textfile format
+(https://prometheus.io/docs/instrumenting/exposition_formats/), written atomically from the same state
+the state file holds: up, reconnects, bytes, echo RTT, consecutive echo failures, signal and its age,
+the last failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pppos.errors import ConfigError
+
+__all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "DataCap", "parse_data_cap", "render_metrics",
+           "write_metrics"]
+
+#: Seconds between accounting writes while the counters move.
+FLUSH_INTERVAL = 60.0
+#: The share of the cap at which a warning is logged.
+CAP_WARN = 0.9
+_KEEP_DAYS = 62
+_KEEP_MONTHS = 24
+_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
+_CAP_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]I?)?B?\s*(?:/\s*(month|day))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class DataCap:
+    """A cap of ``limit`` bytes (in and out together) per ``period`` (``month`` or ``day``, UTC)."""
+
+    limit: int
+    period: str = "month"
+
+    def describe(self) -> str:
+        return f"{_human(self.limit)}/{self.period}"
+
+
+def parse_data_cap(text: str) -> DataCap:
+    """``2G/month``, ``500MiB/day``, ``1000000`` (per month) -> :class:`DataCap`.
+
+    :raises ConfigError: anything else (one line).
+    """
+    m = _CAP_RE.match(str(text))
+    if not m:
+        raise ConfigError(f"--data-cap wants BYTES[/month|/day] such as 2G/month or 500M/day, got {text!r}")
+    value = float(m.group(1)) * _UNITS[(m.group(2) or "").upper()]
+    if value < 1:
+        raise ConfigError(f"--data-cap {text}: the cap must be at least 1 byte")
+    return DataCap(int(value), (m.group(3) or "month").lower())
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _periods(wall: float) -> tuple[str, str]:
+    t = time.gmtime(wall)
+    return time.strftime("%Y-%m-%d", t), time.strftime("%Y-%m", t)
+
+
+def accounting_dir(directory: str | None = None) -> Path:
+    from pppos.pinguard import state_dir
+
+    return state_dir(directory) / "accounting"
+
+
+def _record_path(iccid: str, directory: str | None = None) -> Path:
+    name = re.sub(r"[^0-9A-Za-z]", "", iccid) or "unknown-sim"
+    return accounting_dir(directory) / f"{name}.json"
+
+
+@dataclass(slots=True)
+class Accountant:
+    """Byte totals of one SIM across sessions and restarts (see the module docstring)."""
+
+    iccid: str
+    directory: str | None = None
+    cap: DataCap | None = None
+    total: list[int] = field(default_factory=lambda: [0, 0])
+    days: dict[str, list[int]] = field(default_factory=dict)
+    months: dict[str, list[int]] = field(default_factory=dict)
+    _seen: tuple[int, int] = (0, 0)
+    _dirty: bool = False
+    _flushed_at: float = 0.0
+    _warned: str = ""
+
+    @classmethod
+    def load(cls, iccid: str, directory: str | None = None, cap: DataCap | None = None) -> Accountant:
+        """The SIM's totals so far (a missing or unreadable file starts from zero)."""
+        acc = cls(iccid, directory, cap)
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            data = json.loads(_record_path(iccid, directory).read_bytes())
+            acc.total = [int(x) for x in data["total"]][:2]
+            acc.days = {str(k): [int(x) for x in v][:2] for k, v in data.get("days", {}).items()}
+            acc.months = {str(k): [int(x) for x in v][:2] for k, v in data.get("months", {}).items()}
+        return acc
+
+    def new_session(self, bytes_in: int = 0, bytes_out: int = 0) -> None:
+        """Count from these values of the daemon's counters on (zero: they start again)."""
+        self._seen = (bytes_in, bytes_out)
+
+    def update(self, bytes_in: int, bytes_out: int, wall: float) -> None:
+        """Account the session counters ``bytes_in``/``bytes_out`` (cumulative) as of ``wall``."""
+        last_in, last_out = self._seen
+        d_in = bytes_in - last_in if bytes_in >= last_in else bytes_in
+        d_out = bytes_out - last_out if bytes_out >= last_out else bytes_out
+        self._seen = (bytes_in, bytes_out)
+        if d_in <= 0 and d_out <= 0:
+            return
+        day, month = _periods(wall)
+        for bucket in (self.total, self.days.setdefault(day, [0, 0]), self.months.setdefault(month, [0, 0])):
+            bucket[0] += d_in
+            bucket[1] += d_out
+        self._dirty = True
+
+    def used(self, period: str, wall: float) -> int:
+        """Bytes (in + out) in the current ``day`` or ``month`` (UTC)."""
+        day, month = _periods(wall)
+        bucket = self.days.get(day) if period == "day" else self.months.get(month)
+        return sum(bucket) if bucket else 0
+
+    def cap_state(self, wall: float) -> tuple[str, str]:
+        """``("ok"|"warn"|"over", message)``; ``warn`` is returned once per period."""
+        if self.cap is None:
+            return "ok", ""
+        used = self.used(self.cap.period, wall)
+        share = used / self.cap.limit
+        words = f"{_human(used)} of the {self.cap.describe()} data cap used ({share:.0%})"
+        if share >= 1.0:
+            return "over", f"data cap reached: {words}; the link stays down until the next {self.cap.period}"
+        period = _periods(wall)[0 if self.cap.period == "day" else 1]
+        if share >= CAP_WARN and self._warned != period:
+            self._warned = period
+            return "warn", words
+        return "ok", words
+
+    def flush(self, wall: float, *, force: bool = False) -> bool:
+        """Write the file when something changed and :data:`FLUSH_INTERVAL` passed (or ``force``)."""
+        if not self._dirty or (not force and wall - self._flushed_at < FLUSH_INTERVAL):
+            return False
+        for keep, table in ((_KEEP_DAYS, self.days), (_KEEP_MONTHS, self.months)):
+            for old in sorted(table)[:-keep]:
+                del table[old]
+        record = {"iccid": self.iccid, "total": self.total, "days": self.days, "months": self.months,
+                  "updated": round(wall, 3)}
+        path = _record_path(self.iccid, self.directory)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_name(f".{path.name}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError:
+            return False
+        self._dirty = False
+        self._flushed_at = wall
+        return True
+
+    def summary(self, wall: float) -> dict[str, Any]:
+        """For the state file and ``pppos-status``: this SIM's day, month and all-time totals."""
+        day, month = _periods(wall)
+        out: dict[str, Any] = {
+            "iccid": self.iccid,
+            "day": self.days.get(day, [0, 0]),
+            "month": self.months.get(month, [0, 0]),
+            "total": self.total,
+        }
+        if self.cap is not None:
+            out["cap"] = {"limit": self.cap.limit, "period": self.cap.period,
+                          "used": self.used(self.cap.period, wall)}
+        return out
+
+
+def format_accounting(summary: dict[str, Any]) -> list[str]:
+    """``pppos-status`` lines for :meth:`Accountant.summary`."""
+    iccid = str(summary.get("iccid") or "unknown")
+    tail = iccid[-4:] if len(iccid) > 4 else iccid
+
+    def pair(v: Any) -> str:
+        try:
+            return f"{_human(int(v[0]))} in, {_human(int(v[1]))} out"
+        except (TypeError, ValueError, IndexError):
+            return "?"
+
+    lines = [f"data (SIM ...{tail}): today {pair(summary.get('day'))}; this month {pair(summary.get('month'))}; "
+             f"all time {pair(summary.get('total'))}"]
+    cap = summary.get("cap")
+    if isinstance(cap, dict) and cap.get("limit"):
+        used, limit = int(cap.get("used", 0)), int(cap["limit"])
+        lines.append(f"data cap: {_human(used)} of {_human(limit)}/{cap.get('period', 'month')} "
+                     f"({used / limit:.0%})")
+    return lines
+
+
+def _label(value: object) -> str:
+    text = "".join(c if c.isprintable() else " " for c in str(value))[:200]
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def render_metrics(state: dict[str, Any], now: float | None = None) -> str:
+    """The state file's facts as Prometheus text exposition (version 0.0.4)."""
+    wall = time.time() if now is None else now
+    ifname = _label(state.get("ifname", "ppp0"))
+    base = f'ifname="{ifname}"'
+    out: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            out.append(f"{name}{{{base}{',' + labels if labels else ''}}} {value:g}")
+
+    up = 1 if state.get("phase") == "running" and state.get("local_ip") else 0
+    metric("pppos_up", "gauge", "1 while the link is up and carries IP", [("", up)])
+    metric("pppos_reconnects_total", "counter", "times the link came back after a loss",
+           [("", float(state.get("reconnects") or 0))])
+    metric("pppos_session_bytes_total", "counter", "bytes through the interface in this session",
+           [('direction="in"', float(state.get("bytes_in") or 0)),
+            ('direction="out"', float(state.get("bytes_out") or 0))])
+    acct = state.get("accounting")
+    if isinstance(acct, dict):
+        sim = f'iccid="{_label(acct.get("iccid", ""))}"'
+        samples = []
+        for period in ("day", "month", "total"):
+            pair = acct.get(period) or [0, 0]
+            samples += [(f'{sim},period="{period}",direction="in"', float(pair[0])),
+                        (f'{sim},period="{period}",direction="out"', float(pair[1]))]
+        metric("pppos_sim_bytes", "gauge", "bytes through this SIM per UTC day, month and all time", samples)
+    if state.get("echo_rtt") is not None:
+        metric("pppos_echo_rtt_seconds", "gauge", "last LCP echo round trip", [("", float(state["echo_rtt"]))])
+    metric("pppos_echo_failures", "gauge", "consecutive unanswered LCP echo requests",
+           [("", float(state.get("echo_failures") or 0))])
+    sig = state.get("signal")
+    if isinstance(sig, dict) and sig.get("dbm") is not None:
+        metric("pppos_signal_dbm", "gauge", "signal strength (AT+CSQ)", [("", float(sig["dbm"]))])
+        if sig.get("at"):
+            metric("pppos_signal_age_seconds", "gauge", "age of the signal reading",
+                   [("", max(0.0, wall - float(sig["at"])))])
+    if state.get("last_failure"):
+        metric("pppos_last_failure_info", "gauge", "the last failure in words",
+               [(f'reason="{_label(state["last_failure"])}"', 1)])
+    metric("pppos_metrics_updated_seconds", "gauge", "when this file was written", [("", round(wall, 3))])
+    return "\n".join(out) + "\n"
+
+
+def write_metrics(path: str, state: dict[str, Any], now: float | None = None) -> bool:
+    """Write :func:`render_metrics` to ``path`` atomically (same directory, then rename); False on error."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(render_metrics(state, now))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True

@@ -1,0 +1,142 @@
+"""What ``pppos-up`` does around the link for a service: systemd readiness and status, ip-up/ip-down
+hooks, data accounting with its cap, and the metrics file.
+
+The daemon (:mod:`pppos.daemon`) tells a :class:`Sidecar` what happens, in a few calls:
+:meth:`~Sidecar.start` (the loop runs), :meth:`~Sidecar.modem_info` (the bring-up learnt the SIM),
+:meth:`~Sidecar.link_up` / :meth:`~Sidecar.link_down` (the interface is configured / unconfigured),
+:meth:`~Sidecar.status` (each state-file write) and :meth:`~Sidecar.close` (at exit). Everything here
+runs on the daemon's loop without blocking it: hooks are subprocesses awaited in the background,
+notifications are one datagram, accounting writes a small file at most every minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from typing import Any
+
+from pppos.accounting import Accountant, write_metrics
+from pppos.config import UpOptions
+from pppos.errors import ExitStatus
+from pppos.hooks import HookFacts, HookRunner
+from pppos.systemd import Notifier
+
+__all__ = ["CLOSE_WAIT", "Sidecar"]
+
+#: Seconds pppos-up waits at exit for the ip-down hooks (systemd's stop timeout is 30 s).
+CLOSE_WAIT = 10.0
+
+
+class Sidecar:
+    """systemd notifications, hooks, accounting and metrics for one ``pppos-up`` run."""
+
+    def __init__(self, opts: UpOptions, log: Any) -> None:
+        self.opts = opts
+        self.log = log  # the Reporter
+        self.notifier = Notifier()
+        self.hooks = HookRunner(ip_up=opts.ip_up, ip_down=opts.ip_down, log=self._hook_log)
+        self.accountant: Accountant | None = None
+        self.sessions = 0
+        self.up_facts: HookFacts | None = None
+        #: (exit status, message) when the sidecar wants the run to end (the data cap)
+        self.fatal: tuple[ExitStatus, str] | None = None
+        self._counters = (0, 0)
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifetime
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Begin the watchdog pings (when ``WatchdogSec=`` is set) and say what is going on."""
+        self._loop = loop
+        self.notifier.status("starting")
+        if self.notifier.watchdog is not None:
+            self._ping()
+
+    def _ping(self) -> None:
+        self.notifier.ping()
+        if self._loop is not None and self.notifier.watchdog is not None:
+            self._watchdog = self._loop.call_later(self.notifier.watchdog, self._ping)
+
+    async def close(self, wall: float | None = None) -> None:
+        """At exit: ip-down if the link was up, wait for the hooks, write the accounting, stop pinging."""
+        self.notifier.stopping()
+        if self.up_facts is not None:
+            self.link_down()
+        with contextlib.suppress(Exception):
+            await self.hooks.drain(timeout=CLOSE_WAIT)
+        if self.accountant is not None:
+            self.accountant.flush(time.time() if wall is None else wall, force=True)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    # -- events
+
+    def modem_info(self, iccid: str) -> None:
+        """The bring-up read the SIM's ICCID: load its totals; a cap already used up ends the run."""
+        if not iccid and self.opts.data_cap is None:
+            return
+        if self.accountant is None or self.accountant.iccid != iccid:
+            if self.accountant is not None:
+                self.accountant.flush(time.time(), force=True)
+            self.accountant = Accountant.load(iccid, cap=self.opts.data_cap)
+            self.accountant.new_session(*self._counters)  # the daemon's counters run across sessions
+        self._check_cap(time.time())
+
+    def link_up(self, *, local: str | None, remote: str | None, dns: list[str]) -> None:
+        """The interface is configured: READY=1, the ip-up hooks, a new accounting session."""
+        self.sessions += 1
+        self.up_facts = HookFacts(
+            ifname=self.opts.ifname, device=self.opts.port, speed=self.opts.baud, local=local or "",
+            remote=remote or "", dns=tuple(dns), linkname=self.opts.call or "", session=self.sessions,
+            pid=os.getpid(),
+        )
+        self.notifier.ready(f"{self.opts.ifname} up: {local} peer {remote}")
+        self._fire("ip-up", self.up_facts)
+
+    def link_down(self) -> None:
+        """The interface lost its addresses (or the run ends): the ip-down hooks."""
+        facts, self.up_facts = self.up_facts, None
+        if facts is not None:
+            self._fire("ip-down", facts)
+
+    def status(self, state: dict[str, Any]) -> None:
+        """Each state-file write: STATUS= in words, accounting (into ``state``), the cap, the metrics file."""
+        wall = float(state.get("updated") or time.time())
+        words = str(state.get("supervisor") or state.get("phase") or "")
+        if state.get("phase") == "running" and state.get("local_ip"):
+            words = f"{self.opts.ifname} up: {state['local_ip']} peer {state.get('peer_ip')}; {words}"
+        self.notifier.status(words)
+        acc = self.accountant
+        self._counters = (int(state.get("bytes_in") or 0), int(state.get("bytes_out") or 0))
+        if acc is not None:
+            acc.update(*self._counters, wall)
+            acc.flush(wall)
+            state["accounting"] = acc.summary(wall)
+            self._check_cap(wall)
+        if self.opts.metrics_file:
+            write_metrics(self.opts.metrics_file, state, wall)
+
+    # -- helpers
+
+    def _check_cap(self, wall: float) -> None:
+        if self.accountant is None or self.fatal is not None:
+            return
+        verdict, words = self.accountant.cap_state(wall)
+        if verdict == "warn":
+            self.log.warn(f"{words}: the link stops at 100 %")
+        elif verdict == "over":
+            self.fatal = (ExitStatus.DATA_CAP, words)
+
+    def _fire(self, kind: str, facts: HookFacts) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop (not from the daemon): best effort
+            self.hooks.fire(kind, facts)
+
+    def _hook_log(self, level: str, message: str) -> None:
+        if level == "info":
+            self.log.step("hook", message)
+        else:
+            self.log.warn(message)
