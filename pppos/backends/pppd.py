@@ -658,6 +658,11 @@ class _PppdSession:
         self.fatal: tuple[ExitStatus, str] | None = None
         self._verdict_seen: float = 0.0
         self._status_due = 0.0
+        from pppos.systemd import Notifier
+
+        # systemd (Type=notify): READY=1 once the link is up, STATUS= per phase, the watchdog per tick
+        self.notifier = Notifier()
+        self._ping_due = 0.0
 
     # -- signals
     def on_signal(self, signum: int, frame: object) -> None:
@@ -670,6 +675,10 @@ class _PppdSession:
         if phase != self.phase:
             self.phase = phase
             self.write_status()
+            if phase == "running":
+                self.notifier.ready(f"{self.ifname} up: {self.local_ip} peer {self.peer_ip} (pppd)")
+            else:
+                self.notifier.status(f"{phase} (pppd)")
 
     def snapshot(self) -> dict[str, Any]:
         stats = {name: _sysfs_int(self.ifname, f"statistics/{key}") or 0 for name, key in (
@@ -715,6 +724,9 @@ class _PppdSession:
     def tick(self) -> None:
         if time.monotonic() >= self._status_due:
             self.write_status()
+        if self.notifier.watchdog is not None and time.monotonic() >= self._ping_due:
+            self.notifier.ping()
+            self._ping_due = time.monotonic() + self.notifier.watchdog
         self._check_verdict()
 
     def _check_verdict(self) -> None:
@@ -807,6 +819,7 @@ class _PppdSession:
         """Restore host state and leave the last failure for ``pppos-status``."""
         from pppos.net.status import last_failure_path
 
+        self.notifier.stopping()
         self._restore_dns()
         if self.status is not None:
             self.status.remove()
