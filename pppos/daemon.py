@@ -543,6 +543,8 @@ class Daemon:
         self._t0 = 0.0
         self._cpu0 = 0.0
         self.signal: dict[str, Any] | None = None
+        #: where the modem is registered (operator, MCC/MNC, technology, LAC/TAC, cell), from ModemInfo
+        self.network: dict[str, Any] | None = None
         self.echo_rtt: float | None = None
         self._echo_base = 0
         self.last_failure: str | None = None
@@ -896,7 +898,11 @@ class Daemon:
             self.profile = PROFILES[info.profile]
             self.sup.config = session_config(self.opts, self.profile)
         if info.signal_dbm is not None or info.signal != "unknown":
-            self.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time()}
+            self.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time(),
+                           "rsrp_dbm": info.rsrp_dbm, "rsrq_db": info.rsrq_db}
+        if info.network_text:
+            self.network = {"text": info.network_text, "operator": info.operator, "mcc": info.mcc, "mnc": info.mnc,
+                            "technology": info.technology, "area": info.area, "cell": info.cell}
         self.side.modem_info(info.iccid)
 
     def _set_baud(self, rate: int) -> None:
@@ -1026,7 +1032,8 @@ class Daemon:
             "dns": host.dns_servers, "dns_method": host.dns_method,
             "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
             "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad,
-            "signal": self.signal, "last_failure": self.last_failure or sup.last_message, "updated": wall,
+            "signal": self.signal, "network": self.network,
+            "last_failure": self.last_failure or sup.last_message, "updated": wall,
             "refresh_signal": "SIGUSR1",
             **(io.counters if io is not None else {}),
         }

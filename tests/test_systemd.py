@@ -161,21 +161,3 @@ def test_restart_prevent_statuses_are_the_unfixable_ones() -> None:
     assert codes == {ExitStatus.USAGE, ExitStatus.SIM, ExitStatus.PERMISSION, ExitStatus.MISSING_TOOL,
                      ExitStatus.PIN_REFUSED, ExitStatus.DATA_CAP}
 
-
-def test_pppd_backend_tells_systemd_too(listener: tuple[socket.socket, str], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under ``--backend pppd`` (auto picks it where pppd exists) the unit still becomes ready."""
-    from pppos.backends.pppd import PppdUp, _PppdSession
-    from pppos.config import parse_up_args
-    from pppos.daemon import Reporter
-
-    sock, path = listener
-    monkeypatch.setenv("NOTIFY_SOCKET", path)
-    monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path / "run"))
-    monkeypatch.setenv("PPPOS_RESOLV_CONF", str(tmp_path / "resolv.conf"))
-    session = _PppdSession(parse_up_args(["/dev/null", "--backend", "pppd"], environ={}), Reporter(quiet=True))
-    session.set_phase("modem")
-    session.link_up(PppdUp(local_ip="10.0.2.15", peer_ip="10.64.64.64", dns=(), ifname="ppp0"))
-    session.close(None)
-    assert _messages(sock) == ["STATUS=modem (pppd)", "READY=1\nSTATUS=ppp0 up: 10.0.2.15 peer 10.64.64.64 (pppd)",
-                               "STOPPING=1\nSTATUS=stopping"]

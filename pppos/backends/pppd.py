@@ -30,6 +30,7 @@ maps pppd(8)'s "EXIT STATUS" list to our messages and :class:`~pppos.errors.Exit
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -40,6 +41,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -617,16 +619,20 @@ def _sysfs_int(ifname: str, name: str) -> int | None:
 
 
 class _Stopped(Exception):
-    """SIGTERM/SIGHUP arrived during our own bring-up (before pppd runs)."""
+    """A stop (signal, data cap) arrived during our own bring-up, before pppd ran."""
 
 
 class _PppdSession:
-    """``pppos-up --backend pppd``'s driver state: the state file (the same file and fields as the
-    python backend's, :mod:`pppos.net.status`), the resolver, signals, the redial helper's verdicts."""
+    """``pppos-up --backend pppd``'s driver state, kept on the asyncio loop's thread: the state file
+    (the same file and fields as the python backend's, :mod:`pppos.net.status`), the resolver, the
+    sidecar (:mod:`pppos.sidecar`: systemd readiness and status, ip-up/ip-down hooks, accounting, the
+    data cap, the metrics file), stop requests and the redial helper's verdicts. The worker thread
+    that drives the port and pppd reaches it only through ``loop.call_soon_threadsafe``."""
 
     def __init__(self, up: Any, reporter: Any) -> None:
         from pppos.net import dns as dnsmod
         from pppos.net import status as statusmod
+        from pppos.sidecar import Sidecar
 
         self.up, self.rep = up, reporter
         self.ifname: str = up.ifname
@@ -641,6 +647,7 @@ class _PppdSession:
         self.status: statusmod.StatusFile | None = statusmod.StatusFile(state)
         self.dns = dnsmod.DnsManager(ifname=up.ifname, backup_path=backup,
                                      resolv_conf=dnsmod.resolv_conf_path(up.resolv_conf))
+        self.side = Sidecar(up, reporter)
         self.phase = "starting"
         self.started = time.time()
         self.up_since: float | None = None
@@ -650,41 +657,46 @@ class _PppdSession:
         self.dns_method: str | None = None
         self.signal: dict[str, Any] | None = None
         self.last_failure: str | None = None
+        self.profile = "generic"
         self.reconnects = 0
         self.sessions = 0
+        #: read by the worker thread (a plain attribute: set here, polled there)
         self.stop_requested = False
-        self.in_pppd = False
+        self.interrupted = False
         self.verdict_path: str | None = None
+        #: (exit status, message) that ends the run: a redial verdict no redial can fix, the data cap
         self.fatal: tuple[ExitStatus, str] | None = None
         self._verdict_seen: float = 0.0
         self._status_due = 0.0
-        from pppos.systemd import Notifier
+        self._stops = 0
 
-        # systemd (Type=notify): READY=1 once the link is up, STATUS= per phase, the watchdog per tick
-        self.notifier = Notifier()
-        self._ping_due = 0.0
-
-    # -- signals
-    def on_signal(self, signum: int, frame: object) -> None:
+    # -- stop
+    def on_signal(self, sig: int) -> None:
+        self._stops += 1
+        if sig == signal.SIGINT:
+            self.interrupted = True
+        if self._stops == 1:
+            self.rep.step("stop", f"{signal.Signals(sig).name}: tearing the link down")
         self.stop_requested = True
-        if not self.in_pppd:
-            raise _Stopped()
+
+    def _fatal(self, status: ExitStatus, message: str) -> None:
+        if self.fatal is None:
+            self.fatal = (status, message)
+            self.last_failure = message
+            self.rep.warn(message)
+        self.stop_requested = True
 
     # -- state file
     def set_phase(self, phase: str) -> None:
         if phase != self.phase:
             self.phase = phase
             self.write_status()
-            if phase == "running":
-                self.notifier.ready(f"{self.ifname} up: {self.local_ip} peer {self.peer_ip} (pppd)")
-            else:
-                self.notifier.status(f"{phase} (pppd)")
 
     def snapshot(self) -> dict[str, Any]:
-        stats = {name: _sysfs_int(self.ifname, f"statistics/{key}") or 0 for name, key in (
+        running = self.up_since is not None
+        stats = {name: (_sysfs_int(self.ifname, f"statistics/{key}") or 0) if running else 0 for name, key in (
             ("bytes_in", "rx_bytes"), ("bytes_out", "tx_bytes"), ("packets_in", "rx_packets"),
-            ("packets_out", "tx_packets"))} if self.up_since is not None else {
-            "bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0}
+            ("packets_out", "tx_packets"))}
         return {
             "ifname": self.ifname,
             "pid": os.getpid(),
@@ -692,11 +704,12 @@ class _PppdSession:
             "port": self.up.port,
             "backend": "pppd",
             "direct": bool(self.up.direct),
+            "persist": bool(self.up.persist),
             "started": self.started,
             "up_since": self.up_since,
             "local_ip": self.local_ip,
             "peer_ip": self.peer_ip,
-            "mtu": _sysfs_int(self.ifname, "mtu") if self.up_since is not None else None,
+            "mtu": _sysfs_int(self.ifname, "mtu") if running else None,
             "ipv6_local": None,
             "ipv6_peer": None,
             "dns": self.dns_servers,
@@ -712,21 +725,22 @@ class _PppdSession:
         }
 
     def write_status(self) -> None:
+        state = self.snapshot()
+        self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
+        if self.side.fatal is not None:
+            self._fatal(*self.side.fatal)
+        self._status_due = time.monotonic() + 1.0
         if self.status is None:
             return
         try:
-            self.status.write(self.snapshot())
+            self.status.write(state)
         except PpposError as exc:
             self.rep.warn(str(exc))
             self.status = None
-        self._status_due = time.monotonic() + 1.0
 
     def tick(self) -> None:
         if time.monotonic() >= self._status_due:
             self.write_status()
-        if self.notifier.watchdog is not None and time.monotonic() >= self._ping_due:
-            self.notifier.ping()
-            self._ping_due = time.monotonic() + self.notifier.watchdog
         self._check_verdict()
 
     def _check_verdict(self) -> None:
@@ -747,12 +761,20 @@ class _PppdSession:
             return
         status = ExitStatus(verdict[1]) if verdict[1] in ExitStatus._value2member_map_ else ExitStatus.ERROR
         self.last_failure = verdict[2]
-        self.rep.warn(f"redial failed: {verdict[2]}")
         if status in (ExitStatus.SIM, ExitStatus.PIN_REFUSED, ExitStatus.USAGE, ExitStatus.PERMISSION):
-            self.fatal = (status, verdict[2])
-            self.stop_requested = True
+            self._fatal(status, verdict[2])
+        else:
+            self.rep.warn(f"redial failed: {verdict[2]}")
 
-    # -- pppd's view of the link
+    # -- the bring-up's and pppd's view of the link
+    def modem_info(self, profile: str, iccid: str, signal_: dict[str, Any] | None) -> None:
+        self.profile = profile or self.profile
+        if signal_ is not None:
+            self.signal = signal_
+        self.side.modem_info(iccid)  # accounting per SIM; a cap already used up ends the run
+        if self.side.fatal is not None:
+            self._fatal(*self.side.fatal)
+
     def on_line(self, line: str) -> None:
         from pppos.backends.connect import PREFIX
 
@@ -762,10 +784,7 @@ class _PppdSession:
                 self.rep.warn(f"redial: {message}")
             else:
                 self.rep.step(step or "redial", message)
-            if step == "connect":
-                self.set_phase("establish")
-            elif self.phase not in ("modem",):
-                self.set_phase("modem")
+            self.set_phase("establish" if step == "connect" else "modem")
             return
         if self.up.trace:
             self.rep.trace(line)
@@ -798,13 +817,16 @@ class _PppdSession:
                     self.rep.step("dns", f"DNS {' '.join(servers)} via {self.dns_method}")
             else:
                 self.rep.warn("the peer gave no DNS servers and no --dns was given")
+        self.side.link_up(local=self.local_ip, remote=self.peer_ip, dns=self.dns_servers)  # READY=1, ip-up
         self.set_phase("running")
 
     def link_lost(self, why: str) -> None:
         if self.up_since is None:
             return
+        self.write_status()  # the session's last counters reach the accounting
         self.up_since, self.local_ip, self.peer_ip = None, None, None
-        self.last_failure = f"the link was lost: {why}"
+        self.last_failure = self.last_failure if self.stop_requested else f"the link was lost: {why}"
+        self.side.link_down()  # ip-down
         self._restore_dns()
         self.set_phase("holdoff" if self.up.persist and not self.stop_requested else "terminate")
 
@@ -815,12 +837,16 @@ class _PppdSession:
             self.rep.warn(f"could not restore the resolver: {exc}")
         self.dns_servers, self.dns_method = [], None
 
-    def close(self, failure: str | None) -> None:
-        """Restore host state and leave the last failure for ``pppos-status``."""
+    async def close(self, failure: str | None) -> None:
+        """Restore host state, finish the sidecar (ip-down, accounting), leave the last failure."""
         from pppos.net.status import last_failure_path
 
-        self.notifier.stopping()
+        if self.up_since is not None:
+            self.write_status()
+            self.up_since = None
         self._restore_dns()
+        with contextlib.suppress(Exception):
+            await self.side.close()
         if self.status is not None:
             self.status.remove()
         path = last_failure_path(self.up.ifname, self.up.run_dir)
@@ -835,10 +861,16 @@ class _PppdSession:
 def run_up(up: Any, reporter: Any, *, pppd: str | None = None, dev_ppp: str = "/dev/ppp") -> int:
     """``pppos-up --backend pppd``: AT bring-up with our engine, then pppd on the same open port.
 
-    Writes the same state file as the python backend (``pppos-status``/``pppos-down`` work alike),
-    installs ``--dns``/``--usepeerdns`` name servers the same way, and with ``--persist`` lets pppd
-    redial through the same bring-up (:mod:`pppos.backends.connect`). SIGTERM and SIGHUP (pppos-down)
-    stop pppd cleanly. Returns the exit status; failures raise :class:`PpposError` children.
+    Behaves as the python backend under ``pppos-up``: the same state file (``pppos-status``,
+    ``pppos-down``), ``--dns``/``--usepeerdns`` installed the same way, the same sidecar (systemd
+    ``READY=1``/``STATUS=``/watchdog, ip-up/ip-down hooks, accounting, ``--data-cap``,
+    ``--metrics-file``), and ``--persist`` redials through the same bring-up
+    (:mod:`pppos.backends.connect`). SIGTERM, SIGHUP and SIGINT stop pppd cleanly. Returns the exit
+    status; failures raise :class:`PpposError` children with their exit status.
+
+    Shape: the asyncio loop (signals, sidecar, state file) runs in the main thread; the blocking
+    work (our bring-up over the port, then :func:`run_pppd`) runs in one worker thread that hands
+    every event to the loop with ``call_soon_threadsafe`` and polls the loop's stop flag.
     """
     opts = options_from_up(up)
     opts.validate()
@@ -846,36 +878,101 @@ def run_up(up: Any, reporter: Any, *, pppd: str | None = None, dev_ppp: str = "/
         raise MissingTool("the kernel has no PPP support (/dev/ppp is missing); use --backend python")
     if (pppd or find_pppd()) is None:
         raise MissingTool("pppd is not installed (Debian: apt-get install ppp); use --backend python")
-    from pppos.serial_port import open_port, run_blocking
+    import asyncio
 
+    return asyncio.run(_run_up(up, reporter, opts, pppd))
+
+
+async def _run_up(up: Any, reporter: Any, opts: PppdOptions, pppd: str | None) -> int:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
     session = _PppdSession(up, reporter)
-    previous = {sig: signal.signal(sig, session.on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, session.on_signal, sig)
+    session.side.start(loop)
     failure: str | None = None
-    port = None
+
+    def call(fn: Callable[..., None], *args: Any) -> None:
+        loop.call_soon_threadsafe(fn, *args)
+
     try:
         session.write_status()
-        port = open_port(up.port, up.baud)
-        if not up.direct:
-            from pppos.at.bringup import Bringup, DataMode, ModemInfo, Progress, Verdict
+        try:
+            work = functools.partial(_worker, up, reporter, opts=opts, pppd=pppd, session=session, call=call)
+            result = await loop.run_in_executor(None, work)
+        except _Stopped:
+            result = None
+        await asyncio.sleep(0)  # run what the worker handed over last
+        if session.fatal is not None:
+            failure = session.fatal[1]
+            raise PpposError(session.fatal[1], exit_status=session.fatal[0])
+        if result is None:
+            reporter.step("stop", "stopped before pppd ran")
+            return int(ExitStatus.INTERRUPTED if session.interrupted else ExitStatus.SUCCESS)
+        err = result.error()
+        if err is not None:
+            failure = result.message
+            raise err
+        reporter.step("down", result.message)
+        return int(ExitStatus.INTERRUPTED if session.interrupted else ExitStatus.SUCCESS)
+    except PpposError as exc:
+        failure = failure or str(exc)
+        raise
+    finally:
+        await session.close(failure)
+        for sig in signals:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
 
-            session.set_phase("modem")
+
+def _worker(up: Any, reporter: Any, *, opts: PppdOptions, pppd: str | None, session: _PppdSession,
+            call: Callable[..., None]) -> PppdResult:
+    """The worker thread: open the port, our bring-up, then pppd on the same open port."""
+    from pppos.serial_port import open_port, run_blocking
+
+    port = open_port(up.port, up.baud)
+    try:
+        if not up.direct:
+            from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, Progress, Verdict
+
+            call(session.set_phase, "modem")
             bringup = Bringup(up.bringup_config())
             bringup.start(time.monotonic())
 
             def on_event(ev: object) -> None:
                 if isinstance(ev, Progress):
-                    reporter.step(ev.step, ev.message)
-                elif isinstance(ev, ModemInfo) and (ev.signal_dbm is not None or ev.signal != "unknown"):
-                    session.signal = {"dbm": ev.signal_dbm, "word": ev.signal, "rssi": ev.rssi, "at": time.time()}
+                    call(reporter.step, ev.step, ev.message)
+                elif isinstance(ev, ModemInfo):
+                    sig = None
+                    if ev.signal_dbm is not None or ev.signal != "unknown":
+                        sig = {"dbm": ev.signal_dbm, "word": ev.signal, "rssi": ev.rssi, "at": time.time()}
+                    call(session.modem_info, ev.profile, ev.iccid, sig)
 
-            ev = run_blocking(port, bringup, until=lambda e: isinstance(e, DataMode | Verdict), on_event=on_event)
-            if isinstance(ev, Verdict) and not ev.ok:
-                failure = ev.message
-                raise PpposError(ev.message, exit_status=ev.exit_status)
-        if session.stop_requested:
-            raise _Stopped()
-        reporter.step("pppd", f"starting pppd on {up.port}")
-        session.set_phase("pppd")
+            while True:  # in slices, so that a stop is noticed within a quarter second
+                ev = run_blocking(port, bringup, until=lambda e: isinstance(e, DataMode | Verdict),
+                                  on_event=on_event, deadline=time.monotonic() + 0.25)
+                if isinstance(ev, Verdict) and not ev.ok:
+                    raise PpposError(ev.message, exit_status=ev.exit_status)
+                if ev is not None:
+                    break
+                if session.stop_requested:
+                    raise _Stopped()
+            # let the loop take the ModemInfo first (the data cap may already be used up)
+            done = threading.Event()
+            call(done.set)
+            done.wait(5.0)
+            if session.stop_requested:
+                # the call is up but pppd will not run: hang the modem up (V.250 +++ then ATH)
+                hangup = Hangup(session.profile)
+                hangup.start(time.monotonic())
+                with contextlib.suppress(PpposError):
+                    run_blocking(port, hangup, until=lambda e: isinstance(e, Verdict),
+                                 deadline=time.monotonic() + 10.0)
+                raise _Stopped()
+        call(reporter.step, "pppd", f"starting pppd on {up.port}")
+        call(session.set_phase, "pppd")
         extra: dict[str, str] = {}
         if opts.redial_helper is not None:
             from pppos.pinguard import state_dir
@@ -889,7 +986,7 @@ def run_up(up: Any, reporter: Any, *, pppd: str | None = None, dev_ppp: str = "/
         def on_directory(private: str) -> None:
             if opts.redial_helper is None:
                 return
-            # fill in the paths now that the private directory exists (the file is rewritten, 0600)
+            # fill in the paths now that the private directory exists (the file stays 0600)
             path = os.path.join(private, REDIAL_FILE)
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             data["skip_once"] = os.path.join(private, "dialled")
@@ -900,30 +997,12 @@ def run_up(up: Any, reporter: Any, *, pppd: str | None = None, dev_ppp: str = "/
             if not up.direct:  # the modem is in data mode already: pppd's first connect is a no-op
                 os.close(os.open(data["skip_once"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
-        session.in_pppd = True
-        result = run_pppd(opts, port_fd=port.fileno(), pppd=pppd, on_line=session.on_line, on_up=session.link_up,
-                          should_stop=lambda: session.stop_requested, on_tick=session.tick, extra_files=extra,
-                          directory=on_directory)
-        session.in_pppd = False
-        if session.fatal is not None:
-            failure = session.fatal[1]
-            raise PpposError(session.fatal[1], exit_status=session.fatal[0])
-        err = result.error()
-        if err is not None:
-            failure = result.message
-            raise err
-        reporter.step("down", result.message)
-        return int(ExitStatus.SUCCESS)
-    except _Stopped:
-        reporter.step("stop", "stopped on request before pppd ran")
-        return int(ExitStatus.SUCCESS)
+        return run_pppd(opts, port_fd=port.fileno(), pppd=pppd, on_line=lambda line: call(session.on_line, line),
+                        on_up=lambda ev: call(session.link_up, ev), should_stop=lambda: session.stop_requested,
+                        on_tick=lambda: call(session.tick), extra_files=extra, directory=on_directory)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if port is not None:
-            with contextlib.suppress(Exception):
-                port.close()
-        session.close(failure)
+        with contextlib.suppress(Exception):
+            port.close()
 
 
 def print_up_config(up: Any, out: TextIO | None = None) -> int:

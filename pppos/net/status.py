@@ -10,7 +10,9 @@ Fields (all optional except ``ifname``, ``pid``, ``phase``): ``port``, ``backend
 ``ipv6_local``, ``ipv6_peer``, ``routes`` (exactly those we added), ``bytes_in``, ``bytes_out``,
 ``packets_in``, ``packets_out``, ``echo_rtt`` (seconds, RFC 1661 section 5.8 Echo-Request/Reply),
 ``bad_frames`` (RFC 1662 section 4.3 bad FCS and other discarded frames), ``signal``
-(``{"dbm": int, "word": str, "at": wall-clock seconds}``), ``last_failure`` (words), ``updated``
+(``{"dbm": int, "word": str, "at": wall-clock seconds}``, plus ``rsrp_dbm``/``rsrq_db`` on LTE),
+``network`` (``{"text": "Telekom.de (262/01), LTE, TAC 1A2B, cell 1C3D4E5", "operator", "mcc",
+"mnc", "technology", "area", "cell"}``, from the bring-up), ``last_failure`` (words), ``updated``
 (wall-clock seconds). From the session supervisor (:mod:`pppos.session`): ``supervisor`` (the state
 in words: ``holdoff 12 s, attempt 3, next: radio off/on``), ``persist``, ``attempts``,
 ``reconnects``, ``failures`` (consecutive), ``recoveries`` (ladder rungs run, by name),
@@ -243,7 +245,15 @@ def format_status(state: dict[str, Any], now: float) -> str:
     sig = state.get("signal")
     if isinstance(sig, dict) and sig.get("dbm") is not None:
         age = f", {max(0.0, now - float(sig['at'])):.0f} s ago" if sig.get("at") else ""
-        lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')}{age})")
+        lte = ", ".join(
+            f"{name} {sig[key]:g} {unit}"
+            for key, name, unit in (("rsrp_dbm", "RSRP", "dBm"), ("rsrq_db", "RSRQ", "dB"))
+            if isinstance(sig.get(key), int | float)
+        )
+        lines.append(f"signal: {sig['dbm']} dBm ({sig.get('word', '?')}{age})" + (f"; {lte}" if lte else ""))
+    net = state.get("network")
+    if isinstance(net, dict) and net.get("text"):
+        lines.append(f"network: {net['text']}")
     if isinstance(state.get("accounting"), dict):
         from pppos.accounting import format_accounting
 

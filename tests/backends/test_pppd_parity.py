@@ -321,3 +321,90 @@ def test_persist_redials_through_the_same_bringup_against_the_simulator(tmp_path
         x for x in lines if "link up: local 10.0.0.2" in x)):]), lines
     assert any("the modem is in data mode: pppd takes over" in line for line in lines), lines
     assert not (tmp_path / "run" / "ppp0.json").exists()
+
+
+def _datagrams(sock: object) -> list[str]:
+    import socket
+
+    assert isinstance(sock, socket.socket)
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return out
+
+
+def test_sidecar_under_pppd_readiness_accounting_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As under the python backend: READY=1 only once the link is up, per-SIM accounting in the state file,
+    the Prometheus textfile (the same sidecar, pppos.sidecar)."""
+    import socket
+
+    from tests.sim_helpers import need_slirp, run_sim
+
+    need_slirp()
+    fake = tmp_path / "pppd"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_PERSIST_PPPD}")
+    fake.chmod(0o755)
+    devppp = tmp_path / "ppp"
+    devppp.write_text("")
+    monkeypatch.setenv("RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("REPORT", str(tmp_path / "report.json"))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    metrics = tmp_path / "pppos.prom"
+    readiness: list[tuple[str, list[str]]] = []
+
+    class Rep(Reporter):
+        def _emit(self, level: str, step: str, message: str, fields: dict[str, object]) -> None:
+            readiness.append((f"{step}: {message}", _datagrams(notify)))
+
+    try:
+        with run_sim(tmp_path, "--profile", "a7", "--apn", "internet") as link:
+            up = parse_up_args([str(link), "--backend", "pppd", "--persist", "--apn", "internet",
+                                "--data-cap", "5G/month", "--metrics-file", str(metrics),
+                                "--run-dir", str(tmp_path / "run"), "--resolv-conf", str(tmp_path / "resolv.conf")])
+            status = backend.run_up(up, Rep(quiet=False), pppd=str(fake), dev_ppp=str(devppp))
+        readiness.append(("end", _datagrams(notify)))
+    finally:
+        notify.close()
+    assert status == ExitStatus.SUCCESS
+    sent = [(line, d) for line, grams in readiness for d in grams]
+    first_ready = next(i for i, (_, d) in enumerate(sent) if "READY=1" in d)
+    first_up = next(i for i, (line, _) in enumerate(sent) if line.startswith("up: link up"))
+    assert first_ready >= first_up, sent  # never before pppd reported the addresses
+    assert any("STOPPING=1" in d for _, d in sent)
+    report = json.loads((tmp_path / "report.json").read_text())
+    acct = report["states"][0]["accounting"]
+    assert acct["cap"]["limit"] == 5 * 10**9 and acct["cap"]["period"] == "month"
+    text = metrics.read_text()
+    assert 'pppos_up{ifname="ppp0"}' in text and "pppos_reconnects_total" in text
+
+
+def test_a_used_up_data_cap_stops_before_pppd_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SIM's cap of this month is used up: the bring-up learns the ICCID, the modem is hung up, pppd
+    never starts, exit 15 (the python backend's status)."""
+    from pppos.accounting import Accountant, parse_data_cap
+    from tests.sim_helpers import need_slirp, run_sim
+
+    need_slirp()
+    acc = Accountant.load("89860012345678901234", cap=parse_data_cap("1k"))  # the simulator's SIM
+    acc.update(600, 600, time.time())
+    assert acc.flush(time.time(), force=True)
+    fake = tmp_path / "pppd"
+    fake.write_text(f"#!{sys.executable}\nopen({str(tmp_path / 'ran')!r}, 'w')\n")
+    fake.chmod(0o755)
+    devppp = tmp_path / "ppp"
+    devppp.write_text("")
+    with run_sim(tmp_path, "--profile", "a7", "--apn", "internet") as link:
+        up = parse_up_args([str(link), "--backend", "pppd", "--apn", "internet", "--data-cap", "1k",
+                            "--run-dir", str(tmp_path / "run")])
+        with pytest.raises(PpposError) as info:
+            backend.run_up(up, Reporter(quiet=True), pppd=str(fake), dev_ppp=str(devppp))
+    assert info.value.exit_status is ExitStatus.DATA_CAP
+    assert "data cap reached" in str(info.value)
+    assert not (tmp_path / "ran").exists()
+    assert not (tmp_path / "run" / "ppp0.json").exists()
+    assert "data cap" in (tmp_path / "run" / "ppp0.last.json").read_text()

@@ -66,3 +66,19 @@ def test_format_status_lines() -> None:
     assert "signal: -73 dBm (good)" in text
     assert "last failure: peer terminated the link" in text
     assert format_status({"ifname": "ppp0", "pid": 1, "phase": "establish"}, 0).splitlines()[1] == "phase: establish"
+
+
+def test_format_status_shows_the_network_and_lte_signal() -> None:
+    """Issue 12: operator with MCC/MNC, technology, LAC/TAC and cell id, RSRP/RSRQ from the bring-up."""
+    from pppos.at.bringup import ModemInfo
+
+    info = ModemInfo(operator="Telekom.de", operator_code="26201", technology="LTE", area="1A2B", cell="1C3D4E5",
+                     signal_dbm=-73, signal="good", rsrp_dbm=-95.0, rsrq_db=-10.5)
+    state = {
+        "ifname": "ppp0", "pid": 42, "phase": "running",
+        "signal": {"dbm": -73, "word": "good", "rsrp_dbm": info.rsrp_dbm, "rsrq_db": info.rsrq_db},
+        "network": {"text": info.network_text},
+    }
+    text = format_status(state, now=0.0)
+    assert "signal: -73 dBm (good); RSRP -95 dBm, RSRQ -10.5 dB" in text
+    assert "network: Telekom.de (262/01), LTE, TAC 1A2B, cell 1C3D4E5" in text
