@@ -1031,7 +1031,7 @@ class Daemon:
             "ipv6_local": host.ipv6[0] if host.ipv6 else None, "ipv6_peer": host.ipv6[1] if host.ipv6 else None,
             "dns": host.dns_servers, "dns_method": host.dns_method,
             "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
-            "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad,
+            "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad, "tasks": _task_count(),
             "signal": self.signal, "network": self.network,
             "last_failure": self.last_failure or sup.last_message, "updated": wall,
             "refresh_signal": "SIGUSR1",
@@ -1049,6 +1049,14 @@ class Daemon:
             self.rep.warn(self.side.fatal[1])
             self._feed(ses.StopRequest(interrupt=False))
         self._status_due = self._now() + STATUS_INTERVAL if sup_running(self.sup) else None
+
+
+def _task_count() -> int | None:
+    """The running loop's asyncio task count (a leak check for the soak test), None outside a loop."""
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:
+        return None
 
 
 def sup_running(sup: ses.Supervisor) -> bool:

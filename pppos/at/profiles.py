@@ -118,11 +118,6 @@ class ModemProfile:
         return frozenset({code}) if code is not None else frozenset()
 
     @property
-    def connect_has_rate(self) -> bool:
-        """The CONNECT line carries a rate (``CONNECT 115200``)."""
-        return self.connect != "CONNECT"
-
-    @property
     def reset_command(self) -> str:
         """The extended command name of :attr:`reset` (``AT+CFUN=1,1`` -> ``+CFUN``), '' without one."""
         if not self.reset:

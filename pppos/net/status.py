@@ -16,7 +16,8 @@ Fields (all optional except ``ifname``, ``pid``, ``phase``): ``port``, ``backend
 (wall-clock seconds). From the session supervisor (:mod:`pppos.session`): ``supervisor`` (the state
 in words: ``holdoff 12 s, attempt 3, next: radio off/on``), ``persist``, ``attempts``,
 ``reconnects``, ``failures`` (consecutive), ``recoveries`` (ladder rungs run, by name),
-``echo_failures`` (consecutive unanswered LCP Echo-Requests).
+``echo_failures`` (consecutive unanswered LCP Echo-Requests). For leak checks: ``tasks`` (the daemon's
+asyncio task count when the file was written).
 
 Fresh counters: a daemon that names a ``refresh_signal`` (``SIGUSR1``) rewrites the file as soon as it
 gets that signal; :func:`read_fresh_status` sends it and waits (briefly) for the new file, so

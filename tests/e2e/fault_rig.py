@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pppos.net.status import read_status
+from pppos.sim.faults import parse_fault, send_fault
 from tests.e2e.harness import UpProcess
 from tests.netns import NetNs
 
@@ -116,11 +117,11 @@ class FaultRig:
         return pids[0]
 
     def fault(self, *words: str) -> float:
-        """Inject a fault with ``pppos-sim ctl``; return the wall-clock time just before it was sent."""
+        """Inject a fault over the control socket (what ``pppos-sim ctl`` does, without a process start);
+        return the wall-clock time just before it was sent."""
+        fault = parse_fault(list(words))
         t = time.time()
-        done = subprocess.run([sys.executable, "-m", "pppos.cli.sim", "ctl", "--link", str(self.link), *words],
-                              capture_output=True, text=True, timeout=30)
-        assert done.returncode == 0, done.stderr
+        send_fault(self.link, fault)
         return t
 
     # -- the daemon -------------------------------------------------------------------------------
