@@ -9,8 +9,9 @@
 # Tests and demo, in addition: slirp (the simulated modem's network side), gcc (builds slirp's select()
 # shim), iproute2 (network namespaces), qemu-system-x86 + busybox-static + the Debian kernel/ppp packages
 # fetched by tests/vm (real pppd in a VM), curl (an unmodified client), ppp (pppd and chat for the pppd
-# backend), openssl, systemd (systemd-analyze verifies the shipped units); pip: the test extra (pytest,
-# ruff, scapy, anycrc, the reference Blynk libraries).
+# backend), openssl, systemd (systemd-analyze verifies the shipped units), systemd-container
+# (systemd-nspawn boots systemd in a throwaway container: tests/e2e/test_systemd_boot.py); pip: the test
+# extra (pytest, ruff, scapy, anycrc, the reference Blynk libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,8 @@ case "${1:-}" in
 esac
 
 RUNTIME_APT=(python3-venv ca-certificates)
-TEST_APT=(slirp gcc libc6-dev iproute2 curl ppp qemu-system-x86 busybox-static xz-utils openssl systemd)
+TEST_APT=(slirp gcc libc6-dev iproute2 curl ppp qemu-system-x86 busybox-static xz-utils openssl systemd
+          systemd-container)
 APT_PACKAGES=("${RUNTIME_APT[@]}")
 if [ "$MODE" = test ]; then
     APT_PACKAGES+=("${TEST_APT[@]}")

@@ -110,7 +110,9 @@ def _write_atomically(path: Path, data: bytes, mode: int = 0o644, owner: tuple[i
     """Replace ``path`` (a file or a symlink: the link itself is replaced) with ``data``.
 
     Falls back to rewriting in place when ``path`` is a mount point (a bind-mounted resolv.conf in
-    a container cannot be renamed over: EBUSY).
+    a container cannot be renamed over: EBUSY), or when its directory is read-only but the file is
+    not (systemd's ``ProtectSystem=full`` with ``ReadWritePaths=/etc/resolv.conf``, as in
+    ``pppos@.service``: no temporary file can be created next to it: EROFS).
     """
     tmp = path.with_name(f".{path.name}.pppos-tmp")
     try:
@@ -128,14 +130,18 @@ def _write_atomically(path: Path, data: bytes, mode: int = 0o644, owner: tuple[i
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if exc.errno in (errno.EBUSY, errno.EXDEV) and not path.is_symlink():
-            with open(path, "r+b") as fh:
-                fh.write(data)
-                fh.truncate()
-            return
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise PermissionProblem(f"cannot write {path}: {exc.strerror} (needs root)") from None
-        raise LinkError(f"cannot write {path}: {exc.strerror}") from None
+        err = exc
+        if err.errno in (errno.EBUSY, errno.EXDEV, errno.EROFS) and path.is_file() and not path.is_symlink():
+            try:
+                with open(path, "r+b") as fh:
+                    fh.write(data)
+                    fh.truncate()
+                return
+            except OSError as in_place:
+                err = in_place
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise PermissionProblem(f"cannot write {path}: {err.strerror} (needs root)") from None
+        raise LinkError(f"cannot write {path}: {err.strerror}") from None
 
 
 def _snapshot(path: Path) -> dict[str, Any]:

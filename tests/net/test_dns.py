@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import json
 import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pppos.errors import LinkError
+from pppos.errors import LinkError, PermissionProblem
 from pppos.net.dns import (
     BACKUP_MARKER,
     DnsManager,
@@ -142,4 +145,57 @@ def test_no_servers_means_no_change(tmp_path: Path) -> None:
     resolv.write_bytes(ORIGINAL)
     mgr = _manager(tmp_path, resolv)
     assert mgr.apply([]) == "none"
-    assert resolv.read_bytes() == ORIGINAL and not mgr.backup_path.exists()
+    assert resolv.read_bytes() == ORIGINAL
+
+
+def _read_only_dir(monkeypatch: pytest.MonkeyPatch, directory: Path, file_too: bool = False) -> None:
+    """``directory`` behaves as a read-only mount (no file can be created in it: EROFS), as /etc under
+    systemd's ``ProtectSystem=full``; its files stay writable (``ReadWritePaths=``) unless ``file_too``."""
+    real_open = os.open
+
+    def fake_open(path: str | os.PathLike[str], flags: int, *args: int, **kwargs: int) -> int:
+        p = Path(path)
+        writes = flags & (os.O_WRONLY | os.O_RDWR)
+        if p.parent == directory and (p.name.endswith(".pppos-tmp") or (file_too and writes)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(p))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    if file_too:
+        real_builtin_open = builtins.open
+
+        def fake_builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+            if isinstance(file, (str, Path)) and Path(file).parent == directory and ("+" in mode or "w" in mode):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(file))
+            return real_builtin_open(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", fake_builtin_open)
+
+
+def test_read_only_etc_with_a_writable_resolv_conf_is_rewritten_in_place(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    resolv = etc / "resolv.conf"
+    resolv.write_bytes(ORIGINAL)
+    inode = resolv.stat().st_ino
+    _read_only_dir(monkeypatch, etc)
+    mgr = _manager(tmp_path, resolv)
+    assert mgr.apply(["10.0.2.3"]) == "resolv.conf"
+    assert b"nameserver 10.0.2.3\n" in resolv.read_bytes() and resolv.stat().st_ino == inode
+    mgr.restore()
+    assert resolv.read_bytes() == ORIGINAL and resolv.stat().st_ino == inode
+    assert not mgr.backup_path.exists()
+
+
+def test_read_only_resolv_conf_is_a_permission_problem_and_left_alone(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    resolv = etc / "resolv.conf"
+    resolv.write_bytes(ORIGINAL)
+    _read_only_dir(monkeypatch, etc, file_too=True)
+    mgr = _manager(tmp_path, resolv)
+    with pytest.raises(PermissionProblem, match=r"cannot write .*resolv\.conf"):
+        mgr.apply(["10.0.2.3"])
+    assert resolv.read_bytes() == ORIGINAL
