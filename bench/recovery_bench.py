@@ -149,7 +149,7 @@ NOTES = [
     '#   1 s target is met without the holdoff, not with it; pppd skips its holdoff after a modem hang-up.',
     '# - terminate, mute, reboot: after the loss the daemon does a guarded hang-up (DTR drop, then +++',
     '#   between 1 s guard times, ~4 s) before the holdoff, although after a peer Terminate the modem',
-    '#   reports NO CARRIER 0.2 s after our Ack (seen in the terminate runs' logs); after echo failures',
+    '#   reports NO CARRIER 0.2 s after our Ack (seen in the logs of the terminate runs); after echo failures',
     "#   (mute, reboot) the daemon takes the call for up and runs it too. It is most of those rows' gap.",
     '# - mute and reboot are noticed only by LCP echoes (2 s x 3 here: ~7.5 s; with the default 30,4 about',
     '#   two minutes); a reboot keeps the pty, so no port error tells the daemon.',
