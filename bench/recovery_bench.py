@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import signal
 import statistics
 import sys
@@ -215,6 +216,7 @@ def main() -> int:
                      f"{gap - holdoff:.2f} s, the modem's dial latency {DIAL:g} s included")
     lines.append(f"# load average at end: {os.getloadavg()[0]:.2f}")
     lines += NOTES
+    shutil.rmtree(workdir, ignore_errors=True)
     text = "\n".join(lines) + "\n"
     if RUNS >= 5 and not chosen:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
