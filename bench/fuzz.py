@@ -5,6 +5,9 @@ Targets (see tests/ppp/fuzzing.py for the generators and the invariants checked 
 * ``hdlc``: line noise into :class:`pppos.ppp.hdlc.Deframer` (RFC 1662).
 * ``link``: good-FCS LCP/IPCP/IPv6CP/PAP/CHAP frames into :meth:`pppos.ppp.link.PppLink.receive_data`,
   both roles, negotiating, authenticating and up.
+* ``at``: real-modem answer pieces into the AT engine and the 27.007 parsers, every 25th also into a
+  bring-up plan and the simulated modem (tests/at/fuzz_at_inputs.py; ``bench/fuzz_at.py`` runs it
+  alone and writes bench/results/fuzz_at.txt).
 
 Another target is one entry in :data:`TARGETS`: a callable ``(inputs, seed) -> result`` whose result
 has ``inputs``, ``exceptions`` and ``failures`` (a list of ``(index, traceback, input_hex)``).
@@ -33,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.at.fuzz_at_inputs import fuzz as fuzz_at  # noqa: E402
 from tests.ppp.fuzzing import fuzz_hdlc, fuzz_link  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "fuzz.txt"
@@ -41,6 +45,7 @@ RESULTS = ROOT / "bench" / "results" / "fuzz.txt"
 TARGETS: dict[str, Callable[[int, int], Any]] = {
     "hdlc": lambda inputs, seed: fuzz_hdlc(inputs, seed=seed),
     "link": lambda inputs, seed: fuzz_link(inputs, seed=seed),
+    "at": lambda inputs, seed: fuzz_at(inputs, seed=seed),
 }
 
 

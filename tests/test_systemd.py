@@ -160,3 +160,4 @@ def test_restart_prevent_statuses_are_the_unfixable_ones() -> None:
     codes = {int(c) for c in line.split("=", 1)[1].split()}
     assert codes == {ExitStatus.USAGE, ExitStatus.SIM, ExitStatus.PERMISSION, ExitStatus.MISSING_TOOL,
                      ExitStatus.PIN_REFUSED, ExitStatus.DATA_CAP}
+

@@ -238,6 +238,11 @@ class FuzzReport:
     exceptions: int = 0
     first: list[str] = field(default_factory=list)
 
+    @property
+    def failures(self) -> list[tuple[int, str, str]]:
+        """``(index, traceback, input)`` rows in bench/fuzz.py's shape (the index is not kept here)."""
+        return [(0, trace, "") for trace in self.first]
+
 
 def fuzz(
     n: int, seed: int = 12, *, bringup_every: int = 25, progress: Callable[[int], None] | None = None

@@ -26,9 +26,9 @@ def test_profiles_are_frozen() -> None:
 def test_a7_quirks() -> None:
     a7 = PROFILES["a7"]
     assert 58 in a7.benign_hangup_errors
-    assert a7.extra_blank_line and not a7.connect_has_rate and a7.cmux_error == 53
+    assert a7.extra_blank_line and a7.connect == "CONNECT" and a7.cmux_error == 53
     assert a7.reset_command == "+RST" and PROFILES["sim7600"].reset_command == "+CRESET"
-    assert PROFILES["sim7600"].connect_has_rate and PROFILES["sim7600"].has_cereg and not a7.has_cereg
+    assert PROFILES["sim7600"].connect == "CONNECT 115200" and PROFILES["sim7600"].has_cereg and not a7.has_cereg
     assert a7.dial == "ATD*99***1#"
     assert 58 not in PROFILES["generic"].benign_hangup_errors
     assert "AT+CEREG?" in PROFILES["sim7600"].registration

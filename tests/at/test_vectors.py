@@ -10,6 +10,8 @@ Sources:
   ``*ATREADY: 1`` (Sierra/A9G), ``+MSTK``, ``^NDISSTAT`` (Huawei), ``+RXDTMF``, ``^CIEV``).
 - MMSP: ModemManager src/mm-serial-parsers.c (``MODEM ERROR: <n>``, ``COMMAND NOT SUPPORT``, ``NA``).
 - NOTES: the project's modem notes (ppp-and-modems.md section 1.2/1.3: A6/A7 logs).
+- ESPM: esp_modem's host-test responder (espressif/esp-protocols,
+  components/esp_modem/test/host_test/main/LoopbackTerm.cpp).
 """
 
 from __future__ import annotations
@@ -324,3 +326,26 @@ def test_pin_redacted_however_echoed(echo: bytes) -> None:
 def test_answers_with_another_prefix_are_answers(command: str, line: str) -> None:
     events, _ = answer(command, b"\r\n" + line.encode() + b"\r\nOK\r\n")
     assert events == [CommandDone(command=command, lines=(line,))]
+
+
+# ESPM: esp_modem's host test responder, espressif/esp-protocols
+# components/esp_modem/test/host_test/main/LoopbackTerm.cpp (the odd line ends are theirs)
+@pytest.mark.parametrize(
+    ("command", "reply", "lines"),
+    [
+        ("AT+CSQ", b"+CSQ: 123,456\n\r\nOK\r\n", ("+CSQ: 123,456",)),
+        ("AT+CGMM", b"0G Dummy Model\n\r\nOK\r\n", ("0G Dummy Model",)),
+        ("AT+CBC", b"+CBC: 1,20,123456\r\r\n\r\nOK\r\n\n\r\n", ("+CBC: 1,20,123456",)),
+        ("AT+CBC", b"+CBC: 123.456V\r\r\n\r\nOK\r\n\n\r\n", ("+CBC: 123.456V",)),
+        ("AT+CPIN?", b"+CPIN: SIM PIN\r\nOK\r\n", ("+CPIN: SIM PIN",)),
+    ],
+)
+def test_esp_modem_host_test_answers(command: str, reply: bytes, lines: tuple[str, ...]) -> None:
+    events, _ = answer(command, reply)
+    assert events == [CommandDone(command=command, lines=lines)]
+
+
+def test_esp_modem_csq_123_is_in_the_extended_range() -> None:
+    """ESPM answers ``+CSQ: 123,456``: 27.007 8.5's extended range, -93 dBm (ber 456 is out of range)."""
+    assert parse_csq("+CSQ: 123,456") == 123
+    assert signal_quality(123) == (-93, "fair")
