@@ -32,8 +32,8 @@ from typing import Any
 
 from pppos.errors import ConfigError
 
-__all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "DataCap", "parse_data_cap", "render_metrics",
-           "write_metrics"]
+__all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "DataCap", "format_accounting", "parse_data_cap",
+           "render_metrics", "stored_summaries", "write_metrics"]
 
 #: Seconds between accounting writes while the counters move.
 FLUSH_INTERVAL = 60.0
@@ -199,6 +199,22 @@ class Accountant:
             out["cap"] = {"limit": self.cap.limit, "period": self.cap.period,
                           "used": self.used(self.cap.period, wall)}
         return out
+
+
+def stored_summaries(wall: float, directory: str | None = None) -> list[dict[str, Any]]:
+    """:meth:`Accountant.summary` of every SIM with a record (``pppos-status`` while nothing runs)."""
+    try:
+        paths = sorted(accounting_dir(directory).glob("*.json"))
+    except OSError:
+        return []
+    out = []
+    for path in paths:
+        try:
+            iccid = str(json.loads(path.read_bytes()).get("iccid", ""))
+        except (OSError, ValueError, AttributeError):
+            continue
+        out.append(Accountant.load(iccid, directory).summary(wall))
+    return out
 
 
 def format_accounting(summary: dict[str, Any]) -> list[str]:

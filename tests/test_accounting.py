@@ -96,3 +96,23 @@ def test_metrics_textfile(tmp_path: Path) -> None:
     assert write_metrics(str(target), state, now=DEC7)
     assert target.read_text() == text and list(tmp_path.iterdir()) == [target]
     assert not write_metrics(str(tmp_path / "missing" / "x.prom"), state)
+
+
+def test_status_shows_stored_totals_while_nothing_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import time
+
+    from pppos.cli import status
+    from pppos.errors import ExitStatus
+
+    monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path / "run"))
+    acc = Accountant.load(ICCID)
+    acc.update(2_000_000, 500_000, time.time())
+    assert acc.flush(time.time(), force=True)
+    assert status.main([]) == ExitStatus.LINK_LOST
+    out = capsys.readouterr().out
+    assert "not running" in out and "data (SIM ...1234): today 2.0 MB in, 500.0 kB out" in out
+    assert status.main(["--json"]) == ExitStatus.LINK_LOST
+    assert json.loads(capsys.readouterr().out)["accounting"][0]["total"] == [2_000_000, 500_000]
