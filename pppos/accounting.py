@@ -1,12 +1,23 @@
 """Data accounting per SIM, a data cap, and a Prometheus textfile of the link's health.
 
 **Accounting.** Byte totals per SIM (its ICCID, read at each bring-up) that survive sessions,
-restarts and reboots: ``<state dir>/accounting/<ICCID>.json`` (``$PPPOS_STATE_DIR``, else
-/var/lib/pppos) with the all-time total and one entry per day and per month (UTC; the last 62 days
-and 24 months are kept). :class:`Accountant` turns the daemon's per-session counters into deltas
-(a counter that goes down means a new session) and writes the file atomically (temporary file, fsync,
-rename) at most every :data:`FLUSH_INTERVAL` seconds and at the end of every session, so a power cut
-loses at most that much.
+restarts and reboots, with the all-time total and one entry per day and per month (UTC; the last 62
+days and 24 months are kept, so a record stays a few KB). Two parts:
+
+- :class:`Accountant`, sans-I/O: the daemon's cumulative counters go in with the wall-clock time
+  (:meth:`~Accountant.update`; a counter that goes down means a new session), the totals, the cap's
+  verdict (:meth:`~Accountant.cap_state`), the record to store (:meth:`~Accountant.record`) and
+  whether a write is due (:meth:`~Accountant.flush_due`: at most every :data:`FLUSH_INTERVAL` seconds
+  while bytes move, at once when forced) come out. No clock, no files.
+- :class:`AccountingStore`, the tiny store: ``<state dir>/accounting/<ICCID>.json``
+  (``$PPPOS_STATE_DIR``, else /var/lib/pppos; directory 0700, files 0600) written atomically
+  (temporary file, fsync, rename), so a power cut loses at most one interval. A corrupt record is
+  moved aside (``<ICCID>.json.corrupt``) with one warning and counting starts again from zero; the
+  store never raises for I/O trouble, it returns one line to log (naming the SIM as
+  :func:`sim_label` does, never by its whole ICCID).
+
+Status files and metrics name a SIM by the last four digits of its ICCID only
+(:func:`sim_label`), as the IMEI is shown.
 
 **Data cap** (``--data-cap BYTES[/month|/day]``, e.g. ``2G/month``, ``500M/day``; K, M, G, T are powers
 of 1000, Ki, Mi, Gi, Ti of 1024): a warning at 90 % of the period's traffic, and at 100 % the link is
@@ -32,8 +43,8 @@ from typing import Any
 
 from pppos.errors import ConfigError
 
-__all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "DataCap", "format_accounting", "parse_data_cap",
-           "render_metrics", "stored_summaries", "write_metrics"]
+__all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "AccountingStore", "DataCap", "format_accounting",
+           "parse_data_cap", "render_metrics", "sim_label", "stored_summaries", "write_metrics"]
 
 #: Seconds between accounting writes while the counters move.
 FLUSH_INTERVAL = 60.0
@@ -90,35 +101,45 @@ def accounting_dir(directory: str | None = None) -> Path:
     return state_dir(directory) / "accounting"
 
 
-def _record_path(iccid: str, directory: str | None = None) -> Path:
-    name = re.sub(r"[^0-9A-Za-z]", "", iccid) or "unknown-sim"
-    return accounting_dir(directory) / f"{name}.json"
+def sim_label(iccid: str) -> str:
+    """How status files, metrics and logs name a SIM: ``...1234`` (the ICCID's last four digits)."""
+    digits = re.sub(r"[^0-9A-Za-z]", "", iccid)
+    return f"...{digits[-4:]}" if digits else "unknown"
+
+
+def _pair(value: object) -> list[int]:
+    if (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)):
+        return [value[0], value[1]]
+    raise ValueError("a total is [bytes in, bytes out]")
 
 
 @dataclass(slots=True)
 class Accountant:
-    """Byte totals of one SIM across sessions and restarts (see the module docstring)."""
+    """Byte totals of one SIM across sessions and restarts, sans-I/O (see the module docstring)."""
 
     iccid: str
-    directory: str | None = None
     cap: DataCap | None = None
     total: list[int] = field(default_factory=lambda: [0, 0])
     days: dict[str, list[int]] = field(default_factory=dict)
     months: dict[str, list[int]] = field(default_factory=dict)
     _seen: tuple[int, int] = (0, 0)
     _dirty: bool = False
-    _flushed_at: float = 0.0
+    _flushed_at: float | None = None
     _warned: str = ""
 
     @classmethod
-    def load(cls, iccid: str, directory: str | None = None, cap: DataCap | None = None) -> Accountant:
-        """The SIM's totals so far (a missing or unreadable file starts from zero)."""
-        acc = cls(iccid, directory, cap)
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            data = json.loads(_record_path(iccid, directory).read_bytes())
-            acc.total = [int(x) for x in data["total"]][:2]
-            acc.days = {str(k): [int(x) for x in v][:2] for k, v in data.get("days", {}).items()}
-            acc.months = {str(k): [int(x) for x in v][:2] for k, v in data.get("months", {}).items()}
+    def from_record(cls, iccid: str, record: object, cap: DataCap | None = None) -> Accountant:
+        """Rebuild the totals from a stored record. :raises ValueError: not a record of this module."""
+        if not isinstance(record, dict):
+            raise ValueError("an accounting record is an object")
+        days, months = record.get("days", {}), record.get("months", {})
+        if not isinstance(days, dict) or not isinstance(months, dict):
+            raise ValueError("days and months are objects")
+        acc = cls(iccid, cap)
+        acc.total = _pair(record.get("total"))
+        acc.days = {str(k): _pair(v) for k, v in days.items()}
+        acc.months = {str(k): _pair(v) for k, v in months.items()}
         return acc
 
     def new_session(self, bytes_in: int = 0, bytes_out: int = 0) -> None:
@@ -160,37 +181,31 @@ class Accountant:
             return "warn", words
         return "ok", words
 
-    def flush(self, wall: float, *, force: bool = False) -> bool:
-        """Write the file when something changed and :data:`FLUSH_INTERVAL` passed (or ``force``)."""
-        if not self._dirty or (not force and wall - self._flushed_at < FLUSH_INTERVAL):
+    def flush_due(self, wall: float, *, force: bool = False) -> bool:
+        """True when the record should be stored: something changed, and :data:`FLUSH_INTERVAL` passed
+        since the last store (or this is the first change, or ``force``)."""
+        if not self._dirty:
             return False
+        return force or self._flushed_at is None or wall - self._flushed_at >= FLUSH_INTERVAL
+
+    def record(self, wall: float) -> dict[str, Any]:
+        """The record to store (old days and months pruned)."""
         for keep, table in ((_KEEP_DAYS, self.days), (_KEEP_MONTHS, self.months)):
             for old in sorted(table)[:-keep]:
                 del table[old]
-        record = {"iccid": self.iccid, "total": self.total, "days": self.days, "months": self.months,
-                  "updated": round(wall, 3)}
-        path = _record_path(self.iccid, self.directory)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{path.name}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except OSError:
-            return False
+        return {"iccid": self.iccid, "total": self.total, "days": self.days, "months": self.months,
+                "updated": round(wall, 3)}
+
+    def flushed(self, wall: float) -> None:
+        """The store wrote :meth:`record` at ``wall``."""
         self._dirty = False
         self._flushed_at = wall
-        return True
 
     def summary(self, wall: float) -> dict[str, Any]:
         """For the state file and ``pppos-status``: this SIM's day, month and all-time totals."""
         day, month = _periods(wall)
         out: dict[str, Any] = {
-            "iccid": self.iccid,
+            "sim": sim_label(self.iccid),
             "day": self.days.get(day, [0, 0]),
             "month": self.months.get(month, [0, 0]),
             "total": self.total,
@@ -201,26 +216,77 @@ class Accountant:
         return out
 
 
+class AccountingStore:
+    """The accounting records on disk (see the module docstring). Never raises for I/O trouble."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.directory = accounting_dir(directory)
+
+    def path(self, iccid: str) -> Path:
+        return self.directory / f"{re.sub(r'[^0-9A-Za-z]', '', iccid)[:32] or 'unknown-sim'}.json"
+
+    def open(self, iccid: str, cap: DataCap | None = None) -> tuple[Accountant, str | None]:
+        """The SIM's totals so far and a warning (None when all went well). A missing record starts
+        from zero; a corrupt one is moved aside and counting starts from zero."""
+        path = self.path(iccid)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return Accountant(iccid, cap), None
+        except OSError as exc:
+            return Accountant(iccid, cap), (f"cannot read the record of SIM {sim_label(iccid)} in {self.directory}: "
+                                            f"{exc.strerror}; counting from zero")
+        try:
+            return Accountant.from_record(iccid, json.loads(raw), cap), None
+        except (ValueError, UnicodeDecodeError):
+            aside = path.with_name(path.name + ".corrupt")
+            with contextlib.suppress(OSError):
+                os.replace(path, aside)
+            return Accountant(iccid, cap), (f"the record of SIM {sim_label(iccid)} in {self.directory} was corrupt "
+                                            f"(kept as .corrupt beside it); counting from zero")
+
+    def save(self, acc: Accountant, wall: float, *, force: bool = False) -> tuple[bool, str | None]:
+        """Store ``acc`` when :meth:`Accountant.flush_due`; returns (written, warning)."""
+        if not acc.flush_due(wall, force=force):
+            return False, None
+        path = self.path(acc.iccid)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_name(f".{path.name}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, (json.dumps(acc.record(wall), sort_keys=True) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            return False, (f"cannot write the record of SIM {sim_label(acc.iccid)} in {self.directory}: "
+                           f"{exc.strerror}; the totals are kept for the next try")
+        acc.flushed(wall)
+        return True, None
+
+
 def stored_summaries(wall: float, directory: str | None = None) -> list[dict[str, Any]]:
-    """:meth:`Accountant.summary` of every SIM with a record (``pppos-status`` while nothing runs)."""
+    """:meth:`Accountant.summary` of every SIM with a readable record (``pppos-status`` while nothing runs)."""
+    store = AccountingStore(directory)
     try:
-        paths = sorted(accounting_dir(directory).glob("*.json"))
+        paths = sorted(store.directory.glob("*.json"))
     except OSError:
         return []
     out = []
     for path in paths:
         try:
-            iccid = str(json.loads(path.read_bytes()).get("iccid", ""))
-        except (OSError, ValueError, AttributeError):
+            record = json.loads(path.read_bytes())
+            out.append(Accountant.from_record(str(record.get("iccid", "")), record).summary(wall))
+        except (OSError, ValueError, AttributeError, TypeError, UnicodeDecodeError):
             continue
-        out.append(Accountant.load(iccid, directory).summary(wall))
     return out
 
 
 def format_accounting(summary: dict[str, Any]) -> list[str]:
     """``pppos-status`` lines for :meth:`Accountant.summary`."""
-    iccid = str(summary.get("iccid") or "unknown")
-    tail = iccid[-4:] if len(iccid) > 4 else iccid
+    label = str(summary.get("sim") or sim_label(str(summary.get("iccid") or "")))
 
     def pair(v: Any) -> str:
         try:
@@ -228,7 +294,7 @@ def format_accounting(summary: dict[str, Any]) -> list[str]:
         except (TypeError, ValueError, IndexError):
             return "?"
 
-    lines = [f"data (SIM ...{tail}): today {pair(summary.get('day'))}; this month {pair(summary.get('month'))}; "
+    lines = [f"data (SIM {label}): today {pair(summary.get('day'))}; this month {pair(summary.get('month'))}; "
              f"all time {pair(summary.get('total'))}"]
     cap = summary.get("cap")
     if isinstance(cap, dict) and cap.get("limit"):
@@ -265,7 +331,7 @@ def render_metrics(state: dict[str, Any], now: float | None = None) -> str:
             ('direction="out"', float(state.get("bytes_out") or 0))])
     acct = state.get("accounting")
     if isinstance(acct, dict):
-        sim = f'iccid="{_label(acct.get("iccid", ""))}"'
+        sim = f'sim="{_label(acct.get("sim") or sim_label(str(acct.get("iccid") or "")))}"'
         samples = []
         for period in ("day", "month", "total"):
             pair = acct.get(period) or [0, 0]

@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any
 
-from pppos.accounting import Accountant, write_metrics
+from pppos.accounting import Accountant, AccountingStore, sim_label, write_metrics
 from pppos.config import UpOptions
 from pppos.errors import ExitStatus
 from pppos.hooks import HookFacts, HookRunner
@@ -27,6 +27,8 @@ __all__ = ["CLOSE_WAIT", "Sidecar"]
 
 #: Seconds pppos-up waits at exit for the ip-down hooks (systemd's stop timeout is 30 s).
 CLOSE_WAIT = 10.0
+#: The metrics file is rewritten at most this often (and at every phase change, and at exit).
+METRICS_INTERVAL = 1.0
 
 
 class Sidecar:
@@ -38,6 +40,11 @@ class Sidecar:
         self.notifier = Notifier()
         self.hooks = HookRunner(ip_up=opts.ip_up, ip_down=opts.ip_down, log=self._hook_log)
         self.accountant: Accountant | None = None
+        self.store = AccountingStore()
+        self._store_warned = False
+        self._metrics_due = 0.0
+        self._metrics_phase: object = None
+        self._last_state: dict[str, Any] | None = None
         self.sessions = 0
         self.up_facts: HookFacts | None = None
         #: (exit status, message) when the sidecar wants the run to end (the data cap)
@@ -69,7 +76,10 @@ class Sidecar:
         with contextlib.suppress(Exception):
             await self.hooks.drain(timeout=CLOSE_WAIT)
         if self.accountant is not None:
-            self.accountant.flush(time.time() if wall is None else wall, force=True)
+            self._save(time.time() if wall is None else wall, force=True)
+        if self.opts.metrics_file and self._last_state is not None:  # the link is gone: pppos_up 0
+            write_metrics(self.opts.metrics_file, {**self._last_state, "phase": "stopped", "local_ip": None},
+                          time.time() if wall is None else wall)
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -82,8 +92,12 @@ class Sidecar:
             return
         if self.accountant is None or self.accountant.iccid != iccid:
             if self.accountant is not None:
-                self.accountant.flush(time.time(), force=True)
-            self.accountant = Accountant.load(iccid, cap=self.opts.data_cap)
+                self._save(time.time(), force=True)
+            self.accountant, warning = self.store.open(iccid, self.opts.data_cap)
+            if warning is not None:
+                self.log.warn(f"accounting: {warning}")
+            self.log.step("accounting", f"counting this SIM's traffic (SIM {sim_label(iccid)})"
+                          + (f", cap {self.opts.data_cap.describe()}" if self.opts.data_cap else ""))
             self.accountant.new_session(*self._counters)  # the daemon's counters run across sessions
         self._check_cap(time.time())
 
@@ -115,13 +129,27 @@ class Sidecar:
         self._counters = (int(state.get("bytes_in") or 0), int(state.get("bytes_out") or 0))
         if acc is not None:
             acc.update(*self._counters, wall)
-            acc.flush(wall)
+            self._save(wall)
             state["accounting"] = acc.summary(wall)
             self._check_cap(wall)
-        if self.opts.metrics_file:
+        self._last_state = state
+        phase = state.get("phase")
+        if self.opts.metrics_file and (wall >= self._metrics_due or phase != self._metrics_phase):
+            self._metrics_due, self._metrics_phase = wall + METRICS_INTERVAL, phase
             write_metrics(self.opts.metrics_file, state, wall)
 
     # -- helpers
+
+    def _save(self, wall: float, *, force: bool = False) -> None:
+        """Store the SIM's totals when due; a failing store is said once (the totals stay in memory)."""
+        if self.accountant is None:
+            return
+        written, warning = self.store.save(self.accountant, wall, force=force)
+        if warning is not None and not self._store_warned:
+            self._store_warned = True
+            self.log.warn(f"accounting: {warning}")
+        elif written:
+            self._store_warned = False
 
     def _check_cap(self, wall: float) -> None:
         if self.accountant is None or self.fatal is not None:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from pppos.accounting import Accountant, DataCap, format_accounting, parse_data_cap, render_metrics, write_metrics
+from pppos.accounting import (
+    Accountant,
+    AccountingStore,
+    DataCap,
+    format_accounting,
+    parse_data_cap,
+    render_metrics,
+    write_metrics,
+)
 from pppos.errors import ConfigError
 
 ICCID = "89860012345678901234"
@@ -33,31 +41,33 @@ def test_bad_data_cap_is_a_config_error(text: str) -> None:
 
 
 def test_totals_per_day_month_survive_sessions_and_restarts(tmp_path: Path) -> None:
-    d = str(tmp_path)
-    acc = Accountant.load(ICCID, d)
+    store = AccountingStore(str(tmp_path))
+    acc, warning = store.open(ICCID)
+    assert warning is None
     acc.update(1000, 200, DEC7)
     acc.update(1500, 300, DEC7)  # cumulative session counters: +500/+100
     acc.new_session()
     acc.update(100, 10, DEC8)  # a new session the next day
-    assert acc.flush(DEC8, force=True)
+    assert store.save(acc, DEC8, force=True) == (True, None)
     path = tmp_path / "accounting" / f"{ICCID}.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = Accountant.load(ICCID, d)  # pppos-up restarted (or the machine rebooted)
+    again, _ = store.open(ICCID)  # pppos-up restarted (or the machine rebooted)
     assert again.total == [1600, 310]
     assert again.days == {"2026-12-07": [1500, 300], "2026-12-08": [100, 10]}
     assert again.months == {"2026-12": [1600, 310]}
     again.update(50, 5, JAN1)  # counters that went down: a session we did not see start
     assert again.used("month", JAN1) == 55 and again.used("day", DEC8) == 110
     # Another SIM has its own totals.
-    assert Accountant.load("89000000000000000001", d).total == [0, 0]
-    assert again.flush(JAN1 + 1)  # the first change after a start is written at once
+    assert store.open("89000000000000000001")[0].total == [0, 0]
+    assert store.save(again, JAN1 + 1)[0]  # the first change after a start is written at once
     again.update(60, 6, JAN1 + 2)
-    assert not again.flush(JAN1 + 2) and again.flush(JAN1 + 3600)  # then at most every FLUSH_INTERVAL
-    assert not again.flush(JAN1 + 7200)  # unchanged: no write
+    assert not store.save(again, JAN1 + 2)[0]  # then at most every FLUSH_INTERVAL
+    assert store.save(again, JAN1 + 3600)[0]
+    assert not store.save(again, JAN1 + 7200)[0]  # unchanged: no write
 
 
 def test_cap_warns_once_at_90_percent_then_stops_at_100(tmp_path: Path) -> None:
-    acc = Accountant.load(ICCID, str(tmp_path), parse_data_cap("1000/day"))
+    acc = Accountant(ICCID, parse_data_cap("1000/day"))  # sans-I/O: no store needed
     acc.update(800, 0, DEC7)
     assert acc.cap_state(DEC7)[0] == "ok"
     acc.update(900, 0, DEC7)
@@ -78,13 +88,14 @@ def test_metrics_textfile(tmp_path: Path) -> None:
     state = {"ifname": "ppp0", "phase": "running", "local_ip": "10.0.2.15", "reconnects": 3, "bytes_in": 10,
              "bytes_out": 20, "echo_rtt": 0.25, "echo_failures": 1, "signal": {"dbm": -73, "at": DEC7 - 30},
              "last_failure": 'the link was lost: NO CARRIER "x"\nsecond',
-             "accounting": {"iccid": ICCID, "day": [1, 2], "month": [3, 4], "total": [5, 6]}}
+             "accounting": {"sim": "...1234", "day": [1, 2], "month": [3, 4], "total": [5, 6]}}
     text = render_metrics(state, now=DEC7)
     lines = text.splitlines()
     assert 'pppos_up{ifname="ppp0"} 1' in lines
     assert 'pppos_reconnects_total{ifname="ppp0"} 3' in lines
     assert 'pppos_session_bytes_total{ifname="ppp0",direction="out"} 20' in lines
-    assert f'pppos_sim_bytes{{ifname="ppp0",iccid="{ICCID}",period="month",direction="in"}} 3' in lines
+    assert 'pppos_sim_bytes{ifname="ppp0",sim="...1234",period="month",direction="in"} 3' in lines
+    assert ICCID not in text  # the metrics file is world-readable: the SIM by its last four digits
     assert 'pppos_echo_rtt_seconds{ifname="ppp0"} 0.25' in lines
     assert 'pppos_echo_failures{ifname="ppp0"} 1' in lines
     assert 'pppos_signal_dbm{ifname="ppp0"} -73' in lines and 'pppos_signal_age_seconds{ifname="ppp0"} 30' in lines
@@ -98,21 +109,125 @@ def test_metrics_textfile(tmp_path: Path) -> None:
     assert not write_metrics(str(tmp_path / "missing" / "x.prom"), state)
 
 
+def test_a_corrupt_record_is_moved_aside_with_one_warning(tmp_path: Path) -> None:
+    store = AccountingStore(str(tmp_path))
+    path = store.path(ICCID)
+    path.parent.mkdir(parents=True)
+    for garbage in (b"{not json", b'{"total": [1, -2]}', b'{"total": [1, 2], "days": []}', b"\xff\xfe", b"[]"):
+        path.write_bytes(garbage)
+        acc, warning = store.open(ICCID)
+        assert acc.total == [0, 0]
+        assert warning is not None and "corrupt" in warning and "counting from zero" in warning
+        assert not path.exists() and path.with_name(path.name + ".corrupt").read_bytes() == garbage
+    acc.update(10, 20, DEC7)
+    assert store.save(acc, DEC7) == (True, None)  # counting goes on in a fresh record
+    again, warning = store.open(ICCID)
+    assert warning is None and again.total == [10, 20]
+
+
+def test_a_store_that_cannot_write_keeps_the_totals_and_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the directory should be")
+    store = AccountingStore(str(blocker))
+    acc, warning = store.open(ICCID)
+    assert warning is not None and "cannot read" in warning and acc.total == [0, 0]
+    acc.update(5, 6, DEC7)
+    written, warning = store.save(acc, DEC7)
+    assert not written and warning is not None and "cannot write" in warning
+    assert acc.flush_due(DEC7 + 1)  # still dirty: the next try writes it
+    assert acc.total == [5, 6]
+
+
+def test_the_record_is_bounded(tmp_path: Path) -> None:
+    acc = Accountant(ICCID)
+    for day in range(800):
+        acc.update(1, 1, DEC7 + day * 86400)
+        acc.new_session()
+    record = acc.record(DEC7 + 800 * 86400)
+    assert len(record["days"]) == 62 and len(record["months"]) == 24
+    assert record["total"] == [800, 800]
+
+
+def _sidecar(tmp_path: Path, *args: str) -> tuple[object, list[tuple[str, str]]]:
+    from pppos.config import parse_up_args
+    from pppos.sidecar import Sidecar
+
+    said: list[tuple[str, str]] = []
+
+    class Log:
+        def step(self, step: str, message: str, **fields: object) -> None:
+            said.append(("step", message))
+
+        def warn(self, message: str, **fields: object) -> None:
+            said.append(("warn", message))
+
+    return Sidecar(parse_up_args(["/dev/ttyUSB9", *args]), Log()), said
+
+
+def test_sidecar_metrics_at_most_once_a_second_and_down_at_exit(tmp_path: Path) -> None:
+    import asyncio
+
+    metrics = tmp_path / "m.prom"
+    side, _ = _sidecar(tmp_path, "--metrics-file", str(metrics))
+    running = {"ifname": "ppp0", "phase": "running", "local_ip": "10.0.0.2", "bytes_in": 1, "updated": DEC7}
+    side.status(dict(running))  # type: ignore[attr-defined]
+    assert 'pppos_up{ifname="ppp0"} 1' in metrics.read_text()
+    side.status({**running, "bytes_in": 99, "updated": DEC7 + 0.3})  # type: ignore[attr-defined]
+    assert 'direction="in"} 1\n' in metrics.read_text()  # not rewritten within the second
+    side.status({**running, "phase": "holdoff", "local_ip": None, "updated": DEC7 + 0.4})  # type: ignore[attr-defined]
+    assert 'pppos_up{ifname="ppp0"} 0' in metrics.read_text()  # a phase change is written at once
+    side.status({**running, "bytes_in": 99, "updated": DEC7 + 1.5})  # type: ignore[attr-defined]
+    assert 'pppos_up{ifname="ppp0"} 1' in metrics.read_text() and 'direction="in"} 99' in metrics.read_text()
+    asyncio.run(side.close(DEC7 + 2))  # type: ignore[attr-defined]
+    text = metrics.read_text()
+    assert 'pppos_up{ifname="ppp0"} 0' in text  # pppos-up is gone: the file no longer says up
+    assert [p.name for p in tmp_path.iterdir()] == ["m.prom"]  # no temporary files left
+
+
+def test_sidecar_warns_once_for_a_corrupt_record_and_for_a_failing_store(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path))
+    record = tmp_path / "accounting" / f"{ICCID}.json"
+    record.parent.mkdir()
+    record.write_text("garbage")
+    side, said = _sidecar(tmp_path)
+    side.modem_info(ICCID)  # type: ignore[attr-defined]
+    warnings = [m for kind, m in said if kind == "warn"]
+    assert len(warnings) == 1 and "corrupt" in warnings[0]
+    assert ("step", "counting this SIM's traffic (SIM ...1234)") in said
+    assert ICCID not in " ".join(m for _, m in said)  # logs name the SIM by its last four digits
+    os.chmod(tmp_path / "accounting", 0o500)
+    try:
+        if os.access(tmp_path / "accounting", os.W_OK):  # root ignores modes: block with a directory
+            os.chmod(tmp_path / "accounting", 0o700)
+            (tmp_path / "accounting" / f".{ICCID}.json.tmp").mkdir()
+        for i in range(3):
+            side.status({"phase": "running", "bytes_in": 100 * (i + 1), "updated": DEC7 + 100 * i})  # type: ignore[attr-defined]
+    finally:
+        os.chmod(tmp_path / "accounting", 0o700)
+    warnings = [m for kind, m in said if kind == "warn"]
+    assert len(warnings) == 2 and "cannot write" in warnings[1], said  # said once, not every minute
+
+
 def test_status_shows_stored_totals_while_nothing_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import json
     import time
 
+    from pppos.accounting import AccountingStore
     from pppos.cli import status
     from pppos.errors import ExitStatus
 
     monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path / "run"))
-    acc = Accountant.load(ICCID)
+    store = AccountingStore()
+    acc, _ = store.open(ICCID)
     acc.update(2_000_000, 500_000, time.time())
-    assert acc.flush(time.time(), force=True)
+    assert store.save(acc, time.time(), force=True)[0]
     assert status.main([]) == ExitStatus.LINK_LOST
     out = capsys.readouterr().out
-    assert "not running" in out and "data (SIM ...1234): today 2.0 MB in, 500.0 kB out" in out
+    assert "not running" in out and "data (SIM ...1234): today 2.0 MB in, 500.0 kB out" in out, out
     assert status.main(["--json"]) == ExitStatus.LINK_LOST
     assert json.loads(capsys.readouterr().out)["accounting"][0]["total"] == [2_000_000, 500_000]

@@ -386,13 +386,14 @@ def test_sidecar_under_pppd_readiness_accounting_metrics(tmp_path: Path, monkeyp
 def test_a_used_up_data_cap_stops_before_pppd_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The SIM's cap of this month is used up: the bring-up learns the ICCID, the modem is hung up, pppd
     never starts, exit 15 (the python backend's status)."""
-    from pppos.accounting import Accountant, parse_data_cap
+    from pppos.accounting import AccountingStore, parse_data_cap
     from tests.sim_helpers import need_slirp, run_sim
 
     need_slirp()
-    acc = Accountant.load("89860012345678901234", cap=parse_data_cap("1k"))  # the simulator's SIM
+    store = AccountingStore()
+    acc, _ = store.open("89860012345678901234", parse_data_cap("1k"))  # the simulator's SIM
     acc.update(600, 600, time.time())
-    assert acc.flush(time.time(), force=True)
+    assert store.save(acc, time.time(), force=True) == (True, None)
     fake = tmp_path / "pppd"
     fake.write_text(f"#!{sys.executable}\nopen({str(tmp_path / 'ran')!r}, 'w')\n")
     fake.chmod(0o755)
