@@ -11,16 +11,18 @@ transmit and re-arm"):
   ``receive_data(chunk, now)`` -> events; a ``PacketReceived`` becomes one ``os.write`` to the TUN fd.
   TUN readable -> up to :data:`TUN_BATCH` ``os.read`` -> ``link.send_ip(packet, now)``. Bulk serial
   input pauses the reader briefly (the read holdoff, :data:`HOLDOFF_FILL`).
-- **Cores**: one active sans-I/O core at a time: the AT bring-up, the PPP link, the guarded hang-up
-  or a recovery rung (:class:`~pppos.at.recovery.RecoveryPlan`); their events are dispatched by type
-  with ``match``.
+- **Cores** (:class:`Modem`): one active sans-I/O core at a time: the AT bring-up, the PPP link, the
+  guarded hang-up or a recovery rung (:class:`~pppos.at.recovery.RecoveryPlan`); their events are
+  dispatched by type with ``match`` and what matters becomes a supervisor event.
+- **The wiring** (:class:`Daemon`): supervisor commands dispatched by type with ``match``, the one
+  timer, signals, the asynchronous netlink work (:class:`Host`) and the state file (:class:`Facts`).
 - **One timer**: a single ``loop.call_at`` handle, re-armed after every wake-up at the earliest of
   the active core's deadline, the supervisor's, the read holdoff's end, the NO CARRIER confirmation,
   the DCD poll, the bounded LCP Terminate wait and the state-file refresh.
 - **Transmit**: after every wake-up the core's ``data_to_send()`` is written to the serial fd. A
   partial write or EAGAIN keeps the rest and arms a writer callback; while it is pending the TUN
   reader is paused (back-pressure reaches the kernel's queue and TCP). No threads, no queues.
-- **Carrier**: ``NO CARRIER`` after the last frame (:meth:`pppos.ppp.link.PppLink.carrier_lost`,
+- **Carrier**: ``NO CARRIER`` or a boot message after the last frame (:meth:`pppos.ppp.link.PppLink.modem_text`,
   confirmed :data:`CARRIER_CONFIRM` later, so that the same text ending a chunk inside a frame is
   not taken for it) and a DCD drop (polled every :data:`DCD_POLL` while PPP runs, only on ports that
   report DCD and after it was seen high) become :class:`~pppos.session.CarrierLost`.
@@ -48,7 +50,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pppos import session as ses
 from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, Progress, SetBaud, SetDtr, Verdict
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from pppos.net.dns import DnsManager
     from pppos.net.status import StatusFile
     from pppos.net.tun import TunDevice
+    from pppos.ppp.capture import PcapWriter
 
 __all__ = ["Daemon", "DataPath", "Host", "Reporter", "link_down_verdict", "run_daemon", "session_config"]
 
@@ -181,6 +184,9 @@ class DataPath:
         self.resume_at: float | None = None
         self.last_read = 0.0
         self.carrier_check_at: float | None = None
+        #: DCD poll deadline (only on ports that report DCD, while PPP runs) and whether it was seen high
+        self.dcd_at: float | None = None
+        self.dcd_seen = False
         self.counters = {"bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0,
                          "serial_in": 0, "serial_out": 0, "tun_drops": 0}
 
@@ -216,7 +222,7 @@ class DataPath:
         """Make ``core`` the one the serial bytes go to (None: drop the active one)."""
         self.core = core
         self.link = core if isinstance(core, PppLink) else None
-        self.carrier_check_at = None
+        self.carrier_check_at = self.dcd_at = None
         if self.link is None:
             self.set_up(False)
 
@@ -224,6 +230,37 @@ class DataPath:
         """Route packets between the link and the TUN device (or stop doing so)."""
         self.up = up and self.link is not None
         self.set_tun_reading(self.up and not self.pending)
+
+    # -- carrier
+
+    def dcd(self) -> bool | None:
+        """The port's DCD, or None where it cannot say (a pty, a socket)."""
+        try:
+            return bool(self.port.cd) if self.port is not None else None
+        except Exception:
+            return None
+
+    def watch_carrier(self, now: float) -> None:
+        """PPP started: poll DCD from now on where the port reports it."""
+        self.dcd_seen = False
+        self.dcd_at = now + DCD_POLL if self.dcd() is not None else None
+
+    def carrier_gone(self, now: float) -> str | None:
+        """At a timer: ``NO CARRIER`` still the line's last text after :data:`CARRIER_CONFIRM`, or DCD
+        dropped after it was seen high; None otherwise."""
+        if self.carrier_check_at is not None and now >= self.carrier_check_at:
+            self.carrier_check_at = None
+            text = self.link.modem_text() if self.link is not None else None
+            if text is not None:
+                return text if text == "NO CARRIER" else f"{text!r} in command mode (the call is gone)"
+        if self.dcd_at is not None and now >= self.dcd_at:
+            cd = self.dcd()
+            self.dcd_at = now + DCD_POLL
+            self.dcd_seen = self.dcd_seen or bool(cd)
+            if self.dcd_seen and cd is False:
+                self.dcd_at = None
+                return "a DCD drop"
+        return None
 
     # -- serial input
 
@@ -253,7 +290,7 @@ class DataPath:
         since, self.last_read = now - self.last_read, now
         link = self.link
         if link is not None:
-            if self.carrier_check_at is None and link.carrier_lost():
+            if self.carrier_check_at is None and link.modem_text() is not None:
                 self.carrier_check_at = now + CARRIER_CONFIRM
             if size >= HOLDOFF_MIN_READ and since > 0 and self.serial_reading:
                 holdoff = min(HOLDOFF_MAX, HOLDOFF_FILL * since / size)
@@ -512,6 +549,297 @@ class Host:
                 path.unlink(missing_ok=True)
 
 
+class Modem:
+    """Runs the sans-I/O cores on the data path (bring-up, PPP, hang-up, recovery rungs), dispatches
+    their events by type and reports what matters to the supervisor through ``feed``."""
+
+    def __init__(self, opts: UpOptions, rep: Reporter, io: DataPath, *, sup: ses.Supervisor, host: Host,
+                 facts: Facts, feed: Callable[[ses.SessionEvent], None], spawn: Callable[[Any], None],
+                 guard: Callable[[Callable[[], None]], None], done: Callable[[], bool],
+                 on_modem_info: Callable[[ModemInfo], None]) -> None:
+        self.opts, self.rep, self.io, self.sup, self.host, self.facts = opts, rep, io, sup, host, facts
+        self.feed, self.spawn, self.guard, self.done = feed, spawn, guard, done
+        self.on_modem_info = on_modem_info
+        self.pcap_file: BinaryIO | None = None
+        self.pcap: PcapWriter | None = None
+        self.profile: ModemProfile = PROFILES.get(opts.profile or "", PROFILES["generic"])
+        #: the bounded wait for the peer's Terminate-Ack (RFC 1661 section 5.5)
+        self.terminate_at: float | None = None
+        #: PPP bytes that came with CONNECT; IPCP's results for the interface
+        self.trailing = b""
+        self.link_up: LinkUp | None = None
+        self.ipv6_up: Ipv6Up | None = None
+        #: when the attempt started (bring-up, or PPP with --direct): the "up in N s" clock
+        self.t0 = self.cpu0 = 0.0
+
+    def open_pcap(self) -> None:
+        """``--pcap FILE`` (mode 0600), kept open across sessions."""
+        if self.opts.pcap:
+            from pppos.ppp.capture import PcapWriter, open_pcap
+
+            self.pcap_file = open_pcap(self.opts.pcap)
+            self.pcap = PcapWriter(self.pcap_file, keep_secrets=self.opts.pcap_secrets)
+
+    def close(self) -> None:
+        if self.pcap_file is not None:
+            with contextlib.suppress(OSError):
+                self.pcap_file.close()
+
+    def trace(self) -> Callable[[str], None] | None:
+        return self.rep.trace if self.opts.trace else None
+
+    def start_bringup(self, now: float) -> None:
+        self.t0, self.cpu0 = now, time.process_time()
+        self.start_core(Bringup(self.opts.bringup_config(), trace=self.trace()), now)
+
+    def quiesce(self) -> None:
+        self.terminate_at = None
+        self.io.set_core(None)
+
+    async def reset_command(self) -> None:
+        event = await run_reset_command(self.opts.reset_command or (), self.rep)
+        self.guard(lambda: self.feed(event))
+
+    def expire(self, now: float) -> None:
+        """The bounded Terminate wait is over: go on with the hang-up."""
+        if self.terminate_at is not None and now >= self.terminate_at:
+            self.rep.warn("the peer did not acknowledge LCP Terminate in time; going on")
+            self.after_terminate(now)
+
+    def build_link(self, now: float, own_addresses: set[str | None]) -> PppLink:
+        """A PPP link for one session. ``own_addresses``: ppp0's from the previous session (ours to reuse)."""
+        from pppos.net.addresses import host_ipv4_addresses
+
+        opts = self.opts
+        values: dict[str, Any] = {
+            "username": opts.user, "password": opts.password, "mru": opts.mtu, "request_dns": True,
+            # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject.
+            "peer_ip": opts.peer_ip, "ipv6": opts.ipv6,
+            # The peer may give neither us nor itself an address this host already has, and a
+            # loopback name server only when the user named one with --dns (IPCP checks).
+            "host_addresses": host_ipv4_addresses() - own_addresses,
+            "loopback_dns": any(ipaddress.ip_address(d).is_loopback for d in opts.dns),
+        }
+        if opts.lcp_echo is not None:
+            values.update(echo_interval=opts.lcp_echo[0], echo_failures=opts.lcp_echo[1])
+        else:
+            values.update(echo_interval=0.0)
+        capture: Callable[[float, bool, bytes], None] | None = None
+        if self.pcap is not None:
+            pcap, wall = self.pcap, time.time() - now
+
+            def capture(t: float, outbound: bool, frame: bytes) -> None:
+                pcap.write(t + wall, outbound, frame)
+
+        return PppLink(_build(LinkConfig, values), trace=self.trace(), capture=capture)
+
+    def start_core(self, core: Bringup | Hangup | RecoveryPlan, now: float) -> None:
+        self.io.set_core(core)
+        core.start(now)
+
+    def start_ppp(self, now: float) -> None:
+        if self.opts.direct:
+            self.t0, self.cpu0 = now, time.process_time()
+            self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
+        link = self.build_link(now, {self.host.local_ip, self.host.peer_ip})
+        self.link_up = self.ipv6_up = None
+        self.facts.echo_base = 0
+        self.io.set_core(link)
+        link.open(now)
+        trailing, self.trailing = self.trailing, b""
+        if trailing:
+            self.io.counters["serial_in"] += len(trailing)
+            link.receive_data(trailing, now)
+        self.io.watch_carrier(now)
+
+    def hang_up(self, terminate: bool, now: float) -> None:
+        """LCP Terminate (bounded, if asked and the link runs), then the guarded +++/ATH (not --direct)."""
+        io = self.io
+        io.dcd_at = None
+        io.set_up(False)
+        link = io.link
+        if terminate and link is not None and io.serial_reading and link.phase is not Phase.DEAD:
+            self.rep.step("terminate", "sending LCP Terminate-Request")
+            link.close(now, reason="pppos-up is stopping")
+            self.terminate_at = now + TERMINATE_WAIT
+            return
+        self.after_terminate(now)
+
+    def after_terminate(self, now: float) -> None:
+        io = self.io
+        self.terminate_at = None
+        if io.link is not None:
+            io.pending += io.link.data_to_send()  # the link's last words (Terminate-Ack) go out first
+        if self.opts.direct or not io.serial_reading:
+            io.set_core(None)
+            self.feed(ses.HangupDone())
+            return
+        self.start_core(Hangup(self.profile, trace=self.trace()), now)
+
+    def run_rung(self, rung: ses.Rung, now: float) -> None:
+        if rung is ses.Rung.RESET_COMMAND:
+            self.io.set_core(None)
+            self.spawn(self.reset_command())
+            return
+        if rung not in profile_rungs(self.profile):
+            self.feed(ses.RungFailed(f"the {self.profile.name} profile has no such step"))
+            return
+        self.start_core(RecoveryPlan(rung, self.profile, trace=self.trace()), now)
+
+    def drain(self) -> None:
+        """Dispatch the active core's events by type until it is quiet or replaced."""
+        io = self.io
+        core = io.core
+        while core is not None and (event := core.next_event()) is not None:
+            match event:
+                case PacketReceived(packet=packet):
+                    io.to_tun(packet)
+                    continue
+                case Progress(step=step, message=message):
+                    self.rep.step(step, message)
+                case SetBaud(rate=rate):
+                    self.set_baud(rate)
+                case SetDtr(level=level):
+                    with contextlib.suppress(Exception):
+                        if io.port is not None:
+                            io.port.dtr = level
+                case ModemInfo():
+                    self.modem_info(event)
+                case DataMode(trailing=trailing):
+                    assert isinstance(core, Bringup)
+                    self.trailing = bytes(trailing) + core.take_data()
+                    while (rest := core.next_event()) is not None:  # the plan's ModemInfo and verdict
+                        if isinstance(rest, ModemInfo):
+                            self.modem_info(rest)
+                    self.rep.step("connect", "the modem is in data mode: starting PPP")
+                    self.feed(ses.DataMode())
+                case Verdict():
+                    self.verdict(core, event)
+                case PhaseChanged(phase=phase):
+                    if phase in (Phase.AUTHENTICATE, Phase.NETWORK) and self.sup.phase is ses.Phase.PPP:
+                        self.rep.step("lcp", "LCP up")
+                    if phase is Phase.DEAD and self.terminate_at is not None:
+                        self.after_terminate(self.io.loop.time())
+                case AuthResult(ok=ok, protocol=protocol, message=message):
+                    if ok:
+                        self.rep.step("auth", f"authenticated ({protocol})")
+                    else:
+                        self.facts.last_failure = f"authentication refused ({protocol}): {message}"
+                case LinkUp():
+                    self.link_up = event
+                    self.feed(ses.LinkUp())
+                case Ipv6Up():
+                    self.ipv6_up = event
+                    if self.sup.phase is ses.Phase.RUNNING:
+                        self.spawn(self.host.ipv6_up(event, io.link))
+                case LinkDown(cause=cause, reason=reason, protocol=protocol):
+                    if self.terminate_at is None:  # not the end of our own Terminate
+                        self.feed(ses.LinkDown(cause.name.lower(), reason, protocol))
+                case EchoRtt(seconds=seconds):
+                    self.facts.echo_rtt = seconds
+                    if isinstance(core, PppLink):
+                        self.facts.echo_base = core.stats.echo_requests
+            if io.core is not core or self.done():
+                return
+
+    def verdict(self, core: Core, verdict: Verdict) -> None:
+        self.io.set_core(None)
+        if isinstance(core, Bringup):
+            self.feed(ses.BringupFailed(verdict.exit_status, verdict.message))
+        elif isinstance(core, Hangup):
+            if verdict.ok:
+                self.rep.step("hangup", "the modem hung up")
+            else:
+                self.rep.warn(verdict.message)
+            self.feed(ses.HangupDone())
+        elif verdict.ok:
+            self.feed(ses.RungDone())
+        else:
+            self.feed(ses.RungFailed(verdict.message))
+
+    def modem_info(self, info: ModemInfo) -> None:
+        if info.profile and info.profile in PROFILES and PROFILES[info.profile] is not self.profile:
+            self.profile = PROFILES[info.profile]
+            self.sup.config = session_config(self.opts, self.profile)
+        if info.signal_dbm is not None or info.signal != "unknown":
+            self.facts.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time(),
+                                 "rsrp_dbm": info.rsrp_dbm, "rsrq_db": info.rsrq_db}
+        if info.network_text:
+            self.facts.network = {"text": info.network_text, "operator": info.operator, "mcc": info.mcc,
+                                  "mnc": info.mnc, "technology": info.technology, "area": info.area, "cell": info.cell}
+        self.on_modem_info(info)
+
+    def set_baud(self, rate: int) -> None:
+        assert self.io is not None and self.io.port is not None
+        try:
+            self.io.port.baudrate = rate
+        except Exception as exc:
+            raise ModemError(f"cannot switch {self.opts.port} to {rate} baud: {exc}") from None
+
+
+async def run_reset_command(argv: tuple[str, ...], rep: Reporter) -> ses.RungDone | ses.RungFailed:
+    """``--reset-command``: run ``argv`` without a shell, bounded by :data:`RESET_COMMAND_TIMEOUT`;
+    its exit status is logged."""
+    rep.step("recovery", f"running the reset command: {' '.join(argv)}")
+    try:
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.DEVNULL)
+    except OSError as exc:
+        return ses.RungFailed(f"cannot run {argv[0] if argv else 'the reset command'}: {exc.strerror}")
+    try:
+        code = await asyncio.wait_for(proc.wait(), RESET_COMMAND_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return ses.RungFailed(f"the reset command ran over {RESET_COMMAND_TIMEOUT:g} s and was killed")
+    rep.step("recovery", f"the reset command exited with status {code}")
+    return ses.RungDone() if code == 0 else ses.RungFailed(f"the reset command exited with status {code}")
+
+
+@dataclasses.dataclass(slots=True)
+class Facts:
+    """What ``pppos-status`` shows beyond the supervisor's and the data path's own state."""
+
+    started: float = dataclasses.field(default_factory=time.time)
+    signal: dict[str, Any] | None = None
+    #: where the modem is registered (operator, MCC/MNC, technology, LAC/TAC, cell), from ModemInfo
+    network: dict[str, Any] | None = None
+    echo_rtt: float | None = None
+    #: the link's Echo-Request count at the last reply (consecutive failures = requests since - 1)
+    echo_base: int = 0
+    last_failure: str | None = None
+
+    def snapshot(self, opts: UpOptions, sup: ses.Supervisor, io: DataPath, host: Host, now: float) -> dict[str, Any]:
+        """The state file's content (see :mod:`pppos.net.status`)."""
+        link = io.link
+        wall = time.time()
+        running = sup.up_since is not None and sup.phase is ses.Phase.RUNNING
+        up_since = wall - (now - sup.up_since) if running and sup.up_since is not None else None
+        echo_failures = bad = 0
+        if link is not None:
+            bad = link.stats.bad_frames
+            echo_failures = max(0, link.stats.echo_requests - self.echo_base - 1)
+            if link.stats.echo_rtt is not None:
+                self.echo_rtt = link.stats.echo_rtt
+        tun = host.tun
+        return {
+            "ifname": opts.ifname, "pid": os.getpid(), "phase": sup.phase.value,
+            "supervisor": sup.describe(now), "port": opts.port, "backend": "python",
+            "direct": opts.direct, "persist": opts.persist, "started": self.started,
+            "up_since": up_since, "attempts": sup.stats.attempts, "reconnects": sup.stats.reconnects,
+            "failures": sup.stats.failures, "recoveries": dict(sup.stats.rungs),
+            "local_ip": host.local_ip, "peer_ip": host.peer_ip, "mtu": host.mtu,
+            "ipv6_local": host.ipv6[0] if host.ipv6 else None, "ipv6_peer": host.ipv6[1] if host.ipv6 else None,
+            "dns": host.dns_servers, "dns_method": host.dns_method,
+            "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
+            "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad, "tasks": _task_count(),
+            "signal": self.signal, "network": self.network,
+            "last_failure": self.last_failure or sup.last_message, "updated": wall,
+            "refresh_signal": "SIGUSR1", **io.counters,
+        }
+
+
 class Daemon:
     """Executes the supervisor's commands. ``await Daemon(options, reporter).run()`` returns the exit status."""
 
@@ -524,30 +852,15 @@ class Daemon:
         self.host = Host(options, reporter, lambda: self._guard(lambda: None))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.io: DataPath | None = None
-        self.profile: ModemProfile = PROFILES.get(options.profile or "", PROFILES["generic"])
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._status_due: float | None = None
-        self._terminate_at: float | None = None
-        self._dcd_at: float | None = None
-        self._dcd_seen = False
         self._done: asyncio.Future[int] | None = None
         self._inbox: list[ses.SessionEvent] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._stops = 0
-        self._link_up: LinkUp | None = None
-        self._ipv6_up: Ipv6Up | None = None
-        self._trailing = b""
-        # facts for pppos-status
-        self.started = time.time()
-        self._t0 = 0.0
-        self._cpu0 = 0.0
-        self.signal: dict[str, Any] | None = None
-        #: where the modem is registered (operator, MCC/MNC, technology, LAC/TAC, cell), from ModemInfo
-        self.network: dict[str, Any] | None = None
-        self.echo_rtt: float | None = None
-        self._echo_base = 0
-        self.last_failure: str | None = None
+        self.modem: Modem | None = None
+        self.facts = Facts()
 
     # ------------------------------------------------------------------ lifetime
 
@@ -556,11 +869,13 @@ class Daemon:
         loop = self.loop = asyncio.get_running_loop()
         self._done = loop.create_future()
         self.io = DataPath(loop, self._guard, lambda why: self._feed(ses.PortLost(why)))
+        self.modem = Modem(self.opts, self.rep, self.io, sup=self.sup, host=self.host, facts=self.facts,
+                           feed=self._feed, spawn=self._spawn, guard=self._guard, done=self._done.done,
+                           on_modem_info=lambda info: self.side.modem_info(info.iccid))
         try:
             await self.host.prepare()
             self.io.tun_fd = self.host.tun.fd if self.host.tun is not None else -1
-            if self.opts.pcap:
-                self._open_pcap()
+            self.modem.open_pcap()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self._on_signal, sig)
             loop.add_signal_handler(signal.SIGUSR1, self._write_status)
@@ -568,7 +883,7 @@ class Daemon:
             self._guard(lambda: self._feed(ses.Start()))
             status = await self._done
             if self.side.fatal is not None:  # the data cap
-                self.last_failure = self.side.fatal[1]
+                self.facts.last_failure = self.side.fatal[1]
                 raise PpposError(self.side.fatal[1], exit_status=self.side.fatal[0])
             if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self.sup.message:
                 # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
@@ -593,23 +908,13 @@ class Daemon:
             self.io.detach()
         await self.host.close()
         await self.side.close()  # ip-down hooks (if the link was up), accounting, STOPPING=1
-        if self._pcap_file is not None:
-            with contextlib.suppress(OSError):
-                self._pcap_file.close()
-        self.host.record_last_failure(self.last_failure)
+        if self.modem is not None:
+            self.modem.close()
+        self.host.record_last_failure(self.facts.last_failure)
         if self.loop is not None:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
                 with contextlib.suppress(Exception):
                     self.loop.remove_signal_handler(sig)
-
-    _pcap_file: Any = None
-    _pcap: Any = None
-
-    def _open_pcap(self) -> None:
-        from pppos.ppp.capture import PcapWriter, open_pcap
-
-        self._pcap_file = open_pcap(self.opts.pcap or "")  # mode 0600; closed in _shutdown
-        self._pcap = PcapWriter(self._pcap_file, keep_secrets=self.opts.pcap_secrets)
 
     # ------------------------------------------------------------------ supervisor
 
@@ -627,29 +932,27 @@ class Daemon:
         self._write_status()
 
     def _execute(self, command: ses.Command) -> None:
-        io, now = self.io, self._now()
-        assert io is not None
+        io, modem, now = self.io, self.modem, self._now()
+        assert io is not None and modem is not None
         match command:
             case ses.OpenPort():
                 self._open_port()
             case ses.ClosePort():
-                self._terminate_at = self._dcd_at = None
+                modem.quiesce()
                 io.detach()
             case ses.StartBringup():
-                self._t0, self._cpu0 = now, time.process_time()
-                self._start_core(Bringup(self.opts.bringup_config(), trace=self._trace()), now)
+                modem.start_bringup(now)
             case ses.StartPpp():
-                self._start_ppp(now)
+                modem.start_ppp(now)
             case ses.HangUp(terminate=terminate):
-                self._hang_up(terminate, now)
+                modem.hang_up(terminate, now)
             case ses.Quiesce():
-                self._terminate_at = self._dcd_at = None
-                io.set_core(None)
+                modem.quiesce()
             case ses.RunRung(rung=rung):
-                self._run_rung(rung, now)
+                modem.run_rung(rung, now)
             case ses.ConfigureInterface():
-                assert self._link_up is not None
-                self._spawn(self._configure(self._link_up, self._ipv6_up, io.link))
+                assert modem.link_up is not None
+                self._spawn(self._configure(modem.link_up, modem.ipv6_up, io.link))
             case ses.UnconfigureInterface():
                 io.set_up(False)
                 self.side.link_down()
@@ -663,7 +966,7 @@ class Daemon:
                     self.rep.step(step, line)
             case ses.Exit(status=status, message=message):
                 if message and status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED):
-                    self.last_failure = message
+                    self.facts.last_failure = message
                 if self._done is not None and not self._done.done():
                     self._done.set_result(int(status))
 
@@ -684,118 +987,6 @@ class Daemon:
             return
         self._feed(ses.PortOpened())
 
-    def _start_core(self, core: Bringup | Hangup | RecoveryPlan, now: float) -> None:
-        assert self.io is not None
-        self.io.set_core(core)
-        core.start(now)
-
-    def _start_ppp(self, now: float) -> None:
-        assert self.io is not None
-        if self.opts.direct:
-            self._t0, self._cpu0 = now, time.process_time()
-            self.rep.step("direct", f"{self.opts.port} is a PPP link (--direct): starting LCP")
-        from pppos.net.addresses import host_ipv4_addresses
-
-        values: dict[str, Any] = {
-            "username": self.opts.user, "password": self.opts.password, "mru": self.opts.mtu, "request_dns": True,
-            # A peer asking for 0.0.0.0 (slirp, some modems) gets this address instead of a reject.
-            "peer_ip": self.opts.peer_ip, "ipv6": self.opts.ipv6,
-            # The peer may give neither us nor itself an address this host already has, and a
-            # loopback name server only when the user named one with --dns (IPCP checks).
-            # (ppp0 keeps the previous session's addresses between sessions: those are ours to reuse)
-            "host_addresses": host_ipv4_addresses() - {self.host.local_ip, self.host.peer_ip},
-            "loopback_dns": any(ipaddress.ip_address(d).is_loopback for d in self.opts.dns),
-        }
-        if self.opts.lcp_echo is not None:
-            values.update(echo_interval=self.opts.lcp_echo[0], echo_failures=self.opts.lcp_echo[1])
-        else:
-            values.update(echo_interval=0.0)
-        capture: Callable[[float, bool, bytes], None] | None = None
-        if self._pcap is not None:
-            pcap, wall = self._pcap, time.time() - now
-
-            def capture(t: float, outbound: bool, frame: bytes) -> None:
-                pcap.write(t + wall, outbound, frame)
-
-        link = PppLink(_build(LinkConfig, values), trace=self._trace(), capture=capture)
-        self._link_up = self._ipv6_up = None
-        self._echo_base = 0
-        self.io.set_core(link)
-        link.open(now)
-        trailing, self._trailing = self._trailing, b""
-        if trailing:
-            self.io.counters["serial_in"] += len(trailing)
-            link.receive_data(trailing, now)
-        self._dcd_seen = False
-        self._dcd_at = now + DCD_POLL if self._dcd() is not None else None
-
-    def _dcd(self) -> bool | None:
-        """The port's DCD, or None where it cannot say (a pty, a socket)."""
-        port = self.io.port if self.io is not None else None
-        try:
-            return bool(port.cd) if port is not None else None
-        except Exception:
-            return None
-
-    def _hang_up(self, terminate: bool, now: float) -> None:
-        """LCP Terminate (bounded, if asked and the link runs), then the guarded +++/ATH (not --direct)."""
-        io = self.io
-        assert io is not None
-        self._dcd_at = None
-        io.set_up(False)
-        link = io.link
-        if terminate and link is not None and io.serial_reading and link.phase is not Phase.DEAD:
-            self.rep.step("terminate", "sending LCP Terminate-Request")
-            link.close(now, reason="pppos-up is stopping")
-            self._terminate_at = now + TERMINATE_WAIT
-            return
-        self._after_terminate(now)
-
-    def _after_terminate(self, now: float) -> None:
-        io = self.io
-        assert io is not None
-        self._terminate_at = None
-        if io.link is not None:
-            io.pending += io.link.data_to_send()  # the link's last words (Terminate-Ack) go out first
-        if self.opts.direct or not io.serial_reading:
-            io.set_core(None)
-            self._feed(ses.HangupDone())
-            return
-        self._start_core(Hangup(self.profile, trace=self._trace()), now)
-
-    def _run_rung(self, rung: ses.Rung, now: float) -> None:
-        if rung is ses.Rung.RESET_COMMAND:
-            assert self.io is not None
-            self.io.set_core(None)
-            self._spawn(self._reset_command())
-            return
-        if rung not in profile_rungs(self.profile):
-            self._feed(ses.RungFailed(f"the {self.profile.name} profile has no such step"))
-            return
-        self._start_core(RecoveryPlan(rung, self.profile, trace=self._trace()), now)
-
-    async def _reset_command(self) -> None:
-        argv = self.opts.reset_command or ()
-        self.rep.step("recovery", f"running the reset command: {' '.join(argv)}")
-        try:
-            proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                        stdout=asyncio.subprocess.DEVNULL,
-                                                        stderr=asyncio.subprocess.DEVNULL)
-        except OSError as exc:
-            failed = ses.RungFailed(f"cannot run {argv[0]}: {exc.strerror}")
-            self._guard(lambda: self._feed(failed))
-            return
-        try:
-            code = await asyncio.wait_for(proc.wait(), RESET_COMMAND_TIMEOUT)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            self._guard(lambda: self._feed(ses.RungFailed(f"the reset command ran over {RESET_COMMAND_TIMEOUT:g} s")))
-            return
-        self.rep.step("recovery", f"the reset command exited with status {code}")
-        event = ses.RungDone() if code == 0 else ses.RungFailed(f"the reset command exited with status {code}")
-        self._guard(lambda: self._feed(event))
-
     def _spawn(self, coro: Any) -> None:
         assert self.loop is not None
         task = self.loop.create_task(coro)
@@ -810,107 +1001,13 @@ class Daemon:
             self._guard(lambda: self._feed(failed))
             return
         self._guard(lambda: self._feed(ses.InterfaceConfigured()))
-        if self.sup.phase is ses.Phase.RUNNING and self.io is not None:
+        if self.sup.phase is ses.Phase.RUNNING and self.io is not None and self.modem is not None:
             self.io.set_up(True)
-            now = self._now()
-            self.rep.step("up", f"{self.opts.ifname} up in {now - self._t0:.2f} s",
-                          seconds=round(now - self._t0, 3), cpu_seconds=round(time.process_time() - self._cpu0, 3))
+            took, cpu = self._now() - self.modem.t0, time.process_time() - self.modem.cpu0
+            self.rep.step("up", f"{self.opts.ifname} up in {took:.2f} s", seconds=round(took, 3),
+                          cpu_seconds=round(cpu, 3))
             self.side.link_up(local=self.host.local_ip, remote=self.host.peer_ip, dns=self.host.dns_servers)
             self._guard(lambda: None)
-
-    # ------------------------------------------------------------------ core events
-
-    def _drain(self) -> None:
-        """Dispatch the active core's events by type until it is quiet or replaced."""
-        io = self.io
-        assert io is not None
-        core = io.core
-        while core is not None and (event := core.next_event()) is not None:
-            match event:
-                case PacketReceived(packet=packet):
-                    io.to_tun(packet)
-                    continue
-                case Progress(step=step, message=message):
-                    self.rep.step(step, message)
-                case SetBaud(rate=rate):
-                    self._set_baud(rate)
-                case SetDtr(level=level):
-                    with contextlib.suppress(Exception):
-                        if io.port is not None:
-                            io.port.dtr = level
-                case ModemInfo():
-                    self._modem_info(event)
-                case DataMode(trailing=trailing):
-                    assert isinstance(core, Bringup)
-                    self._trailing = bytes(trailing) + core.take_data()
-                    while (rest := core.next_event()) is not None:  # the plan's ModemInfo and verdict
-                        if isinstance(rest, ModemInfo):
-                            self._modem_info(rest)
-                    self.rep.step("connect", "the modem is in data mode: starting PPP")
-                    self._feed(ses.DataMode())
-                case Verdict():
-                    self._verdict(core, event)
-                case PhaseChanged(phase=phase):
-                    if phase in (Phase.AUTHENTICATE, Phase.NETWORK) and self.sup.phase is ses.Phase.PPP:
-                        self.rep.step("lcp", "LCP up")
-                    if phase is Phase.DEAD and self._terminate_at is not None:
-                        self._after_terminate(self._now())
-                case AuthResult(ok=ok, protocol=protocol, message=message):
-                    if ok:
-                        self.rep.step("auth", f"authenticated ({protocol})")
-                    else:
-                        self.last_failure = f"authentication refused ({protocol}): {message}"
-                case LinkUp():
-                    self._link_up = event
-                    self._feed(ses.LinkUp())
-                case Ipv6Up():
-                    self._ipv6_up = event
-                    if self.sup.phase is ses.Phase.RUNNING:
-                        self._spawn(self.host.ipv6_up(event, io.link))
-                case LinkDown(cause=cause, reason=reason, protocol=protocol):
-                    if self._terminate_at is None:  # not the end of our own Terminate
-                        self._feed(ses.LinkDown(cause.name.lower(), reason, protocol))
-                case EchoRtt(seconds=seconds):
-                    self.echo_rtt = seconds
-                    if isinstance(core, PppLink):
-                        self._echo_base = core.stats.echo_requests
-            if io.core is not core or (self._done is not None and self._done.done()):
-                return
-
-    def _verdict(self, core: Core, verdict: Verdict) -> None:
-        assert self.io is not None
-        self.io.set_core(None)
-        if isinstance(core, Bringup):
-            self._feed(ses.BringupFailed(verdict.exit_status, verdict.message))
-        elif isinstance(core, Hangup):
-            if verdict.ok:
-                self.rep.step("hangup", "the modem hung up")
-            else:
-                self.rep.warn(verdict.message)
-            self._feed(ses.HangupDone())
-        elif verdict.ok:
-            self._feed(ses.RungDone())
-        else:
-            self._feed(ses.RungFailed(verdict.message))
-
-    def _modem_info(self, info: ModemInfo) -> None:
-        if info.profile and info.profile in PROFILES and PROFILES[info.profile] is not self.profile:
-            self.profile = PROFILES[info.profile]
-            self.sup.config = session_config(self.opts, self.profile)
-        if info.signal_dbm is not None or info.signal != "unknown":
-            self.signal = {"dbm": info.signal_dbm, "word": info.signal, "rssi": info.rssi, "at": time.time(),
-                           "rsrp_dbm": info.rsrp_dbm, "rsrq_db": info.rsrq_db}
-        if info.network_text:
-            self.network = {"text": info.network_text, "operator": info.operator, "mcc": info.mcc, "mnc": info.mnc,
-                            "technology": info.technology, "area": info.area, "cell": info.cell}
-        self.side.modem_info(info.iccid)
-
-    def _set_baud(self, rate: int) -> None:
-        assert self.io is not None and self.io.port is not None
-        try:
-            self.io.port.baudrate = rate
-        except Exception as exc:
-            raise ModemError(f"cannot switch {self.opts.port} to {rate} baud: {exc}") from None
 
     # ------------------------------------------------------------------ wake-ups
 
@@ -918,23 +1015,21 @@ class Daemon:
         assert self.loop is not None
         return self.loop.time()
 
-    def _trace(self) -> Callable[[str], None] | None:
-        return self.rep.trace if self.opts.trace else None
-
     def _guard(self, fn: Callable[[], None]) -> None:
         """Run one wake-up: ``fn``, then events, transmit, re-arm. A bug ends the run with one line."""
         if self._done is None or self._done.done():
             return
         try:
             fn()
-            self._drain()
+            assert self.modem is not None
+            self.modem.drain()
             if self._done.done():
                 return
             assert self.io is not None
             self.io.transmit()
             self._rearm()
         except PpposError as exc:
-            self.last_failure = str(exc)
+            self.facts.last_failure = str(exc)
             if not self._done.done():
                 self._done.set_exception(exc)
         except Exception as exc:  # a bug: end the session, restore host state, report one line
@@ -956,21 +1051,10 @@ class Daemon:
             deadline = core.get_timer()
             if deadline is not None and deadline <= now:
                 core.handle_timer(now)
-        link = io.link
-        if io.carrier_check_at is not None and now >= io.carrier_check_at:
-            io.carrier_check_at = None
-            if link is not None and link.carrier_lost():
-                self._feed(ses.CarrierLost("NO CARRIER"))
-        if self._dcd_at is not None and now >= self._dcd_at:
-            cd = self._dcd()
-            self._dcd_at = now + DCD_POLL
-            self._dcd_seen = self._dcd_seen or bool(cd)
-            if self._dcd_seen and cd is False:
-                self._dcd_at = None
-                self._feed(ses.CarrierLost("a DCD drop"))
-        if self._terminate_at is not None and now >= self._terminate_at:
-            self.rep.warn("the peer did not acknowledge LCP Terminate in time; going on")
-            self._after_terminate(now)
+        if (how := io.carrier_gone(now)) is not None:
+            self._feed(ses.CarrierLost(how))
+        assert self.modem is not None
+        self.modem.expire(now)
         deadline = self.sup.get_timer()
         if deadline is not None and now >= deadline:
             self._feed(ses.Timer())
@@ -978,12 +1062,12 @@ class Daemon:
             self._write_status()
 
     def _rearm(self) -> None:
-        assert self.loop is not None and self.io is not None
+        assert self.loop is not None and self.io is not None and self.modem is not None
         io = self.io
         core = io.core
         deadline = core.get_timer() if core is not None else None
-        for other in (self.sup.get_timer(), io.resume_at, io.carrier_check_at, self._dcd_at,
-                      self._terminate_at, self._status_due):
+        for other in (self.sup.get_timer(), io.resume_at, io.carrier_check_at, io.dcd_at,
+                      self.modem.terminate_at, self._status_due):
             if other is not None and (deadline is None or other < deadline):
                 deadline = other
         if deadline == self._timer_at and self._timer is not None:
@@ -1007,41 +1091,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ status
 
-    def snapshot(self) -> dict[str, Any]:
-        """The state file's content (see :mod:`pppos.net.status`)."""
-        io, host, sup, now = self.io, self.host, self.sup, self._now()
-        link = io.link if io is not None else None
-        wall = time.time()
-        up_since = None if sup.up_since is None or sup.phase is not ses.Phase.RUNNING else wall - (now - sup.up_since)
-        echo_failures = 0
-        bad = 0
-        if link is not None:
-            bad = link.stats.bad_frames
-            echo_failures = max(0, link.stats.echo_requests - self._echo_base - 1)
-            if link.stats.echo_rtt is not None:
-                self.echo_rtt = link.stats.echo_rtt
-        tun = host.tun
-        return {
-            "ifname": self.opts.ifname, "pid": os.getpid(), "phase": sup.phase.value,
-            "supervisor": sup.describe(now), "port": self.opts.port, "backend": "python",
-            "direct": self.opts.direct, "persist": self.opts.persist, "started": self.started,
-            "up_since": up_since, "attempts": sup.stats.attempts, "reconnects": sup.stats.reconnects,
-            "failures": sup.stats.failures, "recoveries": dict(sup.stats.rungs),
-            "local_ip": host.local_ip, "peer_ip": host.peer_ip, "mtu": host.mtu,
-            "ipv6_local": host.ipv6[0] if host.ipv6 else None, "ipv6_peer": host.ipv6[1] if host.ipv6 else None,
-            "dns": host.dns_servers, "dns_method": host.dns_method,
-            "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
-            "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad, "tasks": _task_count(),
-            "signal": self.signal, "network": self.network,
-            "last_failure": self.last_failure or sup.last_message, "updated": wall,
-            "refresh_signal": "SIGUSR1",
-            **(io.counters if io is not None else {}),
-        }
-
     def _write_status(self) -> None:
         if self.loop is None:
             return
-        state = self.snapshot()
+        assert self.io is not None
+        state = self.facts.snapshot(self.opts, self.sup, self.io, self.host, self._now())
         self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
         self.host.write_status(state)
         if self.side.fatal is not None and not self._side_stop:

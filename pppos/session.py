@@ -742,7 +742,7 @@ class Supervisor:
         self.stats.failures = 0
         self.rung_index = 0
         attempt = self.stats.attempts
-        self._report("up", "the session is up" + (f" (attempt {attempt})" if attempt > 1 else ""))
+        self._report("session", "the session is up" + (f" (attempt {attempt})" if attempt > 1 else ""))
 
     def _fail_attempt(self, status: ExitStatus, message: str) -> None:
         """An attempt ended before running: count it, climb one rung."""

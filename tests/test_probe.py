@@ -120,3 +120,23 @@ def test_no_sim(tmp_path: Path) -> None:
         result = probe(link)
     assert result.returncode == ExitStatus.SIM
     assert "no SIM card" in one_line(result.stderr)
+
+
+def test_lte_modem_shows_operator_code_technology_area_cell_and_urc_noise_is_harmless(tmp_path: Path) -> None:
+    """Issue 12: the probe names MCC/MNC, access technology, LAC/TAC and cell id; the simulator's
+    URC noise (between echoes and answers too) changes none of the answers."""
+    with run_sim(tmp_path, "--profile", "sim7600", "--network", "none", "--urc-noise", "5", "--seed", "7") as link:
+        text = probe(link)
+        as_json = probe(link, "--json")
+    assert text.returncode == 0, text.stderr
+    rows = dict(line.split(":", 1) for line in text.stdout.splitlines() if ":" in line)
+    assert rows["operator"].strip() == "PPPOS SIM (MCC 001, MNC 01)"
+    assert rows["technology"].strip() == "LTE"
+    assert rows["LAC/TAC"].strip() == "1A2B" and rows["cell id"].strip() == "1C3D4E5"
+    assert rows["model"].strip() == "SIMCOM_SIM7600E-H" and rows["IMEI"].strip().endswith("9012")
+    assert rows["signal"].strip() == "-65 dBm (excellent); RSRP -95 dBm, RSRQ -10 dB"
+    obj = json.loads(as_json.stdout)
+    network = (obj["mcc"], obj["mnc"], obj["technology"], obj["area"], obj["cell"])
+    assert network == ("001", "01", "LTE", "1A2B", "1C3D4E5")
+    assert (obj["rsrp_dbm"], obj["rsrq_db"]) == (-95.0, -10.0)
+    assert obj["registered"] is True and obj["registration"]["CEREG"] == "home"

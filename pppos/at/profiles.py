@@ -157,7 +157,7 @@ PROFILES: dict[str, ModemProfile] = _entries(
         # A7670E boot log (LilyGo-Modem-Series#520): *ATREADY, +CPIN, SMS DONE, PB DONE
         boot_urcs=((0.05, "*ATREADY: 1"), (0.10, "+CPIN: {cpin}"), (0.30, "SMS DONE"), (0.35, "PB DONE")),
         noise_urcs=("+CSQ: {csq},99", "+CPIN: READY", "SMS DONE", "PB DONE", "*ATREADY: 1", "+CGEV: NW PDN DEACT 2"),
-        ok_commands=frozenset({"+CGAUTH", "+CMER", "+CNMI", "+CMGF", "+AUTOCSQ", "+CESQ"}),
+        ok_commands=frozenset({"+CGAUTH", "+CMER", "+CNMI", "+CMGF", "+AUTOCSQ"}),
         iccid=("AT+CICCID", "AT+CCID"),
         pin_attempts=("AT+SPIC", 'AT+CPINR="SIM PIN"'),
         pin_counter=(("+SPIC", "+SPIC: {pin},{puk},3,10"), ("+CPINR", "+CPINR: SIM PIN,{pin},3")),

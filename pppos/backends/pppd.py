@@ -379,6 +379,8 @@ _LOCAL_RE = re.compile(r"local\s+IP address (\S+)")
 _REMOTE_RE = re.compile(r"remote IP address (\S+)")
 _DNS_RE = re.compile(r"(?:primary|secondary)\s+DNS address (\S+)")
 _IFACE_RE = re.compile(r"Using interface (\S+)")
+#: pppd's session totals (main.c ``print_link_stats``): "Sent 1234 bytes, received 5678 bytes."
+_STATS_RE = re.compile(r"Sent (\d+) bytes, received (\d+) bytes")
 
 
 class PppdOutput:
@@ -668,6 +670,8 @@ class _PppdSession:
         self.fatal: tuple[ExitStatus, str] | None = None
         self._verdict_seen: float = 0.0
         self._status_due = 0.0
+        #: (received, sent) octets pppd logged for the session that just ended
+        self._final: tuple[int, int] | None = None
         self._stops = 0
 
     # -- stop
@@ -697,6 +701,9 @@ class _PppdSession:
         stats = {name: (_sysfs_int(self.ifname, f"statistics/{key}") or 0) if running else 0 for name, key in (
             ("bytes_in", "rx_bytes"), ("bytes_out", "tx_bytes"), ("packets_in", "rx_packets"),
             ("packets_out", "tx_packets"))}
+        if self._final is not None:  # pppd's own count at the end of a session (its "Sent ... received" line)
+            stats["bytes_in"] = max(stats["bytes_in"], self._final[0])
+            stats["bytes_out"] = max(stats["bytes_out"], self._final[1])
         return {
             "ifname": self.ifname,
             "pid": os.getpid(),
@@ -788,7 +795,12 @@ class _PppdSession:
             return
         if self.up.trace:
             self.rep.trace(line)
-        if "Connection terminated" in line or "Modem hangup" in line:
+        if (m := _STATS_RE.search(line)) is not None:
+            # the session's last octets (ppp0 may be gone already) reach the accounting now
+            self._final = (int(m.group(2)), int(m.group(1)))
+            self.write_status()
+            self._final = None
+        elif "Connection terminated" in line or "Modem hangup" in line:
             self.link_lost(line.strip())
         elif line.startswith("Connect: ") and self.phase in ("pppd", "modem", "holdoff"):
             self.set_phase("establish")

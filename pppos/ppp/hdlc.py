@@ -384,11 +384,14 @@ class Deframer:
         """Octets of the partial frame kept between calls (bounded by ``2 * max_frame + 2``)."""
         return len(self._partial)
 
-    def partial_ends_with_line(self, word: bytes) -> bool:
-        """True when the octets after the last flag end with the line ``word`` (trailing CR/LF and
-        blank lines ignored): where a modem's result code lands when it leaves data mode between
-        frames (``NO CARRIER``, V.250 5.7.1). Looks at a bounded tail only: cheap after every read."""
-        return bytes(self._partial[-(len(word) + 8):]).rstrip(b"\r\n").endswith(word)
+    def last_line(self, limit: int = 32) -> bytes:
+        """The last complete text line after the last flag (CR/LF-terminated, at most ``limit``
+        octets looked at), or b"": where a modem's result code or URC lands when it leaves data mode
+        between frames (``NO CARRIER``, V.250 5.7.1; a reboot's ``RDY``). Cheap after every read."""
+        tail = bytes(self._partial[-limit:])
+        if not tail.endswith((b"\r", b"\n")):
+            return b""
+        return tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].strip(b"\r")
 
     def reset(self) -> None:
         """Forget any partial frame (for example after the line was reset); counters stay."""

@@ -91,6 +91,8 @@ __all__ = [
 ]
 
 ALL_ONES = 0xFFFFFFFF
+#: lines a modem sends when it has left data mode: the call ended, or it rebooted (its boot messages)
+_MODEM_LINES = frozenset({b"NO CARRIER", b"RDY", b"+CFUN: 1", b"Call Ready", b"SMS Ready", b"PB DONE", b"SMS DONE"})
 _NEGOTIATING = frozenset({State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT})
 
 
@@ -1154,11 +1156,18 @@ class PppLink:
         if control or self._park:
             self._after(now)  # data frames alone change no protocol state: nothing to flush
 
-    def carrier_lost(self) -> bool:
-        """True when the octets after the last frame end in the modem's ``NO CARRIER`` (V.250 5.7.1):
-        the modem left data mode, as pppd's modem hang-up assumes. A suffix test, cheap after every
-        read; the driver confirms it a moment later (the text could also end a chunk inside a frame)."""
-        return self._deframer.partial_ends_with_line(b"NO CARRIER")
+    def modem_text(self) -> str | None:
+        """The modem's words if the line after the last frame is a result code or boot message:
+        ``NO CARRIER`` (V.250 5.7.1), a reboot's ``RDY``/``Call Ready`` or any ``+XXX:`` URC (TS 27.007
+        section 9.2), which a modem sends only in command mode: the modem left data
+        mode, as pppd's modem hang-up assumes. Cheap after every read; the driver confirms it a moment
+        later (the same text could end a chunk inside a frame)."""
+        line = self._deframer.last_line()
+        if not line:
+            return None
+        if line in _MODEM_LINES or (line[:1] in (b"+", b"^") and line[1:2].isalpha() and b":" in line[:16]):
+            return line.decode("ascii", "replace")  # a result code, a boot message or a URC (27.007 9.2)
+        return None
 
     def next_event(self) -> LinkEvent | None:
         """The next event, or None."""

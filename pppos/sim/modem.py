@@ -823,6 +823,8 @@ class SimModem:
         if handler is not None:
             return handler
         p = self.profile
+        if p.lte_signal and name == p.lte_signal[2:].split("=", 1)[0].upper():
+            return _lte_signal
         if name in p.ok_commands:
             return _ok
         if name == p.reset_command:
@@ -1390,6 +1392,19 @@ def _cipstatus(m: SimModem, name: str, args: str, now: float) -> _Reply | None:
     if kind == "test":
         return [], "OK"
     return [], "ERROR"
+
+
+def _lte_signal(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """The LTE signal of the profile's command: ``+CESQ`` (27.007 8.69: rsrq 20 = -10 dB, rsrp 46 =
+    -95 dBm) or Quectel's ``+QCSQ: "LTE",<rssi>,<rsrp>,<sinr>,<rsrq>``."""
+    kind, _ = _kind(args)
+    if kind == "test":
+        return [], "OK"
+    if kind != "exec":
+        return [], "ERROR"
+    if name == "+QCSQ":
+        return [f'+QCSQ: "LTE",{-113 + 2 * m.config.csq},-95,150,-10'], "OK"
+    return ["+CESQ: 99,99,255,255,20,46"], "OK"
 
 
 def _cmux(m: SimModem, name: str, args: str, now: float) -> _Reply:

@@ -270,7 +270,8 @@ for session in range(2):
     report["states"].append(wait_state(lambda s: s.get("phase") == "running"
                                        and s.get("local_ip") == f"10.0.0.{2 + session}"))
     if session == 0:  # the call drops; persist: pppd redials through the connect program
-        log.write("Modem hangup\nConnection terminated.\n")
+        log.write("Modem hangup\nConnect time 0.1 minutes.\nSent 5000 bytes, received 7000 bytes.\n")
+        log.write("Connection terminated.\n")
         log.flush()
         report["states"].append(wait_state(lambda s: s.get("phase") == "holdoff"))
 stopped = []
@@ -315,6 +316,8 @@ def test_persist_redials_through_the_same_bringup_against_the_simulator(tmp_path
     first, lost, second = report["states"]
     assert first["phase"] == "running" and first["reconnects"] == 0 and first["dns"] == ["10.0.0.53"]
     assert lost["phase"] == "holdoff" and lost["dns"] == [] and "Modem hangup" in lost["last_failure"]
+    # pppd's own count of the session (ppp0 is gone by then) reached this SIM's accounting
+    assert lost["accounting"]["sim"] == "...1234" and lost["accounting"]["total"] == [7000, 5000], lost
     assert second["local_ip"] == "10.0.0.3" and second["reconnects"] == 1 and second["dns"] == ["10.0.0.53"]
     # the redial's progress lines come through pppd's log as pppos-up steps: the same AT dialogue
     assert any(line.startswith("info dial: ") for line in lines[lines.index(next(

@@ -38,8 +38,8 @@ class _NullLink:
     def receive_data(self, data: bytes, now: float) -> None:
         pass
 
-    def carrier_lost(self) -> bool:
-        return False
+    def modem_text(self) -> str | None:
+        return None
 
     def get_timer(self) -> float | None:
         return None

@@ -172,3 +172,38 @@ def test_maxfail_gives_up_with_the_last_verdict(netns, tmp_path: Path) -> None:
         finally:
             up.close()
     assert "ppp0" not in netns.ip("link")
+
+
+def _ctl(link: Path, *fault: str) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "pppos.cli.sim", "ctl", "--link", str(link), *fault],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+
+
+def test_peer_terminate_and_modem_reboot_are_recovered(netns, tmp_path: Path) -> None:
+    _need()
+    with HostServers() as servers:
+        proc, link, _ = start_sim(tmp_path, "--profile", "a7", "--network", "slirp", "--fast")
+        up = UpProcess(netns, tmp_path, str(link), "--apn", "internet", "--default-route", "--persist",
+                       "--holdoff", "0.2")
+        try:
+            up.wait_up()
+            _ctl(link, "terminate")  # the network peer sends LCP Terminate-Request
+            _wait(up, lambda: _ups(up.log) >= 2, 60, "the up after the peer's Terminate-Request")
+            assert "peer terminated the link" in up.log
+            # our Ack was the end of it: no wait for a Terminate-Ack that the peer never owes us
+            assert "did not acknowledge LCP Terminate" not in up.log
+            assert echo_roundtrip(netns, "10.0.2.2", servers.echo_port, 3000)
+            _ctl(link, "reboot")  # the modem restarts: the call drops, boot URCs, SIM again
+            _wait(up, lambda: _ups(up.log) >= 3, 90, "the up after the modem's reboot")
+            assert echo_roundtrip(netns, "10.0.2.2", servers.echo_port, 3000)
+            up.signal(signal.SIGTERM)
+            assert up.wait() == ExitStatus.SUCCESS, up.log
+            assert "Traceback" not in up.log
+        finally:
+            up.close()
+            stop_sim(proc)
+    assert "ppp0" not in netns.ip("link")
