@@ -116,3 +116,25 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], args: list[str]) -> No
     _, err = capsys.readouterr()
     assert status == ExitStatus.USAGE
     assert "Traceback" not in err and "error" in err
+
+
+def test_non_ascii_digits_and_urcs_everywhere_are_no_internal_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12: ``+CME ERROR: ²`` made pppos-probe exit with "internal error"; URCs before answers
+    became the IMEI and the model. Now: the right answers, a verdict, one line, no traceback."""
+    modem = ScriptedModem()
+    modem.replies.update(
+        {
+            "AT+CGSN": "+CSQ: 20,99\n864012345678901\nOK",
+            "AT+CGMM": "SMS DONE\nA7\nOK",
+            "AT+CSQ": "*ATREADY: 1\n+CSQ: \u00b2\u00b2,99\nOK",
+            "AT+CGDCONT?": "+CGDCONT: \u0663,\"IP\",\"x\"\nOK",
+            "AT+CREG?": "^NDISSTAT: 0,,,\"IPV4\"\n+CREG: 1,1\nOK",
+            "AT+CGATT?": "+CME ERROR: \u00b2",
+            "AT+CGATT=1": "+CME ERROR: \u00b2",
+        }
+    )
+    status, out, err = probe(capsys, modem)
+    assert "Traceback" not in err and "internal error" not in err
+    assert status == ExitStatus.NETWORK
+    assert len(err.strip().splitlines()) == 1 and "attach" in err
+    assert "***********8901" in out and "model:" in out and "A7" in out.split("model:")[1].splitlines()[0]
