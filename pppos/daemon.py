@@ -100,6 +100,8 @@ HOLDOFF_FILL = 2048
 HOLDOFF_MAX = 0.02
 #: NO CARRIER seen after the last frame is acted on if it is still the line's last text this much later
 CARRIER_CONFIRM = 0.03
+#: after the link ended by itself, wait this long for the modem's NO CARRIER before the guarded +++
+CALL_END_GRACE = 0.5
 #: DCD is polled this often while PPP runs, on ports that report it
 DCD_POLL = 0.05
 #: IPv6 needs a link MTU of at least 1280 octets (RFC 8200 section 5).
@@ -563,8 +565,10 @@ class Modem:
         self.pcap_file: BinaryIO | None = None
         self.pcap: PcapWriter | None = None
         self.profile: ModemProfile = PROFILES.get(opts.profile or "", PROFILES["generic"])
-        #: the bounded wait for the peer's Terminate-Ack (RFC 1661 section 5.5)
+        #: the bounded wait for the peer's Terminate-Ack (RFC 1661 section 5.5), or (``grace``) for the
+        #: modem's NO CARRIER after the link ended itself
         self.terminate_at: float | None = None
+        self.grace = False
         #: PPP bytes that came with CONNECT; IPCP's results for the interface
         self.trailing = b""
         self.link_up: LinkUp | None = None
@@ -603,7 +607,8 @@ class Modem:
     def expire(self, now: float) -> None:
         """The bounded Terminate wait is over: go on with the hang-up."""
         if self.terminate_at is not None and now >= self.terminate_at:
-            self.rep.warn("the peer did not acknowledge LCP Terminate in time; going on")
+            if not self.grace:
+                self.rep.warn("the peer did not acknowledge LCP Terminate in time; going on")
             self.after_terminate(now)
 
     def build_link(self, now: float, own_addresses: set[str | None]) -> PppLink:
@@ -661,7 +666,12 @@ class Modem:
         if terminate and link is not None and io.serial_reading and link.phase is not Phase.DEAD:
             self.rep.step("terminate", "sending LCP Terminate-Request")
             link.close(now, reason="pppos-up is stopping")
-            self.terminate_at = now + TERMINATE_WAIT
+            self.terminate_at, self.grace = now + TERMINATE_WAIT, False
+            return
+        if link is not None and io.serial_reading and not self.opts.direct:
+            # The link ended itself (the peer's Terminate-Request, echo failures): the modem usually
+            # ends the call a moment later with NO CARRIER, which saves the guarded +++ (seconds).
+            self.terminate_at, self.grace = now + CALL_END_GRACE, True
             return
         self.after_terminate(now)
 
@@ -793,6 +803,12 @@ async def run_reset_command(argv: tuple[str, ...], rep: Reporter) -> ses.RungDon
         proc.kill()
         await proc.wait()
         return ses.RungFailed(f"the reset command ran over {RESET_COMMAND_TIMEOUT:g} s and was killed")
+    except asyncio.CancelledError:  # pppos-up is stopping: leave no child behind
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(proc.wait())
+        raise
     rep.step("recovery", f"the reset command exited with status {code}")
     return ses.RungDone() if code == 0 else ses.RungFailed(f"the reset command exited with status {code}")
 
