@@ -803,6 +803,12 @@ async def run_reset_command(argv: tuple[str, ...], rep: Reporter) -> ses.RungDon
         proc.kill()
         await proc.wait()
         return ses.RungFailed(f"the reset command ran over {RESET_COMMAND_TIMEOUT:g} s and was killed")
+    except asyncio.CancelledError:  # pppos-up is stopping: leave no child behind
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(proc.wait())
+        raise
     rep.step("recovery", f"the reset command exited with status {code}")
     return ses.RungDone() if code == 0 else ses.RungFailed(f"the reset command exited with status {code}")
 

@@ -385,7 +385,7 @@ class SessionConfig:
     #: bound of a rung (a modem reset includes waiting for its boot messages)
     rung_guard: float = 90.0
     #: how often a vanished port is tried
-    port_poll: float = 0.5
+    port_poll: float = 0.25
     #: a session up this long resets the holdoff growth
     holdoff_reset_after: float = 600.0
     #: verdicts that are never retried

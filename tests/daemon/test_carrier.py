@@ -113,9 +113,30 @@ def test_reset_command(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(failed, RungFailed) and "status 1" in failed.message
     missing = asyncio.run(run_reset_command(("/nonexistent/uhubctl", "-a", "cycle"), rep))
     assert isinstance(missing, RungFailed) and "cannot run /nonexistent/uhubctl" in missing.message
+    async def cancelled() -> int:
+        task = asyncio.create_task(run_reset_command(("sleep", "30"), rep))
+        await asyncio.sleep(0.3)
+        children = _children()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return len(children - _children())
+
+    assert asyncio.run(cancelled()) == 1  # the stopped daemon's reset command does not outlive it
     monkeypatch.setattr(daemon_mod, "RESET_COMMAND_TIMEOUT", 0.2)
     slow = asyncio.run(run_reset_command(("sleep", "30"), rep))
     assert isinstance(slow, RungFailed) and "killed" in slow.message
+
+
+def _children() -> set[int]:
+    import os
+
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return {int(p) for p in fh.read().split()}
+    except OSError:
+        return set()
 
 
 # -- the AT scripts of the ladder ------------------------------------------------------------------
