@@ -44,7 +44,7 @@ from typing import Any
 from pppos.errors import ConfigError
 
 __all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "AccountingStore", "DataCap", "format_accounting",
-           "parse_data_cap", "render_metrics", "sim_label", "write_metrics"]
+           "parse_data_cap", "render_metrics", "sim_label", "stored_summaries", "write_metrics"]
 
 #: Seconds between accounting writes while the counters move.
 FLUSH_INTERVAL = 60.0
@@ -265,6 +265,23 @@ class AccountingStore:
                            f"{exc.strerror}; the totals are kept for the next try")
         acc.flushed(wall)
         return True, None
+
+
+def stored_summaries(wall: float, directory: str | None = None) -> list[dict[str, Any]]:
+    """:meth:`Accountant.summary` of every SIM with a readable record (``pppos-status`` while nothing runs)."""
+    store = AccountingStore(directory)
+    try:
+        paths = sorted(store.directory.glob("*.json"))
+    except OSError:
+        return []
+    out = []
+    for path in paths:
+        try:
+            record = json.loads(path.read_bytes())
+            out.append(Accountant.from_record(str(record.get("iccid", "")), record).summary(wall))
+        except (OSError, ValueError, AttributeError, TypeError, UnicodeDecodeError):
+            continue
+    return out
 
 
 def format_accounting(summary: dict[str, Any]) -> list[str]:

@@ -141,6 +141,7 @@ class HookRunner:
         self.log = log or (lambda level, message: None)
         self.results: list[HookResult] = []
         self._chain: asyncio.Task[None] | None = None
+        self._running: tuple[str, int] | None = None  # (kind, pid) of the hook running now
 
     def fire(self, kind: str, facts: HookFacts) -> None:
         """Queue the ``kind`` hooks with ``facts`` (returns at once; they run after those queued before)."""
@@ -170,6 +171,7 @@ class HookRunner:
         except OSError as exc:
             self.log("warning", f"{kind} hook {name} could not start: {exc.strerror or exc}")
             return HookResult(kind, name, None, "could not start")
+        self._running = (kind, proc.pid)
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
         except TimeoutError:
@@ -185,13 +187,25 @@ class HookRunner:
             with contextlib.suppress(Exception):
                 await asyncio.shield(proc.wait())
             raise
+        finally:
+            self._running = None
         status = proc.returncode if proc.returncode is not None else -1
+        if status < 0:
+            self.log("warning", f"{kind} hook {name} was killed (signal {-status})")
+            return HookResult(kind, name, None, "killed")
         if status == 0:
             self.log("info", f"{kind} hook {name} ran")
         else:
             last = _one_line(out or b"")
             self.log("warning", f"{kind} hook {name} exited with status {status}" + (f": {last}" if last else ""))
         return HookResult(kind, name, status)
+
+    def kill_running(self, kind: str) -> None:
+        """Kill the ``kind`` hook running now, if any (at exit: a hung ip-up must not hold up ip-down)."""
+        running = self._running
+        if running is not None and running[0] == kind:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(running[1], signal.SIGKILL)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for the queued hooks (at exit, so ip-down runs); gives up after ``timeout`` seconds."""

@@ -70,6 +70,7 @@ class Sidecar:
     async def close(self, wall: float | None = None) -> None:
         """At exit: ip-down if the link was up, wait for the hooks, write the accounting, stop pinging."""
         self.notifier.stopping()
+        self.hooks.kill_running("ip-up")  # the link is going: a hung ip-up must not hold up ip-down
         if self.up_facts is not None:
             self.link_down()
         with contextlib.suppress(Exception):

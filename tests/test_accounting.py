@@ -209,3 +209,25 @@ def test_sidecar_warns_once_for_a_corrupt_record_and_for_a_failing_store(tmp_pat
         os.chmod(tmp_path / "accounting", 0o700)
     warnings = [m for kind, m in said if kind == "warn"]
     assert len(warnings) == 2 and "cannot write" in warnings[1], said  # said once, not every minute
+
+
+def test_status_shows_stored_totals_while_nothing_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import time
+
+    from pppos.accounting import AccountingStore
+    from pppos.cli import status
+    from pppos.errors import ExitStatus
+
+    monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path / "run"))
+    store = AccountingStore()
+    acc, _ = store.open(ICCID)
+    acc.update(2_000_000, 500_000, time.time())
+    assert store.save(acc, time.time(), force=True)[0]
+    assert status.main([]) == ExitStatus.LINK_LOST
+    out = capsys.readouterr().out
+    assert "not running" in out and "data (SIM ...1234): today 2.0 MB in, 500.0 kB out" in out, out
+    assert status.main(["--json"]) == ExitStatus.LINK_LOST
+    assert json.loads(capsys.readouterr().out)["accounting"][0]["total"] == [2_000_000, 500_000]

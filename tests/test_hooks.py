@@ -99,3 +99,26 @@ def test_a_missing_command_is_logged(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert lines == [("warning", "ip-up hook nope could not start: No such file or directory")]
+
+
+def test_at_exit_a_hung_ip_up_is_killed_so_ip_down_still_runs(tmp_path: Path) -> None:
+    base = tmp_path / "etc"
+    (base / "ip-up.d").mkdir(parents=True)
+    (base / "ip-down.d").mkdir()
+    _script(base / "ip-up.d" / "10-hangs", "#!/bin/sh\nsleep 600\n")
+    out = tmp_path / "out.jsonl"
+    _script(base / "ip-down.d" / "10-record", RECORDER.format(out=out, name="down"))
+    lines: list[tuple[str, str]] = []
+
+    async def scenario() -> None:
+        runner = HookRunner(directory=str(base), log=lambda *a: lines.append(a))  # the default 30 s limit
+        runner.fire("ip-up", FACTS)
+        while runner._running is None:  # until ip-up runs (and hangs)
+            await asyncio.sleep(0.01)
+        runner.kill_running("ip-up")  # what the daemon does at exit
+        runner.fire("ip-down", FACTS)
+        await runner.drain(timeout=10)
+
+    asyncio.run(scenario())
+    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == ["down"]
+    assert ("warning", "ip-up hook 10-hangs was killed (signal 9)") in lines

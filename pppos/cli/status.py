@@ -54,12 +54,17 @@ def _main(argv: list[str]) -> int:
     if running:
         state = read_fresh_status(state_path(args.ifname, args.run_dir)) or state
     if state is None or not running:
+        from pppos.accounting import format_accounting, stored_summaries
+
         phase = "down" if state is None else "dead"
         last = read_last_failure(args.ifname, args.run_dir)
+        data = stored_summaries(time.time())  # byte totals per SIM survive the daemon
         if args.json:
-            record = {"ifname": args.ifname, "phase": phase, "running": False}
+            record: dict[str, object] = {"ifname": args.ifname, "phase": phase, "running": False}
             if last:
                 record["last_failure"] = last
+            if data:
+                record["accounting"] = data
             print(json.dumps(record))
         else:
             if state is None:
@@ -70,6 +75,8 @@ def _main(argv: list[str]) -> int:
                 print(f"{args.ifname}: not running (pid {pid} {why}; run pppos-down to clean up)")
             if last:
                 print(f"last failure: {last}")
+            for summary in data:
+                print("\n".join(format_accounting(summary)))
         return int(ExitStatus.LINK_LOST)
     if args.json:
         print(json.dumps({**state, "running": True}, sort_keys=True))
