@@ -118,6 +118,24 @@ def _has_final(buf: bytes) -> bool:
     return False
 
 
+def _write_when_ready(fd: int, data: bytes, timeout: float) -> None:
+    """Write ``data`` to a non-blocking fd, waiting while the pty's input queue is full.
+
+    After a test floods the link (64 KB of noise), the simulator may not have drained the queue yet:
+    a bare ``os.write`` would then raise BlockingIOError instead of waiting like a real terminal.
+    """
+    deadline = time.monotonic() + timeout
+    view = memoryview(data)
+    while view:
+        assert time.monotonic() < deadline, "the simulator stopped reading its link"
+        _, writable, _ = select.select([], [fd], [], min(0.2, max(deadline - time.monotonic(), 0)))
+        if writable:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+
+
 def chat(fd: int, command: str | bytes, timeout: float = 3.0) -> str:
     """Send ``command`` + CR on ``fd`` and return everything read until a final result line (or timeout).
 
@@ -125,7 +143,7 @@ def chat(fd: int, command: str | bytes, timeout: float = 3.0) -> str:
     same way whatever the timing; later URCs are left for the next read.
     """
     raw = command.encode() if isinstance(command, str) else command
-    os.write(fd, raw + b"\r")
+    _write_when_ready(fd, raw + b"\r", timeout)
     buf = read_until(fd, _has_final, timeout)
     if _has_final(buf) and not buf.endswith(b"\r\n\r\n") and b"CONNECT" not in buf:
         buf += read_until(fd, bool, 0.05)

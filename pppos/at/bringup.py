@@ -1224,10 +1224,12 @@ class Bringup(_Plan):
             self._note_registration(queries, reports)
             state = consolidate({d: r.stat for d, r in reports.items()})
             if state in REGISTERED_STATES:
-                self._reg_reports = None
                 self._progress("registration", f"registered: {self._registration_text()}")
                 for domain in ["CREG", *(d for d in reporting if d != "CREG")]:
                     yield self._cmd(f"AT+{domain}=0")
+                # the other domains' URCs that came with the first one are in by now
+                self._reg_reports = None
+                self._note_registration(queries, reports)
                 return True
             if state == 3:
                 self._conclude(VerdictCode.REG_DENIED, registration=self._registration_text())
@@ -1260,7 +1262,7 @@ class Bringup(_Plan):
                 if report.act is not None:
                     self._info["technology"] = report.technology
                 if report.lac is not None:
-                    self._info["area"] = f"{report.lac:04X}"
+                    self._info["area"] = f"{report.lac:04X}" if report.lac <= 0xFFFF else f"{report.lac:06X}"
                 if report.ci is not None:
                     self._info["cell"] = f"{report.ci:X}"
                 break

@@ -128,7 +128,11 @@ class ModemProfile:
     @property
     def has_cereg(self) -> bool:
         """The modem knows ``AT+CEREG`` (an LTE modem)."""
-        return any(q.upper().startswith("AT+CEREG") for q in self.registration)
+        return self.knows_domain("CEREG")
+
+    def knows_domain(self, domain: str) -> bool:
+        """The modem answers the registration command of ``domain`` (``CEREG``, ``C5GREG``, ...)."""
+        return any(q.upper().startswith(f"AT+{domain.upper()}?") for q in self.registration)
 
 
 def _entries(*profiles: ModemProfile) -> dict[str, ModemProfile]:
@@ -183,6 +187,29 @@ PROFILES: dict[str, ModemProfile] = _entries(
         ok_commands=frozenset({"+CMER", "+CNMI", "+CMGF", "+CSCLK"}),
         pin_attempts=("AT+SPIC",),
         pin_counter=(("+SPIC", "+SPIC: {pin},10,{puk},10"),),
+    ),
+    ModemProfile(
+        name="quectel5g",
+        description="Quectel RM500Q/RM502Q/RM520N (5G NR)",
+        dial="ATD*99#",
+        registration=("AT+CREG?", "AT+CGREG?", "AT+CEREG?", "AT+C5GREG?"),
+        reset="AT+CFUN=1,1",
+        auth_command='AT+QICSGP={cid},1,"","{user}","{password}",{auth}',
+        lte_signal="AT+CESQ",
+        match=("rm500q", "rm502q", "rm505q", "rm510q", "rm520n", "rm530n"),
+        manufacturer="Quectel",
+        model="RM500Q-GL",
+        revision="RM500QGLABR11A06M4G",
+        ati=("Quectel", "RM500Q-GL", "Revision: RM500QGLABR11A06M4G"),
+        act=11,
+        ccid=(("+QCCID", "+QCCID: {iccid}"), ("+CCID", "+CCID: {iccid}")),
+        boot_urcs=((0.05, "RDY"), (0.10, "+CPIN: {cpin}"), (0.20, "+QUSIM: 1"), (0.30, "+QIND: SMS DONE"),
+                   (0.35, "+QIND: PB DONE")),
+        noise_urcs=("+QIND: SMS DONE", "+QIND: PB DONE", "+QUSIM: 1", "+CPIN: READY", '+QIND: "csq",{csq},99'),
+        ok_commands=frozenset({"+QICSGP", "+CMER", "+CNMI", "+CMGF"}),
+        iccid=("AT+QCCID", "AT+CCID"),
+        pin_attempts=('AT+QPINC="SC"',),
+        pin_counter=(("+QPINC", '+QPINC: "SC",{pin},{puk}'),),
     ),
     ModemProfile(
         name="quectel",
@@ -248,7 +275,8 @@ PROFILES: dict[str, ModemProfile] = _entries(
         name="generic",
         description="any 3GPP TS 27.007 modem",
         dial="ATD*99***1#",
-        registration=("AT+CREG?", "AT+CGREG?"),
+        # every domain: a GSM-only modem answers ERROR to the LTE/5G ones, which are then skipped
+        registration=("AT+CREG?", "AT+CGREG?", "AT+CEREG?", "AT+C5GREG?"),
         reset="AT+CFUN=1,1",
         cpin_space=False,
         noise_urcs=("+CSQ: {csq},99", "RING", "+CGEV: ME DETACH"),

@@ -255,8 +255,10 @@ def _check_host() -> None:
 
 def _demo(argv: list[str]) -> int:
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--profile", default="a7", choices=("a7", "sim800", "sim7600", "quectel", "generic"),
-                        help="which simulated modem to dial (default a7)")
+    from pppos.at.profiles import PROFILES, profile_help
+
+    parser.add_argument("--profile", default="a7", choices=list(PROFILES),
+                        help=f"which simulated modem to dial: {profile_help()} (default a7)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed for each step (default 60)")
     args = parser.parse_args(argv)
     _check_host()

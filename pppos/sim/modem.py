@@ -376,6 +376,7 @@ class SimModem:
         self.creg_n = p.default_creg_n
         self.cgreg_n = 0
         self.cereg_n = 0
+        self.c5greg_n = 0
         self.cops_format = 0
         self.guard = 1.0
         self._line = bytearray()
@@ -507,9 +508,11 @@ class SimModem:
         """Registration URCs (27.007 7.2 unsolicited form ``<stat>[,<lac>,<ci>[,<AcT>]]``) of every
         domain whose report mode is on."""
         stat = self.registration_stat(now)
-        domains = (("+CREG", self.creg_n), ("+CGREG", self.cgreg_n), ("+CEREG", self.cereg_n))
+        domains = (
+            ("+CREG", self.creg_n), ("+CGREG", self.cgreg_n), ("+CEREG", self.cereg_n), ("+C5GREG", self.c5greg_n)
+        )
         for name, n in domains:
-            if n and not (skip_creg and name == "+CREG") and (name != "+CEREG" or self.profile.has_cereg):
+            if n and not (skip_creg and name == "+CREG") and self.profile.knows_domain(name[1:]):
                 self._urc(f"{name}: {stat}{self._location(n, stat)}", now)
 
     def _location(self, n: int, stat: int) -> str:
@@ -517,6 +520,8 @@ class SimModem:
         if n < 2 or stat not in (1, 5):
             return ""
         act = f",{self.profile.act}" if self.profile.act is not None else ""
+        if self.profile.act is not None and self.profile.act >= 10:  # 5GS: 3-octet TAC, 36-bit NR cell id
+            return f',"01A2B3","00C3D4E5F"{act}'
         cell = "01C3D4E5" if self.profile.act == 7 else "00C3D4"
         return f',"1A2B","{cell}"{act}'
 
@@ -833,7 +838,7 @@ class SimModem:
             return _ccid
         if any(name == counter for counter, _ in p.pin_counter):
             return _pin_counter
-        if name == "+CEREG" and p.has_cereg:
+        if name in ("+CEREG", "+C5GREG") and p.knows_domain(name[1:]):
             return _reg_cmd
         if name == "+CIPSTATUS" and p.cipstatus:
             return _cipstatus
@@ -1226,7 +1231,7 @@ def _cops(m: SimModem, name: str, args: str, now: float) -> _Reply:
 
 
 def _reg_cmd(m: SimModem, name: str, args: str, now: float) -> _Reply:
-    attr = {"+CREG": "creg_n", "+CGREG": "cgreg_n", "+CEREG": "cereg_n"}[name]
+    attr = {"+CREG": "creg_n", "+CGREG": "cgreg_n", "+CEREG": "cereg_n", "+C5GREG": "c5greg_n"}[name]
     kind, value = _kind(args)
     if kind == "read":
         n = getattr(m, attr)

@@ -27,6 +27,7 @@ from pppos.at.parse import (
     parse_qcsq,
     parse_registration_line,
 )
+from pppos.at.profiles import PROFILES
 from pppos.sim.modem import SimConfig, SimModem
 
 #: eight digits no generator below produces by chance (its hex fields are at most 8 random digits)
@@ -184,7 +185,7 @@ def run_parsers(data: bytes) -> None:
 def run_bringup(rng: random.Random) -> None:
     """A bring-up (or hang-up) plan against a modem that answers each command with a fuzz input."""
     config = BringupConfig(
-        profile=rng.choice(("auto", "a7", "sim7600", "quectel", "generic")),
+        profile=rng.choice(("auto", *PROFILES)),
         pin=PIN if rng.randrange(2) else None,
         apn="internet" if rng.randrange(2) else None,
         dial=bool(rng.randrange(2)),
@@ -217,7 +218,7 @@ def run_bringup(rng: random.Random) -> None:
 
 def run_simulator(rng: random.Random, data: bytes) -> None:
     """The simulated modem (the other side of the line) fed the same garbage as host input."""
-    modem = SimModem(SimConfig(profile=rng.choice(("a7", "sim800", "sim7600", "quectel", "generic"))))
+    modem = SimModem(SimConfig(profile=rng.choice(list(PROFILES))))
     now = 0.0
     for piece in _chunks(rng, data + b"\rAT+CREG=2;+CEREG?\r"):
         modem.receive_data(piece, now)

@@ -10,8 +10,8 @@ from pppos.at.profiles import PROFILES, detect_profile, get_profile
 from pppos.errors import ConfigError, ExitStatus
 
 
-def test_registry_has_the_five_profiles() -> None:
-    assert set(PROFILES) == {"a7", "sim800", "sim7600", "quectel", "generic"}
+def test_registry_has_the_six_profiles() -> None:
+    assert set(PROFILES) == {"a7", "sim800", "sim7600", "quectel5g", "quectel", "generic"}
     for name, profile in PROFILES.items():
         assert profile.name == name
         assert profile.dial.startswith("ATD")
@@ -86,3 +86,12 @@ def test_one_registry_serves_host_simulator_and_clis() -> None:
 def test_each_profile_detects_its_own_simulated_banner(name: str) -> None:
     profile = PROFILES[name]
     assert detect_profile("\n".join(profile.ati), f"{profile.manufacturer} {profile.model}").name == name
+
+
+def test_a_5g_modem_is_one_entry() -> None:
+    """Issue 12: adding a modem is one registry entry; the Quectel RM500Q asks +C5GREG too."""
+    rm500q = PROFILES["quectel5g"]
+    assert "AT+C5GREG?" in rm500q.registration and rm500q.knows_domain("C5GREG")
+    assert detect_profile("Quectel\nRM500Q-GL\nRevision: RM500QGLABR11A06M4G", "RM500Q-GL").name == "quectel5g"
+    assert detect_profile("Quectel\nEC25", "EC25").name == "quectel"
+    assert "AT+C5GREG?" in PROFILES["generic"].registration

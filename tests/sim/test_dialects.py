@@ -269,3 +269,22 @@ def test_sim_with_auth_makes_slirp_require_it(tmp_path: Path, protocol: str, pas
             assert _pump_link(fd, ppp, echoed, 10.0), events
         finally:
             port.close()
+
+
+def test_5g_modem_registers_through_c5greg() -> None:
+    """The RM500Q dialect: AT+C5GREG=2 reports TAC, NR cell id and AcT 11; the host names it 5G NR."""
+    modem = SimModem(SimConfig(profile="quectel5g", registration_delay=0.8))
+    events = converse(Bringup(BringupConfig(dial=False)), modem)
+    assert verdict(events).code is VerdictCode.READY
+    got = info(events)
+    assert got.profile == "quectel5g" and ("C5GREG", "home") in got.registration
+    assert (got.technology, got.area, got.cell) == ("5G NR", "01A2B3", "C3D4E5F")
+    assert got.network_text == "PPPOS SIM (001/01), 5G NR, TAC 01A2B3, cell C3D4E5F"
+
+
+def test_generic_gsm_only_modem_skips_the_domains_it_lacks() -> None:
+    """generic asks CEREG and C5GREG too; a modem answering ERROR to them still registers."""
+    modem = SimModem(SimConfig(profile="sim800", registration_delay=0.3))
+    events = converse(Bringup(BringupConfig(dial=False, profile="generic")), modem)
+    assert verdict(events).code is VerdictCode.READY
+    assert [name for name, _ in info(events).registration] == ["CREG", "CGREG"]
