@@ -191,7 +191,8 @@ VERDICTS: dict[VerdictCode, tuple[bool, ExitStatus, str]] = {
         False,
         ExitStatus.NETWORK,
         "the modem did not register within {timeout:g} s ({registration}; signal {signal}): "
-        "check the antenna and coverage, or wait longer with --timeout",
+        "check the antenna and coverage, or give it longer (pppos-up --registration-timeout, "
+        "pppos-probe --timeout)",
     ),
     VerdictCode.ATTACH_FAILED: (
         False,
