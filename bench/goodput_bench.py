@@ -377,7 +377,7 @@ class Session:
         # The state file lives in /run/pppos, a tmpfs on Debian; /tmp here is ext4, where each 1 s
         # atomic rewrite (write + rename) costs 1-3 ms of CPU. /dev/shm is the tmpfs at hand.
         run_dir = RUN_BASE / f"{os.getpid()}-{self.workdir.name}"
-        env = {**os.environ, "PPPOS_RUN_DIR": str(run_dir),
+        env = {**os.environ, "PPPOS_RUN_DIR": str(run_dir), "PPPOS_STATE_DIR": str(run_dir / "state"),
                "PPPOS_RESOLV_CONF": str(self.workdir / "resolv")}
         self.log = self.workdir / "up.log"
         with open(self.log, "wb") as fh:

@@ -180,6 +180,10 @@ class UpOptions:
     #: Run IPv6CP (RFC 5072); ``--no-ipv6`` keeps the link IPv4-only.
     ipv6: bool = opt(True, "negotiate IPv6 (IPv6CP) besides IPv4 (default; --no-ipv6: IPv4 only)", kind="bool",
                      negatable=True)
+    #: How long the bring-up waits for the modem to register (27.007 7.2/10.1.19/10.1.22) before it
+    #: gives up with "the modem did not register" (exit 5).
+    registration_timeout: float = opt(60.0, "how long to wait for the modem to register (default 60 s)",
+                                      kind="float", metavar="S")
     #: (interval seconds, failures) for LCP Echo-Request keepalives (RFC 1661 section 5.8); None = off.
     lcp_echo: tuple[float, int] | None = opt((30.0, 4), "LCP echo keepalive (default 30,4; 'off')",
                                              metavar="INTERVAL,FAILURES", convert=_parse_lcp_echo)
@@ -260,6 +264,7 @@ class UpOptions:
             "apn": self.apn,
             "user": self.user,
             "password": self.password,
+            "registration_timeout": self.registration_timeout,
         }
         # SIM safety: never resend a PIN a SIM refused; remember each refusal (pppos.pinguard).
         from pppos.pinguard import bringup_fields
@@ -497,6 +502,8 @@ def _validate(opts: UpOptions) -> None:
         raise ConfigError("--user must be one line of at most 255 characters")
     if opts.password is not None and len(opts.password) > 255:
         raise ConfigError("the password is longer than 255 characters (PAP limit)")
+    if not (math.isfinite(opts.registration_timeout) and 1 <= opts.registration_timeout <= 3600):
+        raise ConfigError(f"--registration-timeout {opts.registration_timeout:g} is outside 1..3600 seconds")
     if opts.maxfail < 0:
         raise ConfigError(f"--maxfail {opts.maxfail}: give 0 (never give up) or more")
     for name, value in (("--holdoff", opts.holdoff), ("--holdoff-max", opts.holdoff_max)):

@@ -53,11 +53,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pppos import session as ses
-from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, Progress, SetBaud, SetDtr, Verdict
+from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, PinRefused, Progress, SetBaud, SetDtr, Verdict
 from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.at.recovery import RecoveryPlan, profile_rungs
 from pppos.config import UpOptions
 from pppos.errors import ExitStatus, LinkError, ModemError, PpposError
+from pppos.pinguard import remember_pin_refusal
 from pppos.ppp.link import (
     AuthResult,
     EchoRtt,
@@ -725,6 +726,8 @@ class Modem:
                     self.feed(ses.DataMode())
                 case Verdict():
                     self.verdict(core, event)
+                case PinRefused(iccid=iccid):
+                    remember_pin_refusal(self.opts.pin, iccid)
                 case PhaseChanged(phase=phase):
                     if phase in (Phase.AUTHENTICATE, Phase.NETWORK) and self.sup.phase is ses.Phase.PPP:
                         self.rep.step("lcp", "LCP up")

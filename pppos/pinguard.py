@@ -20,10 +20,17 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["DEFAULT_STATE_DIR", "bringup_fields", "fingerprint", "refused_for", "remember_refusal", "state_dir"]
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "bringup_fields",
+    "fingerprint",
+    "refused_for",
+    "remember_pin_refusal",
+    "remember_refusal",
+    "state_dir",
+]
 
 DEFAULT_STATE_DIR = "/var/lib/pppos"
 _SALT_FILE = "pin-salt"
@@ -132,13 +139,19 @@ def remember_refusal(pin: str, iccid: str, directory: str | None = None) -> Path
         return None
 
 
-def bringup_fields(pin: str | None) -> dict[str, frozenset[str] | Callable[[str], None]]:
-    """The :class:`~pppos.at.bringup.BringupConfig` fields that make a bring-up with ``pin`` safe:
-    ``pin_refused_for`` (read now) and ``on_pin_refused`` (remembers a refusal). Empty without a PIN."""
+def bringup_fields(pin: str | None) -> dict[str, frozenset[str]]:
+    """The :class:`~pppos.at.bringup.BringupConfig` field that makes a bring-up with ``pin`` safe:
+    ``pin_refused_for``, the SIMs that refused this PIN before (read now). Empty without a PIN.
+    Each driver records a new refusal when the bring-up reports :class:`~pppos.at.bringup.PinRefused`
+    (:func:`remember_refusal`)."""
     if pin is None:
         return {}
+    return {"pin_refused_for": refused_for(pin)}
 
-    def remember(iccid: str) -> None:
+
+def remember_pin_refusal(pin: str | None, iccid: str) -> None:
+    """A driver's answer to :class:`~pppos.at.bringup.PinRefused`: record the refusal of ``pin`` (if one
+    was sent) for the SIM ``iccid``. Best effort: a state directory that cannot be written is no reason
+    to fail the run, whose verdict already says the PIN was refused."""
+    if pin is not None:
         remember_refusal(pin, iccid)
-
-    return {"pin_refused_for": refused_for(pin), "on_pin_refused": remember}

@@ -23,5 +23,9 @@ def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test (and the programs it starts) remembers SIM PIN refusals in a state directory of its own."""
+    """Each test (and the programs it starts) keeps PIN refusals and byte totals in a state directory
+    of its own,"""
     monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    # and its state files, last failure and resolver backup in a run directory of its own (a test that
+    # names one itself still wins): nothing a test runs writes to the host's /run/pppos
+    monkeypatch.setenv("PPPOS_RUN_DIR", str(tmp_path_factory.mktemp("run")))

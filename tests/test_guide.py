@@ -20,7 +20,7 @@ QUOTED = [
     "check the port, the cable (TX/RX crossed, common ground)",
     "stop it first (pppos-down, or end that program)",
     "the port is busy (another program, ModemManager or pppd, has it open)",
-    "check the antenna and coverage, or wait longer with --timeout",
+    "check the antenna and coverage, or give it longer (pppos-up --registration-timeout, ",
     "registration was denied by the network ({registration}): the SIM may be inactive, barred ",
     "check the APN (--apn) and that the SIM has data",
     "the peer gave no DNS servers and no --dns was given",

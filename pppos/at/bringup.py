@@ -79,6 +79,7 @@ __all__ = [
     "Hangup",
     "ModemInfo",
     "PdpContext",
+    "PinRefused",
     "Progress",
     "SetBaud",
     "SetDtr",
@@ -190,7 +191,8 @@ VERDICTS: dict[VerdictCode, tuple[bool, ExitStatus, str]] = {
         False,
         ExitStatus.NETWORK,
         "the modem did not register within {timeout:g} s ({registration}; signal {signal}): "
-        "check the antenna and coverage, or wait longer with --timeout",
+        "check the antenna and coverage, or give it longer (pppos-up --registration-timeout, "
+        "pppos-probe --timeout)",
     ),
     VerdictCode.ATTACH_FAILED: (
         False,
@@ -371,7 +373,17 @@ class DataMode:
     trailing: bytes = field(default=b"", repr=False)
 
 
-BringupEvent = Progress | SetBaud | SetDtr | ModemInfo | Verdict | DataMode
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PinRefused:
+    """The SIM refused the PIN (27.007 8.3 ``+CPIN``): the driver remembers it for this SIM
+    (:func:`pppos.pinguard.remember_refusal`) and feeds it back as ``BringupConfig.pin_refused_for``
+    on every later start, so that a wrong PIN is never sent twice and the SIM never locks itself.
+    ``iccid`` is "" when the SIM's ICCID could not be read."""
+
+    iccid: str
+
+
+BringupEvent = Progress | SetBaud | SetDtr | ModemInfo | Verdict | DataMode | PinRefused
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -386,13 +398,11 @@ class BringupConfig:
     autobaud: bool = True
     pin: str | None = field(default=None, repr=False)
     #: ICCIDs of the SIMs that refused this very PIN before ("" stands for a SIM whose ICCID could
-    #: not be read): the PIN is never sent to them again (the driver remembers refusals)
+    #: not be read): the PIN is never sent to them again (the driver remembers each refusal that a
+    #: :class:`PinRefused` event reports)
     pin_refused_for: frozenset[str] = frozenset()
     #: never send a PIN when the modem says fewer attempts than this remain
     min_pin_attempts: int = 2
-    #: the driver's hook, called once with the ICCID when the SIM refuses the PIN, so that the
-    #: driver remembers the refusal (:mod:`pppos.pinguard`) and feeds it back as ``pin_refused_for``
-    on_pin_refused: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     #: set the PDP context to this APN (None: leave the modem's contexts as they are)
     apn: str | None = None
     user: str | None = None
@@ -1153,8 +1163,7 @@ class Bringup(_Plan):
         return iccid
 
     def _pin_refused(self) -> None:
-        if self.config.on_pin_refused is not None:
-            self.config.on_pin_refused(str(self._info.get("iccid") or ""))
+        self._emit(PinRefused(iccid=str(self._info.get("iccid") or "")))
 
     def _pin_guard(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
         """Before a PIN goes out: which SIM is this (ICCID), did it refuse this PIN before, and how

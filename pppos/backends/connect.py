@@ -132,9 +132,10 @@ def read_verdict(path: str) -> tuple[bool, int, str] | None:
 
 def run(settings: dict[str, object], port: FdPort) -> int:
     """One bring-up over ``port``; returns 0 when the modem is in data mode."""
-    from pppos.at.bringup import Bringup, DataMode, Progress, Verdict
+    from pppos.at.bringup import Bringup, DataMode, PinRefused, Progress, Verdict
     from pppos.config import UpOptions
     from pppos.errors import ExitStatus, PpposError
+    from pppos.pinguard import remember_pin_refusal
     from pppos.serial_port import run_blocking
 
     verdict_path = str(settings.get("verdict") or "") or None
@@ -160,6 +161,8 @@ def run(settings: dict[str, object], port: FdPort) -> int:
     def on_event(ev: object) -> None:
         if isinstance(ev, Progress):
             _say(ev.step, ev.message)
+        elif isinstance(ev, PinRefused):
+            remember_pin_refusal(up.pin, ev.iccid)
 
     try:
         ev = run_blocking(cast("serial.Serial", port), bringup, until=lambda e: isinstance(e, DataMode | Verdict),

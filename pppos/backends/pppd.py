@@ -947,7 +947,8 @@ def _worker(up: Any, reporter: Any, *, opts: PppdOptions, pppd: str | None, sess
     port = open_port(up.port, up.baud)
     try:
         if not up.direct:
-            from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, Progress, Verdict
+            from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, PinRefused, Progress, Verdict
+            from pppos.pinguard import remember_pin_refusal
 
             call(session.set_phase, "modem")
             bringup = Bringup(up.bringup_config())
@@ -956,6 +957,8 @@ def _worker(up: Any, reporter: Any, *, opts: PppdOptions, pppd: str | None, sess
             def on_event(ev: object) -> None:
                 if isinstance(ev, Progress):
                     call(reporter.step, ev.step, ev.message)
+                elif isinstance(ev, PinRefused):
+                    remember_pin_refusal(up.pin, ev.iccid)
                 elif isinstance(ev, ModemInfo):
                     sig = None
                     if ev.signal_dbm is not None or ev.signal != "unknown":

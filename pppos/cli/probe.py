@@ -98,8 +98,8 @@ def _probe(argv: list[str]) -> int:
     if pin is not None and not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise ConfigError("a SIM PIN is 4 to 8 digits")
 
-    from pppos.at.bringup import Bringup, BringupConfig, ModemInfo, Progress, Verdict
-    from pppos.pinguard import bringup_fields
+    from pppos.at.bringup import Bringup, BringupConfig, ModemInfo, PinRefused, Progress, Verdict
+    from pppos.pinguard import refused_for, remember_pin_refusal
     from pppos.serial_port import open_port, run_blocking
 
     trace = (lambda line: print(f"  {line}", file=sys.stderr)) if args.verbose else None
@@ -111,7 +111,7 @@ def _probe(argv: list[str]) -> int:
         apn=args.apn,
         dial=False,
         registration_timeout=args.timeout,
-        **bringup_fields(pin),  # type: ignore[arg-type]
+        pin_refused_for=refused_for(pin) if pin is not None else frozenset(),
     )
     plan = Bringup(config, trace=trace)
     infos: list[ModemInfo] = []
@@ -119,6 +119,8 @@ def _probe(argv: list[str]) -> int:
     def on_event(event: object) -> None:
         if isinstance(event, ModemInfo):
             infos.append(event)
+        elif isinstance(event, PinRefused):
+            remember_pin_refusal(pin, event.iccid)
         elif isinstance(event, Progress) and args.verbose:
             print(f"{PROG}: {event.step}: {event.message}", file=sys.stderr)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pppos.at.bringup import VerdictCode, parse_iccid, parse_pin_attempts
+from pppos.at.bringup import PinRefused, VerdictCode, parse_iccid, parse_pin_attempts
 from pppos.errors import ExitStatus
 from tests.at.test_bringup import bring_up, info_of, modem_with, verdict_of
 
@@ -26,19 +26,24 @@ def _sent_pins(modem) -> list[str]:
     return [c for c in modem.commands if c.startswith("AT+CPIN=")]
 
 
-def test_refused_pin_is_remembered_through_the_hook_and_never_resent() -> None:
-    refused: list[str] = []
+def _refusals(events: list[object]) -> list[str]:
+    return [e.iccid for e in events if isinstance(e, PinRefused)]
+
+
+def test_refused_pin_is_reported_as_an_event_and_never_resent() -> None:
     modem = _pin_sim()
-    events, _, _ = bring_up(modem, pin="9999", on_pin_refused=refused.append)
-    assert verdict_of(events).code is VerdictCode.PIN_WRONG and refused == [ICCID]
+    events, _, _ = bring_up(modem, pin="9999")
+    assert verdict_of(events).code is VerdictCode.PIN_WRONG and _refusals(events) == [ICCID]
+    # the event comes before the verdict, so a driver that stops at the verdict has recorded it
+    assert events.index(next(e for e in events if isinstance(e, PinRefused))) < events.index(verdict_of(events))
     assert info_of(events).iccid == ICCID
     # The next start knows: the PIN is not sent, and the line says what to do.
     modem = _pin_sim()
-    events, _, _ = bring_up(modem, pin="9999", pin_refused_for=frozenset({ICCID}), on_pin_refused=refused.append)
+    events, _, _ = bring_up(modem, pin="9999", pin_refused_for=frozenset({ICCID}))
     verdict = verdict_of(events)
     assert verdict.code is VerdictCode.PIN_REFUSED_BEFORE and verdict.exit_status is ExitStatus.PIN_REFUSED
     assert ICCID[-7:] in verdict.message and "put the right PIN in the PIN file" in verdict.message
-    assert _sent_pins(modem) == [] and refused == [ICCID] and "9999" not in verdict.message
+    assert _sent_pins(modem) == [] and _refusals(events) == [] and "9999" not in verdict.message
     # A refusal on another SIM does not block this one.
     modem = _pin_sim(**{"AT+CPIN=": "OK"})
     events, _, _ = bring_up(modem, pin="1234", pin_refused_for=frozenset({"89000000000000000000"}))
@@ -46,10 +51,9 @@ def test_refused_pin_is_remembered_through_the_hook_and_never_resent() -> None:
 
 
 def test_unknown_iccid_is_remembered_as_unknown() -> None:
-    refused: list[str] = []
     modem = _pin_sim(**{"AT+CCID": "ERROR"})
-    bring_up(modem, pin="9999", on_pin_refused=refused.append)
-    assert refused == [""]
+    events, _, _ = bring_up(modem, pin="9999")
+    assert _refusals(events) == [""]
     modem = _pin_sim(**{"AT+CCID": "ERROR"})
     events, _, _ = bring_up(modem, pin="9999", pin_refused_for=frozenset({""}))
     assert verdict_of(events).code is VerdictCode.PIN_REFUSED_BEFORE and _sent_pins(modem) == []

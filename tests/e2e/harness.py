@@ -100,6 +100,8 @@ class UpProcess:
         self.run_dir = tmp_path / "run"
         self.resolv = resolv if resolv is not None else tmp_path / "resolv.conf"
         self.env = {**os.environ, "PPPOS_RUN_DIR": str(self.run_dir), "PPPOS_RESOLV_CONF": str(self.resolv)}
+        # PIN refusals and per-SIM byte totals stay out of the host's /var/lib/pppos (benches too)
+        self.env.setdefault("PPPOS_STATE_DIR", str(tmp_path / "state"))
         self.log_path = tmp_path / "pppos-up.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in close()
         self.proc = ns.popen([sys.executable, "-m", "pppos.cli.up", port, *args],

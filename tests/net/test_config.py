@@ -248,3 +248,11 @@ def test_supervisor_options() -> None:
                         (["--reset-command", "'unbalanced"], "--reset-command"), (["--reset-command", " "], "empty")):
         with pytest.raises(ConfigError, match=words):
             parse_up_args(["p", *argv], environ={})
+
+
+def test_registration_timeout_reaches_the_bring_up_and_is_bounded() -> None:
+    assert parse_up_args(["p"]).bringup_config().registration_timeout == 60.0
+    assert parse_up_args(["p", "--registration-timeout", "180"]).bringup_config().registration_timeout == 180.0
+    for bad in ("0", "nan", "7200", "-5"):
+        with pytest.raises(ConfigError, match="--registration-timeout"):
+            parse_up_args(["p", "--registration-timeout", bad])
