@@ -76,6 +76,24 @@ def _bindir() -> str:
     return "/usr/local/bin"
 
 
+#: What ``ProtectHome=yes`` in the units hides from the service (systemd.exec(5)).
+HIDDEN_HOMES = ("/root", "/home", "/run/user")
+
+
+def bindir_problem(bindir: str | None = None) -> str | None:
+    """Why the units cannot start the commands found in ``bindir`` (None when they can).
+
+    The units run with ``ProtectHome=yes``, so an install under a home directory (``pipx`` as root puts
+    it in /root/.local) would fail every start with status 203/EXEC."""
+    where = Path(bindir or _bindir())
+    for home in HIDDEN_HOMES:
+        if where.is_relative_to(home):
+            return (f"the units will run {where}/pppos-up, but their ProtectHome=yes hides {home}: install "
+                    f"pppos outside home directories (e.g. PIPX_HOME=/opt/pipx PIPX_BIN_DIR=/usr/local/bin "
+                    f"pipx install ./pppos) and run --install-service with that pppos-up")
+    return None
+
+
 def render_unit(unit: str, bindir: str | None = None) -> str:
     """A shipped unit with ``@BINDIR@`` filled in."""
     text = resources.files("pppos").joinpath("data", unit).read_text(encoding="utf-8")

@@ -161,3 +161,16 @@ def test_restart_prevent_statuses_are_the_unfixable_ones() -> None:
     assert codes == {ExitStatus.USAGE, ExitStatus.SIM, ExitStatus.PERMISSION, ExitStatus.MISSING_TOOL,
                      ExitStatus.PIN_REFUSED, ExitStatus.DATA_CAP}
 
+
+
+def test_install_service_warns_about_a_pppos_up_the_units_cannot_see() -> None:
+    from pppos.service import bindir_problem
+
+    problem = bindir_problem("/root/.local/pipx/venvs/pppos/bin")
+    assert problem is not None and "ProtectHome=yes hides /root" in problem and "PIPX_HOME=/opt/pipx" in problem
+    assert bindir_problem("/home/pi/.local/bin") is not None
+    assert bindir_problem("/usr/local/bin") is None and bindir_problem("/opt/pppos/bin") is None
+    # the unit really has the setting this warns about
+    from pppos.service import render_unit
+
+    assert "ProtectHome=yes" in render_unit("pppos@.service", "/usr/local/bin").splitlines()

@@ -29,9 +29,11 @@ def _main(argv: list[str]) -> int:
     for warning in opts.warnings:
         reporter.warn(warning)
     if opts.install_service is not None:
-        from pppos.service import install_service
+        from pppos.service import bindir_problem, install_service
 
         written = install_service(opts, opts.install_service)
+        if (problem := bindir_problem()) is not None:
+            reporter.warn(problem)
         for path in written:
             print(f"{PROG}: wrote {path}", file=sys.stderr)
         name = opts.install_service
