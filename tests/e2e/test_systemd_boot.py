@@ -14,7 +14,7 @@ after it and logged in over ppp0, and ``systemctl stop pppos@sim`` leaves routes
 
 Where it differs from the guide: pppos is "installed" at /opt/pppos as a venv of Debian's python3
 naming this checkout (offline: the container has no network; and not under /root, which the units'
-``ProtectHome=yes`` hides); ``blynk-client@sim`` gets ``--server`` by a drop-in (``systemctl edit``);
+``ProtectHome=yes`` hides); ``blynk-client@sim`` gets ``--server`` from ``BLYNK_ARGS`` in its env file;
 ``systemctl enable`` then ``start --no-block`` instead of ``enable --now``, to watch it activate.
 """
 
@@ -192,14 +192,11 @@ def test_guide_recipe_under_systemd(container: Container) -> None:
     c.run("chmod", "755", "/etc/pppos/ip-up.d/50-record")
     c.run("install", "-m", "600", "/dev/null", "/etc/pppos/blynk/sim.token")
     c.run("sh", "-c", "cat > /etc/pppos/blynk/sim.token", stdin=TOKEN.encode() + b"\n")
-    # The local server instead of blynk.cloud: a drop-in, as `systemctl edit blynk-client@sim` writes.
-    dropin = (
-        "[Service]\nExecStart=\n"
-        f"ExecStart={BIN}/blynk-client --server 10.0.2.2 --port {BLYNK_PORT} --insecure "
-        "--token-file /etc/pppos/blynk/%i.token --interface ${BLYNK_INTERFACE} run\n"
-    )
-    c.run("install", "-d", "/etc/systemd/system/blynk-client@sim.service.d")
-    c.run("sh", "-c", "cat > /etc/systemd/system/blynk-client@sim.service.d/local.conf", stdin=dropin.encode())
+    # The local server instead of blynk.cloud: BLYNK_ARGS in the peer's env file, as the guide says.
+    env_file = c.run("cat", "/etc/pppos/blynk/sim.env")
+    assert "BLYNK_INTERFACE=ppp0" in env_file, env_file
+    extra = f"BLYNK_ARGS=--server 10.0.2.2 --port {BLYNK_PORT} --insecure\n"
+    c.run("sh", "-c", "cat >> /etc/pppos/blynk/sim.env", stdin=extra.encode())
     c.run("systemctl", "daemon-reload")
     c.run("systemctl", "enable", "pppos@sim", "blynk-client@sim")
     c.run("systemctl", "start", "--no-block", "pppos@sim", "blynk-client@sim")
