@@ -44,7 +44,6 @@ import contextlib
 import dataclasses
 import errno
 import ipaddress
-import json
 import os
 import signal
 import sys
@@ -539,17 +538,11 @@ class Host:
 
     def record_last_failure(self, last_failure: str | None) -> None:
         """Keep the failure reason for ``pppos-status`` after we are gone (removed by a clean run)."""
-        from pppos.net.status import last_failure_path
+        from pppos.net.status import record_last_failure
 
         if self.status is not None:
             self.status.remove()
-        path = last_failure_path(self.opts.ifname, self.opts.run_dir)
-        with contextlib.suppress(OSError):
-            if last_failure:
-                path.write_text(json.dumps({"ifname": self.opts.ifname, "last_failure": last_failure,
-                                            "ended": time.time()}) + "\n")
-            else:
-                path.unlink(missing_ok=True)
+        record_last_failure(self.opts.ifname, self.opts.run_dir, last_failure)
 
 
 class Modem:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pppos.errors import ModemError
 
-__all__ = ["DEFAULT_LOCK_DIR", "PortBusy", "PortLock", "acquire", "lock_dir", "lock_path", "process_name"]
+__all__ = ["DEFAULT_LOCK_DIR", "PortBusy", "PortLock", "acquire", "lock_dir", "lock_path", "pid_alive", "process_name"]
 
 DEFAULT_LOCK_DIR = "/var/lock"
 
@@ -73,7 +73,8 @@ def process_name(pid: int) -> str | None:
     return "".join(c if c.isprintable() else "?" for c in name)[:40]
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists (signal 0; EPERM means it exists under another user)."""
     if pid <= 0:
         return False
     try:
@@ -137,7 +138,7 @@ def acquire(device: str, *, directory: str | None = None, pid: int | None = None
                 continue  # released between our open and our read: try again
             if holder == me:
                 return PortLock(path, me, took_over)
-            if holder is not None and _alive(holder):
+            if holder is not None and pid_alive(holder):
                 who = process_name(holder) or "another program"
                 raise PortBusy(
                     f"the port {device} is in use by {who} (pid {holder}, lock {path}); "

@@ -851,7 +851,7 @@ class _PppdSession:
 
     async def close(self, failure: str | None) -> None:
         """Restore host state, finish the sidecar (ip-down, accounting), leave the last failure."""
-        from pppos.net.status import last_failure_path
+        from pppos.net.status import record_last_failure
 
         if self.up_since is not None:
             self.write_status()
@@ -861,13 +861,7 @@ class _PppdSession:
             await self.side.close()
         if self.status is not None:
             self.status.remove()
-        path = last_failure_path(self.up.ifname, self.up.run_dir)
-        with contextlib.suppress(OSError):
-            if failure:
-                path.write_text(json.dumps({"ifname": self.up.ifname, "last_failure": failure,
-                                            "ended": time.time()}) + "\n")
-            else:
-                path.unlink(missing_ok=True)
+        record_last_failure(self.up.ifname, self.up.run_dir, failure)
 
 
 def run_up(up: Any, reporter: Any, *, pppd: str | None = None, dev_ppp: str = "/dev/ppp") -> int:

@@ -30,10 +30,12 @@ import contextlib
 import errno
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from pppos.errors import LinkError, PermissionProblem
+from pppos.portlock import pid_alive
 
 __all__ = [
     "DEFAULT_RUN_DIR",
@@ -46,6 +48,7 @@ __all__ = [
     "read_fresh_status",
     "read_last_failure",
     "read_status",
+    "record_last_failure",
     "run_dir",
     "state_path",
     "state_pid",
@@ -69,6 +72,17 @@ def backup_path(ifname: str, directory: str | Path | None = None) -> Path:
     return run_dir(str(directory) if directory else None) / f"{ifname}.resolv-backup"
 
 
+def record_last_failure(ifname: str, directory: str | Path | None, failure: str | None) -> None:
+    """Keep a run's failure for ``pppos-status`` after it is gone, or remove the old one after a clean
+    run (both backends call this at exit; best effort)."""
+    path = last_failure_path(ifname, directory)
+    with contextlib.suppress(OSError):
+        if failure:
+            path.write_text(json.dumps({"ifname": ifname, "last_failure": failure, "ended": time.time()}) + "\n")
+        else:
+            path.unlink(missing_ok=True)
+
+
 def last_failure_path(ifname: str, directory: str | Path | None = None) -> Path:
     """``<run dir>/<ifname>.last.json``: why the last session on ``ifname`` ended badly."""
     return run_dir(str(directory) if directory else None) / f"{ifname}.last.json"
@@ -82,19 +96,6 @@ def read_last_failure(ifname: str, directory: str | Path | None = None) -> str |
         return None
     value = data.get("last_failure") if isinstance(data, dict) else None
     return str(value) if value else None
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists (signal 0)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_pppos_up(pid: int) -> bool:
