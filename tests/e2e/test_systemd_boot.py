@@ -114,15 +114,20 @@ class Container:
     def install_pppos(self) -> None:
         """This checkout as an installed pppos at /opt/pppos, on Debian's /usr/bin/python3.
 
-        Offline (the container has no network), so a venv whose ``.pth`` names the checkout and its
-        venv's libraries rather than a pip download; the console scripts are this venv's with the new
-        interpreter. The interpreter must be outside /root: the units have ``ProtectHome=yes``.
+        Offline (the container has no network), so a venv whose ``.pth`` names copies of the two
+        packages and of their run-time libraries (pyserial, pyroute2) under /opt rather than a pip
+        download; the console scripts are this venv's with the new interpreter. Everything the units run
+        is copied under /opt: they have ``ProtectHome=yes`` (no /root, /home) and ``PrivateTmp=yes`` (the
+        checkout itself may be under /tmp, as a CI clone is).
         """
         self.run("/usr/bin/python3", "-m", "venv", "--without-pip", "/opt/pppos")
         purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
         site = self.run("/opt/pppos/bin/python", "-c", purelib).strip()
         libs = next((HOST_VENV / "lib").glob("python3*/site-packages"))
-        self.run("sh", "-c", f"cat > {site}/pppos-checkout.pth", stdin=f"{ROOT}\n{libs}\n".encode())
+        self.run("mkdir", "-p", "/opt/pppos/src", "/opt/pppos/deps")
+        self.run("cp", "-a", f"{ROOT}/pppos", f"{ROOT}/blynk_client", "/opt/pppos/src/")
+        self.run("cp", "-a", f"{libs}/serial", f"{libs}/pyroute2", "/opt/pppos/deps/")
+        self.run("sh", "-c", f"cat > {site}/pppos-checkout.pth", stdin=b"/opt/pppos/src\n/opt/pppos/deps\n")
         for script in SCRIPTS:
             dest = f"{BIN}/{script}"
             self.run("sh", "-c", f"sed '1s|.*|#!{BIN}/python|' {HOST_VENV}/bin/{script} > {dest} && chmod 755 {dest}")
