@@ -126,7 +126,9 @@ class Container:
         libs = next((HOST_VENV / "lib").glob("python3*/site-packages"))
         self.run("mkdir", "-p", "/opt/pppos/src", "/opt/pppos/deps")
         self.run("cp", "-a", f"{ROOT}/pppos", f"{ROOT}/blynk_client", "/opt/pppos/src/")
-        self.run("cp", "-a", f"{libs}/serial", f"{libs}/pyroute2", "/opt/pppos/deps/")
+        # with their dist-info: pppos-up checks pyroute2's installed version at start
+        self.run("sh", "-c", f"cp -a {libs}/serial {libs}/pyserial-*.dist-info {libs}/pyroute2 "
+                             f"{libs}/pyroute2-*.dist-info /opt/pppos/deps/")
         self.run("sh", "-c", f"cat > {site}/pppos-checkout.pth", stdin=b"/opt/pppos/src\n/opt/pppos/deps\n")
         for script in SCRIPTS:
             dest = f"{BIN}/{script}"
