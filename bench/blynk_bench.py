@@ -48,7 +48,10 @@ import socket
 import struct
 import sys
 import time
-from typing import TYPE_CHECKING
+
+#: Not ``from typing import TYPE_CHECKING``: ``typing`` costs a child about 0.45 MiB, and the
+#: peers do not import it; type checkers take any ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import subprocess
@@ -377,18 +380,22 @@ NOTES = """
   cost and the steadier figure on this shared machine (rounds vary 1.5-2.5x in wall time). With
   coalesce 0 ours also makes one send() and, with TCP_NODELAY, one segment per write, which costs
   more kernel time than BlynkLib's sends that Nagle merges: a setting for latency, not for bursts.
-- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB. Since issue 13 the core's
-  records are frozen slotted dataclasses (the home-made Record metaclass is gone), and importing
-  `dataclasses` pulls in inspect, ast, dis, tokenize, copy and weakref: about 1.27 MiB of peak RSS
-  on its own (measured: socket+selectors+struct+time 11.62 MiB, plus dataclasses 12.89 MiB), plus
-  ~20 KiB per generated record class (~0.3 MiB for the 15 device events). The rest of ours: the core
-  below the device role ~0.2 MiB, `typing` ~0.5 MiB (imported by the client's _session.py and
-  sync_client.py for TYPE_CHECKING/Any; a `TYPE_CHECKING = False` constant would drop it), session
-  and driver ~0.15 MiB. BlynkLib pays ~0.4 MiB for getaddrinfo("127.0.0.1"), which ours skips for a
-  literal address (the "getaddrinfo" row is ours paying it too, as for a host name). Not imported
-  by a connected device: the server role (_server_role.py), protocol.py, offline.py, ssl, logging,
-  asyncio. So the 0.5 MiB target cannot be met while the records are dataclasses; the figure is
-  stated in the targets above.
+- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB. The harness imports only
+  json, os, resource, socket, struct, sys and time in a child (not `typing`: 0.45 MiB the peers do
+  not import). A connected device of ours loads the core, the session and the driver, and
+  `dataclasses` for the core's frozen slotted records (issue 13), about 0.75 MiB together, of which
+  ~0.13 MiB is `dataclasses` itself and ~0.27 MiB the generated record classes (16 events, the
+  message, the stats). Three things kept it there (issue 13, session 4; before them ours was
+  14.44 MiB against BlynkLib's 12.54, +1.9 MiB, with the harness importing `typing` for everyone):
+  `blynk_client._dataclass` imports `dataclasses` with `inspect` and `copy` deferred (1.1 MiB: inspect
+  pulls ast, dis, tokenize; dataclasses uses them only for docstring-less classes and asdict);
+  no `typing` at run time (`TYPE_CHECKING = False`); and close() confirms delivery with a PING, so
+  an orderly close no longer needs the offline queue and `random` (0.27 MiB). Host names are
+  resolved as ASCII bytes (`_session.resolver_host`), which skips Python's idna codec (0.33 MiB);
+  BlynkLib pays it, and ~0.08 MiB of glibc's resolver, for getaddrinfo("127.0.0.1"), which ours
+  skips for a literal address (the "getaddrinfo" row is ours resolving as for a host name). Not
+  imported by a connected device (tests/blynk/test_close_and_imports.py): inspect, copy, typing,
+  asyncio, ssl, logging, random, the server role, protocol.py, offline.py, timers.py.
 - Bytes at 10 writes/s: writes 100 ms apart cannot share a segment with a window of a few ms; each
   write is one data segment plus one ACK (118 B) for every client, and even without the ACK a lone
   14 B write costs 66 B = 56 % of BlynkLib's 118 B. The target (<= 50 %) needs >= 3 writes per

@@ -27,9 +27,9 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass
 from enum import Enum
 
+from blynk_client._dataclass import dataclass
 from blynk_client._wire import parse_pin
 from blynk_client.values import Values
 
