@@ -602,8 +602,14 @@ class Blynk(SessionBase):
     def _log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         logger = self._logger
         if logger is None:
-            if level < _WARNING and "logging" not in sys.modules:
-                return  # nobody configured logging: these levels would be dropped anyway
+            if "logging" not in sys.modules and not exc_info:
+                # Nobody imported logging, so nobody configured it: a record would reach logging's
+                # last-resort handler, which drops levels below WARNING and writes the message
+                # alone to stderr. Do the same without importing logging (and the threading,
+                # traceback and tokenize it pulls in: about 1 MiB of resident memory).
+                if level >= _WARNING:
+                    sys.stderr.write(f"{msg % args if args else msg}\n")
+                return
             import logging
 
             logger = self._logger = logging.getLogger(_LOG_NAME)

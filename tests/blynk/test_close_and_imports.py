@@ -179,3 +179,42 @@ assert infos and all(info[4][1] == 80 for info in infos)
 print(sorted(m for m in ("encodings.idna", "stringprep", "unicodedata") if m in sys.modules))
 """
     assert _run(code) == "[]"
+
+
+def test_a_device_that_went_offline_still_loads_no_random_nor_typing() -> None:
+    """After a lost connection the offline queue and the backoff are loaded; their jitter comes
+    from ``os.urandom`` (as ``random.SystemRandom`` draws it), so ``random`` stays unloaded, and the
+    delays stay within the policy's jitter band."""
+    code = """
+import sys, blynk_client.sync_client
+from blynk_client.offline import Backoff, BackoffPolicy, OfflineQueue
+policy = BackoffPolicy(initial=1.0, factor=2.0, maximum=8.0, jitter=0.5)
+backoff = Backoff(policy)
+delays = [backoff.next_delay() for _ in range(200)]
+bands = [policy.base(min(i, 3)) for i in range(200)]
+assert all(b * 0.5 <= d <= b for d, b in zip(delays, bands)), delays
+assert len(set(delays[10:])) > 150  # jittered, not constant
+OfflineQueue().put
+print(sorted(m for m in ("random", "typing", "inspect", "copy") if m in sys.modules))
+"""
+    assert _run(code) == "[]"
+
+
+def test_without_logging_a_warning_is_printed_as_logging_would_and_logging_stays_unloaded() -> None:
+    """No application logging: a warning goes to stderr as logging's last-resort handler writes
+    it (the message alone), INFO is dropped, and ``logging`` is not imported; once the application
+    imports and configures logging, records go through it."""
+    code = """
+import sys
+from blynk_client.sync_client import Blynk
+b = Blynk("T0ken_0123456789abcdefghijklmnop", server="127.0.0.1", port=9, insecure=True)
+b._log(30, "lost %s; reconnecting in %.1f s", "127.0.0.1:9", 1.0)
+b._log(20, "not shown")
+print("logging" in sys.modules)
+import logging
+logging.basicConfig(format="via logging: %(levelname)s %(message)s", stream=sys.stdout)
+b._log(30, "second")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stderr == "lost 127.0.0.1:9; reconnecting in 1.0 s\n"
+    assert out.stdout.splitlines() == ["False", "via logging: WARNING second"]
