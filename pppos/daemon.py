@@ -52,6 +52,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pppos import session as ses
+from pppos.accounting import CapHold
 from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, PinRefused, Progress, SetBaud, SetDtr, Verdict
 from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.at.recovery import RecoveryPlan, profile_rungs
@@ -859,8 +860,8 @@ class Daemon:
         self.opts = options
         self.rep = reporter
         self.sup = ses.Supervisor(session_config(options))
-        self.side = Sidecar(options, reporter)  # systemd, hooks, accounting, metrics
-        self._side_stop = False
+        # systemd, hooks, accounting, metrics; the data cap is the supervisor's to act on (CapReached)
+        self.side = Sidecar(options, reporter, fatal_cap=False)
         self.host = Host(options, reporter, lambda: self._guard(lambda: None))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.io: DataPath | None = None
@@ -890,13 +891,10 @@ class Daemon:
             self.modem.open_pcap()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self._on_signal, sig)
-            loop.add_signal_handler(signal.SIGUSR1, self._write_status)
+            loop.add_signal_handler(signal.SIGUSR1, self._guard, self._write_status)
             self.side.start(loop)
-            self._guard(lambda: self._feed(ses.Start()))
+            self._guard(self._begin)
             status = await self._done
-            if self.side.fatal is not None:  # the data cap
-                self.facts.last_failure = self.side.fatal[1]
-                raise PpposError(self.side.fatal[1], exit_status=self.side.fatal[0])
             if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self.sup.message:
                 # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
                 raise PpposError(self.sup.message, exit_status=ExitStatus(status))
@@ -943,6 +941,15 @@ class Daemon:
             del self._inbox[0]
         self._write_status()
 
+    def _begin(self) -> None:
+        """The data cap of the SIM last seen here is checked before the port is opened: used up, the
+        supervisor exits 15 or holds (--persist) without touching the modem."""
+        hold = self.side.precheck()
+        if hold is not None:
+            self._feed(_cap_reached(hold))
+        if self.sup.phase is ses.Phase.IDLE:
+            self._feed(ses.Start())
+
     def _execute(self, command: ses.Command) -> None:
         io, modem, now = self.io, self.modem, self._now()
         assert io is not None and modem is not None
@@ -971,6 +978,9 @@ class Daemon:
                 self._spawn(self.host.unconfigure())
             case ses.ArmTimer():
                 pass  # read in _rearm
+            case ses.CheckCap():
+                hold = self.side.check_cap()
+                self._feed(ses.CapCleared() if hold is None else _cap_reached(hold))
             case ses.Report(step=step, line=line, warn=warn):
                 if warn:
                     self.rep.warn(line)
@@ -1110,11 +1120,16 @@ class Daemon:
         state = self.facts.snapshot(self.opts, self.sup, self.io, self.host, self._now())
         self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
         self.host.write_status(state)
-        if self.side.fatal is not None and not self._side_stop:
-            self._side_stop = True
-            self.rep.warn(self.side.fatal[1])
-            self._feed(ses.StopRequest(interrupt=False))
+        hold, phase = self.side.cap_hold, self.sup.phase
+        if hold is not None and self.sup.cap is None and phase not in (ses.Phase.STOPPING, ses.Phase.STOPPED):
+            self._feed(_cap_reached(hold))  # the supervisor ends the session and holds (or exits 15)
+        elif hold is None and phase is ses.Phase.CAP_HOLD:
+            self._feed(ses.CapCleared())  # the period rolled over (noticed at a SIGUSR1 refresh)
         self._status_due = self._now() + STATUS_INTERVAL if sup_running(self.sup) else None
+
+
+def _cap_reached(hold: CapHold) -> ses.CapReached:
+    return ses.CapReached(hold.used, hold.until_words, hold.left)
 
 
 def _task_count() -> int | None:
