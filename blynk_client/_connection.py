@@ -125,6 +125,11 @@ class Connection:
         """True once the session is over."""
         return self._state is State.CLOSED
 
+    @property
+    def last_id(self) -> int:
+        """The message id this side used last (0 before the first; notes section 1 "Message ids")."""
+        return self._ids.last
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._state.value}>"
 

@@ -10,9 +10,9 @@ sections 1 to 4). Everything that does not move bytes or wait lives here, writte
   core's events, redirects, the offline queue and replay, the interface wait;
 - :class:`Coalescer`: the pure write-coalescing decision (hold an operation, or send now);
 - :class:`InFlight`: the pure bookkeeping of operations the server has not yet proven it received
-  (section 3 "Heartbeat": a PING answer proves everything sent before the PING arrived), so a
-  connection that dies silently loses nothing: its unconfirmed operations are replayed after the
-  next login;
+  (section 1 "Response form": the answer to a later request that carries its id, a PING's or a
+  property's, proves everything sent before that request arrived), so a connection that dies
+  silently loses nothing: its unconfirmed operations are replayed after the next login;
 - ``set_interval`` / ``set_timeout`` (like the C++ ``BlynkTimer``) on the pure
   :class:`blynk_client.timers.Timers`, imported with the first timer; the driver's one wait also
   waits for the next timer;
@@ -77,7 +77,8 @@ DEFAULT_PLAIN_PORT = 80
 MAX_REDIRECTS = 5
 #: While the bound interface (``interface=``) is missing, look for it this often (seconds).
 INTERFACE_POLL = 1.0
-#: Generations of unconfirmed operations kept apart (one per PING in flight); older ones merge.
+#: Generations of unconfirmed operations kept apart (one per answered request in flight: a PING, a
+#: property, an event); older ones merge.
 MAX_GENERATIONS = 32
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
@@ -194,49 +195,59 @@ class Coalescer:
 class InFlight:
     """Operations sent since the last proof that the server received them, pure.
 
-    TCP delivers in order and a Blynk server answers in order, so the answer to a PING proves that
-    everything sent before that PING arrived (``blynk-protocol.md`` section 3, "Heartbeat"). The
-    driver puts every operation into :attr:`current` (latest per key: a pin's value, a widget
-    property; events under a key of their own), calls :meth:`cut` when a PING leaves and
-    :meth:`confirm` when its answer arrives; when a session ends, :meth:`take` returns what the
-    server never confirmed, oldest first, for replay after the next login.
+    TCP delivers in order and a Blynk server answers in order, so an answer carrying the id of one
+    of our requests proves that everything sent before (and with) that request arrived
+    (``blynk-protocol.md`` section 1 "Response form": a RESPONSE echoes the request's id; section 3
+    "Device -> server operations": PING, PROPERTY and the info message get one). The driver puts
+    every operation into :attr:`current` (latest per key: a pin's value, a widget property; events
+    under a key of their own), calls :meth:`cut` with the id of every request that expects a reply
+    when it leaves (a PING, a property, an event) and :meth:`confirm` when a RESPONSE with such an
+    id arrives, whatever its status (an error such as 2, 11 or 1 still proves receipt); when a
+    session ends, :meth:`take` returns what the server never confirmed, oldest first, for replay
+    after the next login.
 
-    A PING the driver did not see leave (the core's heartbeat) is cut with ``ping_id=None``; an
-    answer to a PING of unknown id confirms the oldest such generation (answers come in order).
+    Only ids given to :meth:`cut` count: an answer to an id never cut (or one merged away, below)
+    confirms nothing, so traffic that is not a correlated answer (a server push, a RESPONSE to a
+    write) is never taken for proof. A request that the server does not answer costs one
+    generation; the answer to a later one confirms it too. At most :data:`MAX_GENERATIONS`
+    generations are kept apart: beyond that the two oldest merge under the newer id (bounded by
+    merging, never by dropping; the older id then proves nothing on its own, which only delays a
+    confirmation).
     """
 
     __slots__ = ("_generations", "current")
 
     def __init__(self) -> None:
-        #: Operations sent since the last PING: key -> the values (a write) or a queued operation.
+        #: Operations sent since the last cut: key -> the values (a write) or a queued operation.
         self.current: dict[object, object] = {}
-        self._generations: deque[tuple[int | None, dict[object, object]]] = deque()
+        self._generations: deque[tuple[int, dict[object, object]]] = deque()
 
     def __len__(self) -> int:
         return len(self.current) + sum(len(gen) for _, gen in self._generations)
 
-    def cut(self, ping_id: int | None) -> None:
-        """A PING left: what was sent before it waits for that PING's answer."""
+    def cut(self, msg_id: int) -> None:
+        """Request ``msg_id``, which expects a reply, left: what was sent up to it waits for that reply."""
         generations = self._generations
-        generations.append((ping_id, self.current))
+        generations.append((msg_id, self.current))
         self.current = {}
         if len(generations) > MAX_GENERATIONS:  # answers lost track of: merge, never drop
             _, oldest = generations.popleft()
-            ping, second = generations.popleft()
+            newer, second = generations.popleft()
             oldest.update(second)
-            generations.appendleft((ping, oldest))
+            generations.appendleft((newer, oldest))
 
-    def confirm(self, ping_id: int) -> None:
-        """The answer to PING ``ping_id`` arrived: forget everything sent before it."""
+    def confirm(self, msg_id: int) -> bool:
+        """A reply to request ``msg_id`` arrived: forget everything sent up to that request.
+
+        Returns whether ``msg_id`` was a cut still waiting (an unknown id changes nothing).
+        """
         generations = self._generations
-        if not any(pid == ping_id for pid, _ in generations):
-            if not any(pid is None for pid, _ in generations):
-                return
-            while generations and generations.popleft()[0] is not None:
-                pass
-            return
-        while generations and generations.popleft()[0] != ping_id:
-            pass
+        for index, (cut_id, _) in enumerate(generations):
+            if cut_id == msg_id:
+                for _ in range(index + 1):
+                    generations.popleft()
+                return True
+        return False
 
     def take(self) -> list[tuple[object, object]]:
         """Return every unconfirmed ``(key, item)``, latest per key, oldest first; forget them."""
@@ -366,6 +377,8 @@ class SessionBase:
         self._offline: OfflineQueue | None = None
         self._user_on_drop = on_drop
         self._inflight = InFlight()
+        #: Operations other than writes queued since the last PING (see :meth:`_apply_op`).
+        self._unpinged = 0
         self._timers: Timers | None = None  # made with the first timer (blynk_client.timers)
         self._write_handlers: dict[int | None, list[WriteHandler]] = {}
         self._connect_handlers: list[StateHandler] = []
@@ -484,7 +497,11 @@ class SessionBase:
 
     @property
     def unconfirmed(self) -> int:
-        """How many operations of this session the server has not yet confirmed (by a PING answer)."""
+        """How many operations of this session the server has not yet confirmed.
+
+        An operation is confirmed by the server's answer to a request sent after it (a PING, a
+        property, an event: any RESPONSE carrying that request's id, whatever its status).
+        """
         return len(self._inflight)
 
     @property
@@ -539,8 +556,8 @@ class SessionBase:
         """Write ``values`` to virtual pin ``pin`` (HARDWARE ``vw``). Queued while offline.
 
         Raises :class:`UsageError` for a bad pin, no value, or a value containing NUL. The write is
-        kept (latest per pin) until the server proves it got it (a later PING answer) and resent
-        after a reconnect if the session ends first.
+        kept (latest per pin) until the server proves it got it (its answer to a later PING,
+        property or event) and resent after a reconnect if the session ends first.
         """
         conn = self._conn
         if conn is not None and self._logged_in and values:
@@ -615,25 +632,34 @@ class SessionBase:
             conn.virtual_write(int(args[0]), *args[1:], now=now)
             self._inflight.current[int(args[0])] = args[1:]
             return
-        if kind == "sync":  # a question for this session only: never replayed
+        if kind == "sync":
+            # A question for this session only: never replayed. Nor a cut: its answer is HARDWARE,
+            # which a server push looks exactly like (the server's ids are its own counter).
             conn.sync(*(int(a) for a in args), now=now)
             return
+        answered: int | None = None  # the id of a request the server answers with a RESPONSE
         if kind == "set_property":
-            conn.set_property(int(args[0]), args[1], *args[2:], now=now)
+            answered = conn.set_property(int(args[0]), args[1], *args[2:], now=now)
         elif kind == "log_event":
-            conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
-        elif kind == "resolve_event":
+            answered = conn.log_event(args[0], args[1] if len(args) > 1 else None, now=now)
+        elif kind == "resolve_event":  # EVENT_CLEAR: no reply (section 3)
             conn.resolve_event(args[0], all_events=len(args) > 1, now=now)
         else:  # pragma: no cover - kinds are ours
             raise LocalProtocolError(f"unknown queued operation {kind}")
         from blynk_client.offline import QueuedOp
 
         item = QueuedOp(kind=kind, args=args, key=key)
-        current = self._inflight.current
-        current[key if key is not None else ("seq", id(item))] = item
-        if len(current) >= self._offline_options[1]:
-            # A burst of events or properties: ask for the proof now (one PING) rather than at the
-            # next heartbeat, so what waits for confirmation stays within ``offline_max`` per PING.
+        inflight = self._inflight
+        inflight.current[key if key is not None else ("seq", id(item))] = item
+        if answered is not None:
+            # PROPERTY gets 200 (or 11), EVENT_LOG 200 from our server: that RESPONSE proves this
+            # operation and everything before it arrived (section 1 "Response form").
+            inflight.cut(answered)
+        self._unpinged += 1
+        if self._unpinged >= self._offline_options[1] and len(inflight) >= self._offline_options[1]:
+            # A burst of events or properties the server does not answer: ask for the proof now
+            # (one PING) rather than at the next heartbeat, so what waits for confirmation stays
+            # within ``offline_max`` operations per PING.
             self._ping_now(conn)
 
     # -- pings and the core's timer ------------------------------------------------------------------
@@ -642,6 +668,7 @@ class SessionBase:
         """Send PING now (an explicit ``ping()``): its answer confirms what was sent before it."""
         msg_id = conn.ping(self._now())
         self._inflight.cut(msg_id)
+        self._unpinged = 0
         return msg_id
 
     def _core_timer(self, conn: DeviceConnection, now: float) -> None:
@@ -649,7 +676,8 @@ class SessionBase:
         before = conn.stats.messages_out
         conn.handle_timer(now)
         if conn.stats.messages_out != before:  # the only message a timer sends is the PING
-            self._inflight.cut(None)
+            self._inflight.cut(conn.last_id)
+            self._unpinged = 0
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -674,6 +702,9 @@ class SessionBase:
             case ev.Pong(msg_id=msg_id, rtt=rtt):
                 self._inflight.confirm(msg_id)
                 self._on_pong(msg_id, rtt)
+            case ev.Response(msg_id=msg_id):
+                # Any status proves receipt (2, 11, 1 too); an id we never cut proves nothing.
+                self._inflight.confirm(msg_id)
             case ev.LoginSucceeded():
                 self._on_login()
             case ev.LoginFailed(status=status):
@@ -720,6 +751,7 @@ class SessionBase:
     def _session_ended(self, was_logged_in: bool) -> None:
         """A session is over: keep what the server never confirmed for the next login; say so."""
         self._coalescer.sent()
+        self._unpinged = 0
         items = self._inflight.take()
         if not items:
             return

@@ -12,11 +12,11 @@ sections 1 to 4); this module only moves bytes and time:
   with TLS to the new name (section 3 "Redirect"), reconnect with exponential backoff and jitter
   (:class:`blynk_client.offline.Backoff`), and a hard stop on INVALID_TOKEN (status 9);
 - an offline queue (:class:`blynk_client.offline.OfflineQueue`) so writes made while disconnected,
-  and those a dead session sent without the server confirming them (:class:`blynk_client._session.InFlight`),
-  are sent after the next login; write coalescing (:class:`blynk_client._session.Coalescer`):
-  operations made within ``coalesce`` seconds leave in one socket write (TCP_NODELAY on), which
-  saves header bytes on a metered cellular link; ``set_interval`` / ``set_timeout`` timers on the
-  loop;
+  and those a dead session sent without the server confirming them (its RESPONSE to a later PING,
+  property or event, any status: :class:`blynk_client._session.InFlight`), are sent after the
+  next login; write coalescing (:class:`blynk_client._session.Coalescer`): operations made
+  within ``coalesce`` seconds leave in one socket write (TCP_NODELAY on), which saves header
+  bytes on a metered cellular link; ``set_interval`` / ``set_timeout`` timers on the loop;
 - optional binding to an interface (``SO_BINDTODEVICE``, see socket(7)) or a source address, so the
   traffic takes ppp0 even when another default route exists.
 

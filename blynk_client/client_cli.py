@@ -17,7 +17,9 @@
 The token comes from ``--token-file`` or ``BLYNK_AUTH_TOKEN``; ``--token`` works but warns (the
 process list shows it). ``--template-id`` and ``--firmware`` go into the device info message
 (``tmpl``/``fw-type`` and ``fw``, section 3). With ``--interface``, ``run`` waits for the interface
-to appear (and to come back), printing one line each time; one-shot commands fail with status 3.
+to appear (and to come back), printing one line each time; a one-shot command (an ip-up hook or a
+cron job on a flaky link) waits up to ``--timeout`` seconds for it to appear, then connects; if it
+never does, one line and status 3.
 Exit statuses are :class:`blynk_client.errors.ExitStatus`: 2 usage, 3 cannot connect, 4 TLS
 failure, 5 bad token, 6 protocol or session lost, 130 interrupted.
 Protocol references: ``blynk-protocol.md`` sections 1 and 3.
@@ -32,6 +34,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from blynk_client.offline import Values
 
 PROG = "blynk-client"
+log = logging.getLogger("blynk_client.cli")
 TOKEN_ENV = "BLYNK_AUTH_TOKEN"  # noqa: S105 - the variable name, not a secret
 
 
@@ -58,7 +62,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--source-address", help="bind to this local address before connecting")
     parser.add_argument("--token-file", help=f"file whose first line is the auth token (or set {TOKEN_ENV})")
     parser.add_argument("--token", help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=15.0, help="connect and login timeout in seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=15.0,
+        help="connect and login timeout in seconds (default 15); one-shot commands with --interface also "
+        "wait this long for the interface to appear",
+    )
     parser.add_argument(
         "--heartbeat", type=float, default=45.0, help="heartbeat interval in seconds, announced and kept (45)"
     )
@@ -204,9 +212,46 @@ async def _cmd_run(client: BlynkClient, args: argparse.Namespace, out: TextIO) -
         return int(ExitStatus.SUCCESS)
 
 
+async def _connect(client: BlynkClient, args: argparse.Namespace) -> None:
+    """Connect once for a one-shot command, after waiting up to ``--timeout`` for ``--interface``.
+
+    ``run`` waits for the interface as long as it takes (the client's reconnect loop); a one-shot
+    command run from an ip-up hook or cron may start just before ppp0 exists, so it waits too, but
+    bounded, and then fails with one line and status 3 (:class:`InterfaceMissing`).
+    """
+    if args.interface:
+        await _wait_for_interface(args.interface, args.timeout)
+    await client.connect()
+
+
+async def _wait_for_interface(name: str, timeout: float) -> None:
+    """Return once interface ``name`` exists (checked every ``INTERFACE_POLL`` s), or raise after ``timeout`` s."""
+    from blynk_client._session import INTERFACE_POLL, InterfaceMissing
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    waited = False
+    while True:
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            pass
+        else:
+            if waited:
+                log.info("network interface %s is present; connecting", name)
+            return
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise InterfaceMissing(f"network interface {name} did not appear within {timeout:g} s")
+        if not waited:
+            waited = True
+            log.info("waiting up to %g s for network interface %s to appear", timeout, name)
+        await asyncio.sleep(min(INTERFACE_POLL, remaining))
+
+
 async def _cmd_write(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
     client.virtual_write(args.pin, *args.values)  # validates before connecting
-    await client.connect()
+    await _connect(client, args)
     await _settle(client)
     return int(ExitStatus.SUCCESS)
 
@@ -219,7 +264,7 @@ async def _cmd_sync(client: BlynkClient, args: argparse.Namespace, out: TextIO) 
         got[values.pin] = values
 
     pins = [client._pin(p) for p in args.pins]
-    await client.connect()
+    await _connect(client, args)
     client.sync(*pins)
     # The server answers in order: once the PING answer is in, every sync reply is too.
     await client.ping()
@@ -237,21 +282,21 @@ async def _cmd_sync(client: BlynkClient, args: argparse.Namespace, out: TextIO) 
 
 async def _cmd_event(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
     client.log_event(args.code, args.description)
-    await client.connect()
+    await _connect(client, args)
     await _settle(client)
     return int(ExitStatus.SUCCESS)
 
 
 async def _cmd_resolve(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
     client.resolve_event(args.code, all_events=args.all)
-    await client.connect()
+    await _connect(client, args)
     await _settle(client)
     return int(ExitStatus.SUCCESS)
 
 
 async def _cmd_property(client: BlynkClient, args: argparse.Namespace, out: TextIO) -> int:
     client.set_property(args.pin, args.name, *args.values)
-    await client.connect()
+    await _connect(client, args)
     await _settle(client)
     return int(ExitStatus.SUCCESS)
 
@@ -260,6 +305,8 @@ async def _cmd_ping(client: BlynkClient, args: argparse.Namespace, out: TextIO) 
     if args.count < 1:
         raise UsageError("--count must be >= 1")
     loop = asyncio.get_running_loop()
+    if args.interface:
+        await _wait_for_interface(args.interface, args.timeout)
     started = loop.time()
     await client.connect()
     login = loop.time() - started

@@ -15,8 +15,9 @@ small device):
   stop on INVALID_TOKEN (status 9) as :class:`~blynk_client.errors.InvalidTokenError`; reconnect with
   the same :class:`~blynk_client.offline.BackoffPolicy` as the asyncio client;
 - the offline queue (:class:`~blynk_client.offline.OfflineQueue`): operations made while
-  disconnected, and those a dead session sent without the server confirming them (a PING answer
-  after them, :class:`blynk_client._session.InFlight`), are replayed after the next login;
+  disconnected, and those a dead session sent without the server confirming them (its RESPONSE to
+  a later PING, property or event, any status, :class:`blynk_client._session.InFlight`), are
+  replayed after the next login;
 - ``set_interval`` / ``set_timeout`` timers (like ``BlynkTimer``) served by the same wait, and a
   ``run()`` that waits for the next deadline, so ``while True: blynk.run()`` does not spin;
 - write coalescing: operations made within ``coalesce`` seconds leave in one ``send`` (TCP_NODELAY

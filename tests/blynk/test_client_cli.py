@@ -381,6 +381,74 @@ def test_run_waits_for_the_interface_to_appear_and_to_come_back(token_file: Path
         assert runner.wait(timeout=10) == 0
 
 
+ONE_SHOTS = [
+    ["write", "V1", "42"],
+    ["sync", "V1"],
+    ["event", "boot"],
+    ["resolve", "boot"],
+    ["property", "V1", "label", "x"],
+    ["ping"],
+]
+
+
+@pytest.mark.parametrize("argv", ONE_SHOTS, ids=lambda argv: argv[0])
+def test_a_one_shot_command_waits_for_the_interface_then_gives_up_with_status_3(
+    argv: list[str], token_file: Path
+) -> None:
+    """A one-shot command no longer fails at once when ``--interface`` is missing: it waits up to
+    ``--timeout``, then says so in one line with the connect status (3). No connection is tried:
+    the port is closed, and "refused" would be a different line."""
+    started = time.monotonic()
+    status, out, err = call(*common(closed_port(), token_file), "--interface", "nosuchif0", "--timeout", "0.4", *argv)
+    assert status == ExitStatus.CONNECT, err
+    assert err == "blynk-client: error: network interface nosuchif0 did not appear within 0.4 s\n"
+    assert out == ""
+    assert time.monotonic() - started >= 0.4  # it did wait
+
+
+@pytest.mark.parametrize("argv", [["write", "V1", "42"], ["ping"]], ids=lambda argv: argv[0])
+def test_a_one_shot_command_waits_for_an_interface_that_appears_late(argv: list[str], token_file: Path) -> None:
+    """``blynk-client --interface bk0 write V1 42`` started from an ip-up hook just before bk0
+    exists: it waits (one -v line), connects once bk0 appears, and exits 0; the write is stored.
+    Two throwaway namespaces joined by a veth pair stand in for the host and the network."""
+    from tests.netns import make_netns
+
+    with make_netns("bkc") as client_ns, make_netns("bks") as server_ns:
+        srv = server_ns.popen(
+            [sys.executable, "-m", "blynk_client.cli", "--host", "0.0.0.0", "--port", "0", "--http-port", "0",
+             "--token-file", str(token_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert srv.stdout is not None
+        banner = srv.stdout.readline()
+        port = banner.split("device protocol on 0.0.0.0:", 1)[1].split()[0]
+        base = ["--server", "10.77.0.2", "--port", port, "--insecure", "--token-file", str(token_file),
+                "--interface", "bk0", "--timeout", "30"]
+        oneshot = client_ns.popen(
+            [sys.executable, "-m", "blynk_client.client_cli", *base, "-v", *argv],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert oneshot.stderr is not None
+        first = oneshot.stderr.readline()
+        assert "waiting up to 30 s for network interface bk0 to appear" in first, first
+        assert oneshot.poll() is None
+        subprocess.run(["ip", "link", "add", "bk0", "netns", client_ns.name, "type", "veth",
+                        "peer", "name", "bk1", "netns", server_ns.name], check=True, timeout=30)
+        client_ns.ip("addr", "add", "10.77.0.1/24", "dev", "bk0")
+        client_ns.ip("link", "set", "bk0", "up")
+        server_ns.ip("addr", "add", "10.77.0.2/24", "dev", "bk1")
+        server_ns.ip("link", "set", "bk1", "up")
+        out, err = oneshot.communicate(timeout=40)
+        assert oneshot.returncode == 0, first + err
+        assert "network interface bk0 is present; connecting" in err
+        if argv[0] == "ping":
+            assert out.startswith("login ") and "ping " in out
+        else:  # the write arrived: a second one-shot (no wait now) reads it back
+            check = client_ns.run([sys.executable, "-m", "blynk_client.client_cli", *base, "sync", "V1"])
+            assert check.returncode == 0, check.stderr
+            assert check.stdout == "V1 42\n"
+
+
 def test_help_is_status_0_and_lists_the_new_options_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = call("--help")  # argparse prints help on sys.stdout
     assert status == 0, err

@@ -2,7 +2,8 @@
 
 Issue 13 items 2 and 4. A server that stops answering (frozen with SIGSTOP, or one that reads and
 drops) leaves the client with writes it handed to a dead connection; the client keeps every
-operation until a PING answer proves the server got it, and resends the rest after the reconnect.
+operation until the server's answer to a later request (a PING, a property, an event) proves the
+server got it, and resends the rest after the reconnect.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import os
 import re
 import signal
@@ -18,20 +20,25 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from blynk_client import _events as ev
 from blynk_client import protocol as proto
 from blynk_client.client import BlynkClient
 from blynk_client.errors import UsageError
 from blynk_client.offline import BackoffPolicy
+from blynk_client.server import BlynkServer, ServerLimits
 from blynk_client.sync_client import Blynk
 from tests.blynk.client_helpers import FaultServer
+from tests.blynk.server_helpers import running_server
 
 TOKEN = "InFl1ghtTok3n_0123456789abcdefgh"
 FAST = BackoffPolicy(initial=0.05, factor=2.0, maximum=0.5, jitter=0.5)
+T = TypeVar("T")
 
 
 # -- the heartbeat announced is the one kept -------------------------------------------------------
@@ -355,3 +362,193 @@ def test_a_burst_of_events_is_confirmed_by_an_early_ping() -> None:
             await server.stop()
 
     asyncio.run(asyncio.wait_for(body(), 20))
+
+
+# -- any answer to a later request is proof, not only a PING's --------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 2, 11, 1])
+@pytest.mark.parametrize("driver", [Blynk, BlynkClient])
+def test_any_response_to_a_cut_id_is_proof_and_uncorrelated_traffic_is_not(
+    driver: type[Blynk] | type[BlynkClient], status: int
+) -> None:
+    """A RESPONSE with the id of a request that expects a reply proves receipt whatever its status
+    (an error too); a push that happens to carry the same id (HARDWARE, INTERNAL: the server's ids
+    are its own counter, so a sync answer and a push look alike), a server PING, or a RESPONSE to
+    an id never cut (an answer to a write) prove nothing."""
+    client = driver(TOKEN, server="127.0.0.1", port=9, insecure=True)
+    client._inflight.current[1] = ("a",)
+    client._inflight.cut(5)
+    for event in (
+        ev.VirtualWrite(pin=1, values=("pushed",), msg_id=5),
+        ev.Hardware(command=proto.Command.HARDWARE, args=("dw", "1", "1"), msg_id=5),
+        ev.Internal(args=("rtc", "1700000000"), msg_id=5),
+        ev.PingReceived(msg_id=5),
+        ev.Response(msg_id=4, status=2),
+        ev.Response(msg_id=6, status=200),
+    ):
+        client._handle_event(event)
+    assert client.unconfirmed == 1
+    client._handle_event(ev.Response(msg_id=5, status=status))
+    assert client.unconfirmed == 0
+
+
+def _logged_in_pair(client: Blynk, now: float) -> tuple[proto.BlynkConnection, proto.BlynkConnection]:
+    """A device core made by ``client`` logged in to a server core, in memory."""
+    device = client._new_connection()
+    server = proto.BlynkConnection(proto.Role.SERVER)
+    device.login(TOKEN, now, info=client.info)
+    server.receive_data(device.data_to_send(), now)
+    assert isinstance(server.next_event(), proto.LoginRequested)
+    server.accept_login(now)
+    device.receive_data(server.data_to_send(), now)
+    assert isinstance(device.next_event(), proto.LoginSucceeded)
+    server.receive_data(device.data_to_send(), now)  # the info message, answered 200
+    list(iter(server.next_event, None))
+    device.receive_data(server.data_to_send(), now)
+    for event in iter(device.next_event, None):
+        client._handle_event(event)  # the info's RESPONSE (id 2, never cut): nothing to confirm
+    return device, server
+
+
+def test_the_cores_heartbeat_ping_is_cut_with_its_own_id() -> None:
+    """The PING the core sends on its timer is cut with its real id (was: an anonymous cut that
+    any unknown answer confirmed), and only its answer confirms the write before it."""
+    client = Blynk(TOKEN, server="127.0.0.1", port=9, insecure=True, heartbeat=2.0)
+    device, server = _logged_in_pair(client, 100.0)
+    device.virtual_write(3, "x", now=100.0)
+    client._inflight.current[3] = ("x",)
+    server.receive_data(device.data_to_send(), 100.0)
+    now = device.get_timer() or 0.0
+    client._core_timer(device, now)
+    out = device.data_to_send()
+    assert out[0] == proto.Command.PING
+    ping_id = int.from_bytes(out[1:3], "big")
+    assert [cut for cut, _ in client._inflight._generations] == [ping_id]
+    client._handle_event(ev.Response(msg_id=ping_id - 1, status=200))
+    assert client.unconfirmed == 1
+    server.receive_data(out, now)
+    list(iter(server.next_event, None))
+    device.receive_data(server.data_to_send(), now)
+    events = list(iter(device.next_event, None))
+    assert [type(e) for e in events] == [proto.Pong]
+    for event in events:
+        client._handle_event(event)
+    assert client.unconfirmed == 0
+
+
+#: What our server (blynk_client.server) answers to the request made between the two writes: the
+#: property 200, the event 200, a property without a value 11 (ILLEGAL_COMMAND_BODY), a property
+#: over the device's limit 1 (QUOTA_LIMIT). Every one is a RESPONSE carrying the request's id.
+PROOFS = {
+    "property-200": (ServerLimits(), lambda c: c.set_property("V1", "label", "Temp")),
+    "event-200": (ServerLimits(), lambda c: c.log_event("note", "hello")),
+    "property-11": (ServerLimits(), lambda c: c.set_property("V1", "label")),
+    "property-1": (ServerLimits(max_properties=0), lambda c: c.set_property("V1", "label", "Temp")),
+}
+
+
+def _check_answer(server: BlynkServer, proof: str) -> None:
+    """The server really answered the request the way :data:`PROOFS` says."""
+    record = server.record(TOKEN)
+    if proof == "property-200":
+        assert record.properties == {(1, "label"): ("Temp",)}
+    elif proof == "event-200":
+        assert [e.code for e in record.events] == ["note"]
+    elif proof == "property-11":
+        assert server.stats.malformed == 1 and not record.properties
+    else:
+        assert server.stats.over_limit == 1 and not record.properties
+
+
+def _kill(server: BlynkServer) -> None:
+    """Abort the device's connection on the server side (no PING, no goodbye)."""
+    for session in list(server._by_token.get(TOKEN, ())):
+        assert session.transport is not None
+        session.transport.abort()
+
+
+@pytest.mark.parametrize("proof", sorted(PROOFS))
+def test_asyncio_a_write_proven_by_a_later_answer_is_not_resent(proof: str, caplog: pytest.LogCaptureFixture) -> None:
+    """V1 is written, then a request our server answers (no PING anywhere: heartbeat 45 s): its
+    answer proves V1 arrived. V2 is written after it; the connection is killed. After the
+    reconnect only V2 is resent."""
+    limits, request = PROOFS[proof]
+
+    async def until(predicate: Callable[[], object]) -> None:
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+    async def body() -> None:
+        async with BlynkServer(tokens=[TOKEN], http_port=None, limits=limits) as server:
+            client = BlynkClient(TOKEN, server="127.0.0.1", port=server.port, insecure=True, backoff=FAST)
+            runner = asyncio.ensure_future(client.run())
+            await client.wait_connected(5)
+            client.virtual_write("V1", "proven")
+            request(client)
+            assert client.unconfirmed == 2
+            await until(lambda: client.unconfirmed == 0)  # the answer arrived
+            core = client._conn
+            assert core is not None and core._last_ping == -math.inf  # no PING was ever sent
+            _check_answer(server, proof)
+            client.virtual_write("V2", "unproven")
+            await server.wait_for(lambda: server.stored(TOKEN, "V2") == ("unproven",))
+            assert server.stats.writes_in == 2 and client.unconfirmed == 1
+            _kill(server)
+            await until(lambda: client.stats.logins == 2)
+            await client.ping()  # everything replayed arrived
+            assert client.stats.resent == 1
+            assert server.stats.writes_in == 3  # V2 once more; V1 (and the request) not
+            assert server.stored(TOKEN, "V1") == ("proven",) and server.stored(TOKEN, "V2") == ("unproven",)
+            await client.close()
+            await asyncio.wait_for(runner, 5)
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(asyncio.wait_for(body(), 30))
+    assert any("confirmed 1 operation(s)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("proof", sorted(PROOFS))
+def test_blocking_a_write_proven_by_a_later_answer_is_not_resent(proof: str) -> None:
+    """The same with the blocking client and our server on a background loop."""
+    limits, request = PROOFS[proof]
+    with running_server(tokens=[TOKEN], http=False, limits=limits) as srv:
+        server = srv.server
+        blynk = Blynk(TOKEN, server="127.0.0.1", port=srv.port, insecure=True, backoff=FAST)
+
+        def until(predicate: Callable[[], object]) -> None:
+            deadline = time.monotonic() + 10
+            while not predicate():
+                assert time.monotonic() < deadline, "gave up waiting"
+                blynk.run(0.02)
+
+        try:
+            blynk.connect(timeout=10)
+            blynk.virtual_write("V1", "proven")
+            request(blynk)
+            assert blynk.unconfirmed == 2
+            until(lambda: blynk.unconfirmed == 0)
+            core = blynk._conn
+            assert core is not None and core._last_ping == -math.inf
+            srv.call(_async(lambda: _check_answer(server, proof)))
+            blynk.virtual_write("V2", "unproven")
+            blynk.flush()
+            srv.wait_for(lambda s: s.stored(TOKEN, "V2") == ("unproven",))
+            assert blynk.unconfirmed == 1
+            srv.call(_async(lambda: _kill(server)))
+            until(lambda: blynk.stats.logins == 2)
+            blynk.ping()
+            assert blynk.stats.resent == 1
+            assert srv.call(_async(lambda: server.stats.writes_in)) == 3
+            assert srv.stored(TOKEN, "V1") == ("proven",) and srv.stored(TOKEN, "V2") == ("unproven",)
+        finally:
+            blynk.close()
+
+
+def _async(func: Callable[[], T]) -> Callable[[], Coroutine[Any, Any, T]]:
+    """``func`` as a coroutine factory for :meth:`ServerHandle.call` (runs on the server's loop)."""
+
+    async def run() -> T:
+        return func()
+
+    return run

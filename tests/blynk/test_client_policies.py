@@ -190,30 +190,31 @@ class TestCoalescer:
 
 
 class TestInFlight:
-    def test_a_ping_answer_confirms_what_was_sent_before_the_ping_only(self) -> None:
+    """Cell by cell: which answers confirm which operations (``blynk_client._session.InFlight``)."""
+
+    def test_an_answer_to_a_cut_id_confirms_what_was_sent_up_to_that_request_only(self) -> None:
         from blynk_client._session import InFlight
 
         f = InFlight()
         f.current[1] = ("a",)
-        f.cut(7)  # PING id 7 leaves after V1=a
+        f.cut(7)  # a request with id 7 (PING, property, event) leaves after V1=a
         f.current[2] = ("b",)
-        f.confirm(7)
+        assert f.confirm(7)
         assert f.take() == [(2, ("b",))]
 
-    def test_unknown_answer_ids_confirm_the_oldest_heartbeat_ping_in_order(self) -> None:
+    def test_an_answer_confirms_every_older_generation_and_keeps_the_newer_ones(self) -> None:
         from blynk_client._session import InFlight
 
         f = InFlight()
-        f.current[1] = ("a",)
-        f.cut(None)  # the core's heartbeat PING (id not seen by the driver)
-        f.current[1] = ("b",)
-        f.cut(None)
-        f.current[3] = ("c",)
-        f.confirm(500)  # answers the first
+        for msg_id, key in ((3, 1), (4, 2), (5, 3)):
+            f.current[key] = (str(msg_id),)
+            f.cut(msg_id)
+        f.current[9] = ("tail",)
+        assert f.confirm(4)  # the answer to 3 never came (not every request is answered)
         assert len(f) == 2
-        assert f.take() == [(1, ("b",)), (3, ("c",))]
+        assert f.take() == [(3, ("5",)), (9, ("tail",))]
 
-    def test_nothing_confirmed_keeps_the_latest_value_per_key_in_order(self) -> None:
+    def test_ids_never_cut_confirm_nothing(self) -> None:
         from blynk_client._session import InFlight
 
         f = InFlight()
@@ -221,9 +222,35 @@ class TestInFlight:
         f.current[2] = ("x",)
         f.cut(3)
         f.current[1] = ("b",)
-        f.confirm(99)  # no heartbeat PING in flight: an unknown answer confirms nothing
+        # a RESPONSE to a write (the server's 2 or 1 to a vw id) or to nothing we sent
+        assert not f.confirm(2) and not f.confirm(4) and not f.confirm(99)
+        assert len(f) == 3
         assert f.take() == [(2, ("x",)), (1, ("b",))]
         assert len(f) == 0
+
+    def test_answers_out_of_order_a_late_older_id_confirms_nothing_more(self) -> None:
+        from blynk_client._session import InFlight
+
+        f = InFlight()
+        f.current[1] = ("a",)
+        f.cut(10)
+        f.current[2] = ("b",)
+        f.cut(11)
+        f.current[3] = ("c",)
+        assert f.confirm(11)  # the newer answer first: both generations are proven
+        assert not f.confirm(10)  # the late older one: already gone, nothing else changes
+        assert not f.confirm(11)  # a duplicate
+        assert f.take() == [(3, ("c",))]
+
+    def test_a_cut_with_nothing_sent_before_it_is_harmless(self) -> None:
+        from blynk_client._session import InFlight
+
+        f = InFlight()
+        f.cut(1)
+        f.current[5] = ("v",)
+        f.cut(2)
+        assert f.confirm(1) and len(f) == 1
+        assert f.confirm(2) and len(f) == 0
 
     def test_generations_are_bounded_by_merging_never_by_dropping(self) -> None:
         from blynk_client._session import MAX_GENERATIONS, InFlight
@@ -232,9 +259,36 @@ class TestInFlight:
         for i in range(MAX_GENERATIONS * 3):
             f.current[i % 300] = (str(i),)
             f.cut(i + 1)
-        assert len(f._generations) <= MAX_GENERATIONS
+        assert len(f._generations) == MAX_GENERATIONS
         # every key survived: nothing was dropped to keep the bound
         assert sorted(k for k, _ in f.take()) == list(range(MAX_GENERATIONS * 3))
+
+    def test_a_merged_generation_waits_for_the_newer_id(self) -> None:
+        from blynk_client._session import MAX_GENERATIONS, InFlight
+
+        f = InFlight()
+        for i in range(MAX_GENERATIONS + 1):  # one too many: ids 1 and 2 merge under 2
+            f.current[i] = (str(i),)
+            f.cut(i + 1)
+        assert [cut for cut, _ in f._generations][:2] == [2, 3]
+        assert not f.confirm(1)  # proves only the older half: the merged generation stays
+        assert len(f) == MAX_GENERATIONS + 1
+        assert f.confirm(2)
+        assert len(f) == MAX_GENERATIONS - 1
+        assert f.confirm(MAX_GENERATIONS + 1) and len(f) == 0
+
+    def test_take_keeps_the_latest_value_per_key_oldest_first(self) -> None:
+        from blynk_client._session import InFlight
+
+        f = InFlight()
+        f.current[1] = ("a",)
+        f.current[2] = ("x",)
+        f.cut(3)
+        f.current[1] = ("b",)
+        f.cut(4)
+        f.current[3] = ("c",)
+        assert f.take() == [(2, ("x",)), (1, ("b",)), (3, ("c",))]
+        assert f.take() == [] and len(f) == 0
 
 
 class TestTimers:
