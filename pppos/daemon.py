@@ -53,7 +53,18 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pppos import session as ses
 from pppos.accounting import CapHold
-from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, PinRefused, Progress, SetBaud, SetDtr, Verdict
+from pppos.at.bringup import (
+    Bringup,
+    DataMode,
+    Hangup,
+    ModemInfo,
+    PinRefused,
+    Progress,
+    SetBaud,
+    SetDtr,
+    SimIdentified,
+    Verdict,
+)
 from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.at.recovery import RecoveryPlan, profile_rungs
 from pppos.config import UpOptions
@@ -553,10 +564,10 @@ class Modem:
     def __init__(self, opts: UpOptions, rep: Reporter, io: DataPath, *, sup: ses.Supervisor, host: Host,
                  facts: Facts, feed: Callable[[ses.SessionEvent], None], spawn: Callable[[Any], None],
                  guard: Callable[[Callable[[], None]], None], done: Callable[[], bool],
-                 on_modem_info: Callable[[ModemInfo], None]) -> None:
+                 on_modem_info: Callable[[ModemInfo], None], on_sim: Callable[[str], None]) -> None:
         self.opts, self.rep, self.io, self.sup, self.host, self.facts = opts, rep, io, sup, host, facts
         self.feed, self.spawn, self.guard, self.done = feed, spawn, guard, done
-        self.on_modem_info = on_modem_info
+        self.on_modem_info, self.on_sim = on_modem_info, on_sim
         self.pcap_file: BinaryIO | None = None
         self.pcap: PcapWriter | None = None
         self.profile: ModemProfile = PROFILES.get(opts.profile or "", PROFILES["generic"])
@@ -722,6 +733,8 @@ class Modem:
                     self.verdict(core, event)
                 case PinRefused(iccid=iccid):
                     remember_pin_refusal(self.opts.pin, iccid)
+                case SimIdentified(iccid=iccid):
+                    self.on_sim(iccid)  # the data cap of this SIM, checked before the dial
                 case PhaseChanged(phase=phase):
                     if phase in (Phase.AUTHENTICATE, Phase.NETWORK) and self.sup.phase is ses.Phase.PPP:
                         self.rep.step("lcp", "LCP up")
@@ -884,7 +897,7 @@ class Daemon:
         self.io = DataPath(loop, self._guard, lambda why: self._feed(ses.PortLost(why)))
         self.modem = Modem(self.opts, self.rep, self.io, sup=self.sup, host=self.host, facts=self.facts,
                            feed=self._feed, spawn=self._spawn, guard=self._guard, done=self._done.done,
-                           on_modem_info=lambda info: self.side.modem_info(info.iccid))
+                           on_modem_info=lambda info: self.side.modem_info(info.iccid), on_sim=self._sim_identified)
         try:
             await self.host.prepare()
             self.io.tun_fd = self.host.tun.fd if self.host.tun is not None else -1
@@ -949,6 +962,13 @@ class Daemon:
             self._feed(_cap_reached(hold))
         if self.sup.phase is ses.Phase.IDLE:
             self._feed(ses.Start())
+
+    def _sim_identified(self, iccid: str) -> None:
+        """The bring-up read the SIM's ICCID: a used-up cap ends the attempt here, before the dial."""
+        self.side.modem_info(iccid)
+        hold = self.side.cap_hold
+        if hold is not None and self.sup.cap is None:
+            self._feed(_cap_reached(hold))
 
     def _execute(self, command: ses.Command) -> None:
         io, modem, now = self.io, self.modem, self._now()

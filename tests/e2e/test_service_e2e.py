@@ -226,6 +226,14 @@ def test_data_cap_with_persist_holds_until_the_period_rolls_over(netns, tmp_path
             assert once.log.strip().splitlines()[-1].startswith("pppos-up: error: data cap reached ("), once.log
         finally:
             once.close()
+        # a SIM not seen on ppp0 before (its record used up): the bring-up identifies it before the dial
+        (Path(os.environ["PPPOS_STATE_DIR"]) / "accounting" / "last-sim.ppp0").unlink()
+        fresh = UpProcess(netns, tmp_path, str(link), *args)
+        try:
+            assert fresh.wait(timeout=60) == ExitStatus.DATA_CAP, fresh.log
+            assert _dials(fresh.log) == 0 and "SIM ready" in fresh.log, fresh.log
+        finally:
+            fresh.close()
         # ... and with --persist: straight to the hold; SIGTERM during it stops cleanly
         held = UpProcess(netns, tmp_path, str(link), *args, "--persist")
         try:
