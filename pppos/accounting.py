@@ -135,6 +135,11 @@ class CapHold:
     until_words: str
     left: float
 
+    @property
+    def exit_line(self) -> str:
+        """The one line of a run that ends at the cap (the supervisor's own words for it are the same)."""
+        return f"data cap reached ({self.used}): the link stays down until {self.until_words}"
+
 
 def _periods(wall: float) -> tuple[str, str]:
     t = time.gmtime(wall)

@@ -192,8 +192,8 @@ class Sidecar:
         self.cap_hold = self.accountant.cap_hold(wall)
         if verdict == "warn":
             self.log.warn(f"{words}: the link stops at 100 %")
-        elif verdict == "over" and self.fatal_cap:
-            self.fatal = (ExitStatus.DATA_CAP, words)
+        elif verdict == "over" and self.fatal_cap and self.cap_hold is not None:
+            self.fatal = (ExitStatus.DATA_CAP, self.cap_hold.exit_line)
 
     def _fire(self, kind: str, facts: HookFacts) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop (not from the daemon): best effort
