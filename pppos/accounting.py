@@ -21,8 +21,15 @@ Status files and metrics name a SIM by the last four digits of its ICCID only
 
 **Data cap** (``--data-cap BYTES[/month|/day]``, e.g. ``2G/month``, ``500M/day``; K, M, G, T are powers
 of 1000, Ki, Mi, Gi, Ti of 1024): a warning at 90 % of the period's traffic, and at 100 % the link is
-stopped with exit status 15; a start while the cap is reached stops at once with the same status, until
-the next period.
+stopped: with exit status 15, or with ``--persist`` held down (no dialling) until the period rolls over
+(:func:`period_end`: the next UTC midnight or first of the month, :meth:`Accountant.cap_hold`), then
+dialled again. A start while the cap is reached does the same before any dial: the store remembers the
+SIM last seen on each interface (:meth:`AccountingStore.remember_sim`), so the check needs no modem.
+
+**Test hook**: ``$PPPOS_TEST_CLOCK_SHIFT`` names a file holding a number of seconds that
+:func:`wall_clock` (the clock of the accounting's periods and of the cap's hold) adds to the real time.
+It is read at each use; unset (the only real-world setting) it costs nothing. The end-to-end tests move
+the period boundary with it instead of waiting for a month.
 
 **Metrics** (``--metrics-file PATH``): the node_exporter textfile format
 (https://prometheus.io/docs/instrumenting/exposition_formats/), written atomically from the same state
@@ -32,6 +39,7 @@ the last failure.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import os
@@ -43,13 +51,16 @@ from typing import Any
 
 from pppos.errors import ConfigError
 
-__all__ = ["CAP_WARN", "FLUSH_INTERVAL", "Accountant", "AccountingStore", "DataCap", "format_accounting",
-           "parse_data_cap", "render_metrics", "sim_label", "stored_summaries", "write_metrics"]
+__all__ = ["CAP_WARN", "CLOCK_SHIFT_ENV", "FLUSH_INTERVAL", "Accountant", "AccountingStore", "CapHold", "DataCap",
+           "clock_shift", "format_accounting", "parse_data_cap", "period_end", "render_metrics", "sim_label",
+           "stored_summaries", "wall_clock", "write_metrics"]
 
 #: Seconds between accounting writes while the counters move.
 FLUSH_INTERVAL = 60.0
 #: The share of the cap at which a warning is logged.
 CAP_WARN = 0.9
+#: the test hook (see the module docstring)
+CLOCK_SHIFT_ENV = "PPPOS_TEST_CLOCK_SHIFT"
 _KEEP_DAYS = 62
 _KEEP_MONTHS = 24
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -88,6 +99,46 @@ def _human(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"  # pragma: no cover
+
+
+def clock_shift() -> float:
+    """The test hook's shift in seconds (see the module docstring); 0.0 when it is not set."""
+    shift_file = os.environ.get(CLOCK_SHIFT_ENV)
+    if shift_file:
+        with contextlib.suppress(OSError, ValueError):
+            return float(Path(shift_file).read_text(encoding="ascii").strip() or 0)
+    return 0.0
+
+
+def wall_clock() -> float:
+    """The wall-clock time of the accounting and the cap: ``time.time()`` plus :func:`clock_shift`."""
+    return time.time() + clock_shift()
+
+
+def period_end(period: str, wall: float) -> float:
+    """When the ``day`` or ``month`` (UTC, as the accounting counts) that contains ``wall`` ends: the
+    next midnight, or 00:00 on the first of the next month (December rolls over into January)."""
+    t = time.gmtime(wall)
+    if period == "day":
+        return calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0)) + 86400.0
+    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    return float(calendar.timegm((year, month, 1, 0, 0, 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class CapHold:
+    """The cap of this period is used up: ``used`` in words (``101.0 kB of 100.0 kB/day``), the period's
+    end ``until`` (wall clock) and in words (``2026-12-08 00:00 UTC``), and seconds ``left`` until then."""
+
+    used: str
+    until: float
+    until_words: str
+    left: float
+
+    @property
+    def exit_line(self) -> str:
+        """The one line of a run that ends at the cap (the supervisor's own words for it are the same)."""
+        return f"data cap reached ({self.used}): the link stays down until {self.until_words}"
 
 
 def _periods(wall: float) -> tuple[str, str]:
@@ -181,6 +232,17 @@ class Accountant:
             return "warn", words
         return "ok", words
 
+    def cap_hold(self, wall: float) -> CapHold | None:
+        """The hold while the cap of the period containing ``wall`` is used up (None: it is not, or no cap)."""
+        if self.cap is None:
+            return None
+        used = self.used(self.cap.period, wall)
+        if used < self.cap.limit:
+            return None
+        until = period_end(self.cap.period, wall)
+        return CapHold(used=f"{_human(used)} of {self.cap.describe()}", until=until,
+                       until_words=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until)), left=until - wall)
+
     def flush_due(self, wall: float, *, force: bool = False) -> bool:
         """True when the record should be stored: something changed, and :data:`FLUSH_INTERVAL` passed
         since the last store (or this is the first change, or ``force``)."""
@@ -244,6 +306,32 @@ class AccountingStore:
                 os.replace(path, aside)
             return Accountant(iccid, cap), (f"the record of SIM {sim_label(iccid)} in {self.directory} was corrupt "
                                             f"(kept as .corrupt beside it); counting from zero")
+
+    def _last_sim_path(self, ifname: str) -> Path:
+        return self.directory / f"last-sim.{re.sub(r'[^0-9A-Za-z_.-]', '', ifname)[:32] or 'if'}"
+
+    def remember_sim(self, ifname: str, iccid: str) -> None:
+        """The SIM ``iccid`` was seen on ``ifname``: the next start checks its cap before dialling."""
+        if not iccid or self.last_sim(ifname) == iccid:
+            return
+        with contextlib.suppress(OSError):
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = self._last_sim_path(ifname)
+            tmp = path.with_name(f".{path.name}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, (iccid + "\n").encode())
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+
+    def last_sim(self, ifname: str) -> str | None:
+        """The ICCID last seen on ``ifname`` (:meth:`remember_sim`), None when none is known."""
+        try:
+            text = self._last_sim_path(ifname).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if re.fullmatch(r"[0-9A-Fa-f]{1,32}", text) else None
 
     def save(self, acc: Accountant, wall: float, *, force: bool = False) -> tuple[bool, str | None]:
         """Store ``acc`` when :meth:`Accountant.flush_due`; returns (written, warning)."""

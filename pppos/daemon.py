@@ -52,7 +52,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pppos import session as ses
-from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, PinRefused, Progress, SetBaud, SetDtr, Verdict
+from pppos.accounting import CapHold
+from pppos.at.bringup import (
+    Bringup,
+    DataMode,
+    Hangup,
+    ModemInfo,
+    PinRefused,
+    Progress,
+    SetBaud,
+    SetDtr,
+    SimIdentified,
+    Verdict,
+)
 from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.at.recovery import RecoveryPlan, profile_rungs
 from pppos.config import UpOptions
@@ -552,10 +564,10 @@ class Modem:
     def __init__(self, opts: UpOptions, rep: Reporter, io: DataPath, *, sup: ses.Supervisor, host: Host,
                  facts: Facts, feed: Callable[[ses.SessionEvent], None], spawn: Callable[[Any], None],
                  guard: Callable[[Callable[[], None]], None], done: Callable[[], bool],
-                 on_modem_info: Callable[[ModemInfo], None]) -> None:
+                 on_modem_info: Callable[[ModemInfo], None], on_sim: Callable[[str], None]) -> None:
         self.opts, self.rep, self.io, self.sup, self.host, self.facts = opts, rep, io, sup, host, facts
         self.feed, self.spawn, self.guard, self.done = feed, spawn, guard, done
-        self.on_modem_info = on_modem_info
+        self.on_modem_info, self.on_sim = on_modem_info, on_sim
         self.pcap_file: BinaryIO | None = None
         self.pcap: PcapWriter | None = None
         self.profile: ModemProfile = PROFILES.get(opts.profile or "", PROFILES["generic"])
@@ -721,6 +733,8 @@ class Modem:
                     self.verdict(core, event)
                 case PinRefused(iccid=iccid):
                     remember_pin_refusal(self.opts.pin, iccid)
+                case SimIdentified(iccid=iccid):
+                    self.on_sim(iccid)  # the data cap of this SIM, checked before the dial
                 case PhaseChanged(phase=phase):
                     if phase in (Phase.AUTHENTICATE, Phase.NETWORK) and self.sup.phase is ses.Phase.PPP:
                         self.rep.step("lcp", "LCP up")
@@ -859,8 +873,8 @@ class Daemon:
         self.opts = options
         self.rep = reporter
         self.sup = ses.Supervisor(session_config(options))
-        self.side = Sidecar(options, reporter)  # systemd, hooks, accounting, metrics
-        self._side_stop = False
+        # systemd, hooks, accounting, metrics; the data cap is the supervisor's to act on (CapReached)
+        self.side = Sidecar(options, reporter, fatal_cap=False)
         self.host = Host(options, reporter, lambda: self._guard(lambda: None))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.io: DataPath | None = None
@@ -883,20 +897,17 @@ class Daemon:
         self.io = DataPath(loop, self._guard, lambda why: self._feed(ses.PortLost(why)))
         self.modem = Modem(self.opts, self.rep, self.io, sup=self.sup, host=self.host, facts=self.facts,
                            feed=self._feed, spawn=self._spawn, guard=self._guard, done=self._done.done,
-                           on_modem_info=lambda info: self.side.modem_info(info.iccid))
+                           on_modem_info=lambda info: self.side.modem_info(info.iccid), on_sim=self._sim_identified)
         try:
             await self.host.prepare()
             self.io.tun_fd = self.host.tun.fd if self.host.tun is not None else -1
             self.modem.open_pcap()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self._on_signal, sig)
-            loop.add_signal_handler(signal.SIGUSR1, self._write_status)
+            loop.add_signal_handler(signal.SIGUSR1, self._guard, self._write_status)
             self.side.start(loop)
-            self._guard(lambda: self._feed(ses.Start()))
+            self._guard(self._begin)
             status = await self._done
-            if self.side.fatal is not None:  # the data cap
-                self.facts.last_failure = self.side.fatal[1]
-                raise PpposError(self.side.fatal[1], exit_status=self.side.fatal[0])
             if status not in (ExitStatus.SUCCESS, ExitStatus.INTERRUPTED) and self.sup.message:
                 # One line on stderr from the CLI layer: "pppos-up: error: the link was lost: ..."
                 raise PpposError(self.sup.message, exit_status=ExitStatus(status))
@@ -943,6 +954,22 @@ class Daemon:
             del self._inbox[0]
         self._write_status()
 
+    def _begin(self) -> None:
+        """The data cap of the SIM last seen here is checked before the port is opened: used up, the
+        supervisor exits 15 or holds (--persist) without touching the modem."""
+        hold = self.side.precheck()
+        if hold is not None:
+            self._feed(_cap_reached(hold))
+        if self.sup.phase is ses.Phase.IDLE:
+            self._feed(ses.Start())
+
+    def _sim_identified(self, iccid: str) -> None:
+        """The bring-up read the SIM's ICCID: a used-up cap ends the attempt here, before the dial."""
+        self.side.modem_info(iccid)
+        hold = self.side.cap_hold
+        if hold is not None and self.sup.cap is None:
+            self._feed(_cap_reached(hold))
+
     def _execute(self, command: ses.Command) -> None:
         io, modem, now = self.io, self.modem, self._now()
         assert io is not None and modem is not None
@@ -971,6 +998,9 @@ class Daemon:
                 self._spawn(self.host.unconfigure())
             case ses.ArmTimer():
                 pass  # read in _rearm
+            case ses.CheckCap():
+                hold = self.side.check_cap()
+                self._feed(ses.CapCleared() if hold is None else _cap_reached(hold))
             case ses.Report(step=step, line=line, warn=warn):
                 if warn:
                     self.rep.warn(line)
@@ -1110,11 +1140,16 @@ class Daemon:
         state = self.facts.snapshot(self.opts, self.sup, self.io, self.host, self._now())
         self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
         self.host.write_status(state)
-        if self.side.fatal is not None and not self._side_stop:
-            self._side_stop = True
-            self.rep.warn(self.side.fatal[1])
-            self._feed(ses.StopRequest(interrupt=False))
+        hold, phase = self.side.cap_hold, self.sup.phase
+        if hold is not None and self.sup.cap is None and phase not in (ses.Phase.STOPPING, ses.Phase.STOPPED):
+            self._feed(_cap_reached(hold))  # the supervisor ends the session and holds (or exits 15)
+        elif hold is None and phase is ses.Phase.CAP_HOLD:
+            self._feed(ses.CapCleared())  # the period rolled over (noticed at a SIGUSR1 refresh)
         self._status_due = self._now() + STATUS_INTERVAL if sup_running(self.sup) else None
+
+
+def _cap_reached(hold: CapHold) -> ses.CapReached:
+    return ses.CapReached(hold.used, hold.until_words, hold.left)
 
 
 def _task_count() -> int | None:

@@ -45,7 +45,8 @@ class ExitStatus(IntEnum):
     #: The SIM refused this PIN before (or too few PIN attempts remain): it is not sent again
     #: automatically, so a restart loop can never lock the SIM into needing its PUK.
     PIN_REFUSED = 14
-    #: The ``--data-cap`` of this period is used up: the link is not brought up until the next one.
+    #: The ``--data-cap`` of this period is used up (without ``--persist``; with it pppos-up holds the
+    #: link down until the next period instead of exiting).
     DATA_CAP = 15
     #: Interrupted by the user (SIGINT), as shells report it.
     INTERRUPTED = 130
@@ -72,7 +73,7 @@ _MEANINGS: dict[ExitStatus, str] = {
     ExitStatus.TLS: "TLS or certificate failure",
     ExitStatus.BAD_TOKEN: "credential rejected by the server",
     ExitStatus.PIN_REFUSED: "PIN not sent: the SIM refused it before or too few attempts remain",
-    ExitStatus.DATA_CAP: "the --data-cap of this month (or day) is used up",
+    ExitStatus.DATA_CAP: "the --data-cap of this month (or day) is used up (without --persist)",
     ExitStatus.INTERRUPTED: "interrupted",
 }
 

@@ -46,6 +46,15 @@ signals, netlink) and reports back what happened.
   opening it every :attr:`SessionConfig.port_poll` seconds.
 * **One-shot** (no ``--persist``): the first loss or failure ends the run with its verdict, with the
   same fast detection.
+* **Data cap** (``--data-cap``, :mod:`pppos.accounting`): the driver reports :class:`CapReached` when
+  the period's cap is used up (at start, before the port is opened, or while the link runs). A call
+  that may be up is ended as on a stop (routes and DNS removed, LCP Terminate, the guarded hang-up);
+  then without ``--persist`` the run exits with :attr:`~ExitStatus.DATA_CAP`, and with it the port is
+  closed and the supervisor *holds* (phase :attr:`Phase.CAP_HOLD`): nothing is dialled until the
+  driver reports :class:`CapCleared` (the period rolled over), then it opens the port and dials with a
+  fresh ladder. While holding it asks again (:class:`CheckCap`) every
+  :attr:`SessionConfig.cap_recheck` seconds or at the period's end if sooner, so a wall clock that
+  steps (NTP at boot on a board without RTC) cannot leave it holding too long.
 * **Stop** (SIGTERM, SIGINT, ``pppos-down``) is accepted in every phase: while a call is up it hangs
   up (LCP Terminate, then the guarded hang-up), elsewhere it closes the port and exits at once; a
   second stop while hanging up exits at once. The driver restores host state after :class:`Exit`.
@@ -71,7 +80,10 @@ __all__ = [
     "Action",
     "ArmTimer",
     "BringupFailed",
+    "CapCleared",
+    "CapReached",
     "CarrierLost",
+    "CheckCap",
     "ClosePort",
     "Command",
     "ConfigureInterface",
@@ -132,6 +144,8 @@ class Phase(Enum):
     RUNG = "recovery"
     #: the port is gone (or was closed for a reset): polling it open
     PORT_WAIT = "port-wait"
+    #: the data cap of this period is used up (``--persist``): nothing is dialled until it rolls over
+    CAP_HOLD = "cap-hold"
     #: stopping: hanging up before the exit
     STOPPING = "stopping"
     STOPPED = "stopped"
@@ -267,13 +281,31 @@ class StopRequest:
     interrupt: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CapReached:
+    """The ``--data-cap`` of this period is used up (also the answer to :class:`CheckCap` while it
+    still is): ``used`` in words (``101.0 kB of 100.0 kB/day``), the period's end in words
+    (``until``, ``2027-01-01 00:00 UTC``) and the seconds ``left`` until then by the wall clock."""
+
+    used: str
+    until: str
+    left: float
+
+
+@dataclass(frozen=True, slots=True)
+class CapCleared:
+    """The cap's period rolled over: the cap is no longer reached (the answer to :class:`CheckCap`)."""
+
+
 SessionEvent = (
     Start | PortOpened | PortFailed | DataMode | BringupFailed | LinkUp | InterfaceConfigured | InterfaceFailed
     | LinkDown | CarrierLost | PortLost | HangupDone | RungDone | RungFailed | Timer | StopRequest
+    | CapReached | CapCleared
 )
 EVENT_TYPES: tuple[type, ...] = (
     Start, PortOpened, PortFailed, DataMode, BringupFailed, LinkUp, InterfaceConfigured, InterfaceFailed,
     LinkDown, CarrierLost, PortLost, HangupDone, RungDone, RungFailed, Timer, StopRequest,
+    CapReached, CapCleared,
 )
 
 
@@ -338,6 +370,11 @@ class ArmTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckCap:
+    """Ask the accounting whether the cap is still used up; answer :class:`CapReached` or :class:`CapCleared`."""
+
+
+@dataclass(frozen=True, slots=True)
 class Exit:
     """Finish with ``status`` (and ``message`` for a failure); the driver restores host state."""
 
@@ -356,7 +393,7 @@ class Report:
 
 Command = (
     OpenPort | ClosePort | StartBringup | StartPpp | HangUp | Quiesce | RunRung | ConfigureInterface
-    | UnconfigureInterface | ArmTimer | Exit | Report
+    | UnconfigureInterface | ArmTimer | CheckCap | Exit | Report
 )
 
 
@@ -388,6 +425,8 @@ class SessionConfig:
     port_poll: float = 0.25
     #: a session up this long resets the holdoff growth
     holdoff_reset_after: float = 600.0
+    #: while holding at the data cap, ask the accounting again this often (the wall clock may step)
+    cap_recheck: float = 60.0
     #: verdicts that are never retried
     fatal: frozenset[ExitStatus] = frozenset({ExitStatus.SIM, ExitStatus.USAGE, ExitStatus.PERMISSION})
 
@@ -469,6 +508,14 @@ class Action(Enum):
     DECIDE_POLL = "decide-poll"
     #: the port opened: bring-up (or PPP with --direct)
     DECIDE_ATTEMPT = "decide-attempt"
+    #: the data cap is used up: note it (what decide_next and decide_port_gone then do)
+    CAP_REACHED = "cap-reached"
+    #: with the call down and the port closed: hold until the period rolls over (persist) or exit 15
+    DECIDE_CAP = "decide-cap"
+    #: while holding: ask the accounting again (and re-arm, so the hold never depends on the answer)
+    CHECK_CAP = "check-cap"
+    #: the period rolled over: a fresh start (ladder, failure count and holdoff reset)
+    CAP_CLEARED = "cap-cleared"
 
 
 P = Phase
@@ -481,6 +528,10 @@ _PORT_GONE = ((A.PORT_GONE, A.UNCONFIGURE, A.CLOSE_PORT, A.DECIDE_PORT_GONE), No
 _STOP_CLOSE = ((A.STOP_STATUS, A.CLOSE_PORT, A.EXIT), P.STOPPED)
 _STOP_HANGUP = ((A.STOP_STATUS, A.UNCONFIGURE, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.STOPPING)
 _FINISH = ((A.CLOSE_PORT, A.EXIT), P.STOPPED)
+#: the cap while the call may be up: end it as a stop does, then decide_next holds or exits
+_CAP_HANGUP = ((A.CAP_REACHED, A.UNCONFIGURE, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.HANGUP)
+#: the cap with no call up: close the port, hold or exit
+_CAP_CLOSE = ((A.CAP_REACHED, A.CLEAR_TIMER, A.CLOSE_PORT, A.DECIDE_CAP), None)
 
 Cell = tuple[tuple[Action, ...], Phase | None]
 
@@ -489,15 +540,18 @@ Cell = tuple[tuple[Action, ...], Phase | None]
 TRANSITIONS: dict[tuple[Phase, type], Cell] = {
     (P.IDLE, Start): ((A.OPEN_PORT,), P.OPENING),
     (P.IDLE, StopRequest): ((A.STOP_STATUS, A.EXIT), P.STOPPED),
+    (P.IDLE, CapReached): ((A.CAP_REACHED, A.DECIDE_CAP), None),  # used up at start: the port stays shut
     # the first open
     (P.OPENING, PortOpened): (_ATTEMPT, None),
     (P.OPENING, PortFailed): ((A.PORT_FAILED, A.DECIDE_OPEN_FAILED), None),
     (P.OPENING, StopRequest): _STOP_CLOSE,
+    (P.OPENING, CapReached): _CAP_CLOSE,
     # the AT bring-up
     (P.BRINGUP, DataMode): ((A.START_PPP, A.ARM_PPP_DEADLINE), P.PPP),
     (P.BRINGUP, BringupFailed): ((A.ATTEMPT_FAILED, A.QUIESCE, A.DECIDE_NEXT), None),
     (P.BRINGUP, PortLost): _PORT_GONE,
     (P.BRINGUP, StopRequest): _STOP_CLOSE,
+    (P.BRINGUP, CapReached): _CAP_CLOSE,
     # PPP negotiation
     (P.PPP, LinkUp): ((A.CONFIGURE,), P.CONFIGURING),
     (P.PPP, LinkDown): _LINK_DOWN,
@@ -505,6 +559,7 @@ TRANSITIONS: dict[tuple[Phase, type], Cell] = {
     (P.PPP, PortLost): _PORT_GONE,
     (P.PPP, Timer): ((A.PPP_TIMEOUT, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.HANGUP),
     (P.PPP, StopRequest): _STOP_HANGUP,
+    (P.PPP, CapReached): _CAP_HANGUP,
     # configuring the host (the PPP deadline still runs)
     (P.CONFIGURING, InterfaceConfigured): ((A.CLEAR_TIMER, A.MARK_UP), P.RUNNING),
     (P.CONFIGURING, InterfaceFailed): ((A.INTERFACE_FAILED, A.UNCONFIGURE, A.HANGUP_TERMINATE,
@@ -514,32 +569,43 @@ TRANSITIONS: dict[tuple[Phase, type], Cell] = {
     (P.CONFIGURING, PortLost): _PORT_GONE,
     (P.CONFIGURING, Timer): ((A.PPP_TIMEOUT, A.UNCONFIGURE, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.HANGUP),
     (P.CONFIGURING, StopRequest): _STOP_HANGUP,
+    (P.CONFIGURING, CapReached): _CAP_HANGUP,
     # running
     (P.RUNNING, LinkDown): _LINK_DOWN,
     (P.RUNNING, CarrierLost): _CALL_GONE,
     (P.RUNNING, PortLost): _PORT_GONE,
     (P.RUNNING, StopRequest): _STOP_HANGUP,
+    (P.RUNNING, CapReached): _CAP_HANGUP,
     # hanging up after a loss (the call may have been up)
     (P.HANGUP, HangupDone): ((A.CLEAR_TIMER, A.QUIESCE, A.DECIDE_NEXT), None),
     (P.HANGUP, Timer): ((A.QUIESCE, A.DECIDE_NEXT), None),
     (P.HANGUP, CarrierLost): ((A.CLEAR_TIMER, A.QUIESCE, A.DECIDE_NEXT), None),
     (P.HANGUP, PortLost): ((A.CLOSE_PORT, A.DECIDE_PORT_GONE), None),
     (P.HANGUP, StopRequest): ((A.STOP_STATUS,), P.STOPPING),
+    (P.HANGUP, CapReached): ((A.CAP_REACHED,), P.HANGUP),  # the hang-up goes on; decide_next holds
     # holding off
     (P.HOLDOFF, Timer): ((A.DECIDE_RUNG,), None),
     (P.HOLDOFF, PortLost): ((A.CLOSE_PORT, A.DECIDE_PORT_GONE), None),
     (P.HOLDOFF, StopRequest): _STOP_CLOSE,
+    (P.HOLDOFF, CapReached): _CAP_CLOSE,
     # a ladder rung
     (P.RUNG, RungDone): ((A.CLEAR_TIMER, A.QUIESCE, A.DECIDE_AFTER_RUNG), None),
     (P.RUNG, RungFailed): ((A.CLEAR_TIMER, A.QUIESCE, A.RUNG_FAILED, A.DECIDE_RUNG), None),
     (P.RUNG, Timer): ((A.QUIESCE, A.RUNG_FAILED, A.DECIDE_RUNG), None),
     (P.RUNG, PortLost): ((A.CLEAR_TIMER, A.CLOSE_PORT, A.DECIDE_PORT_GONE), None),
     (P.RUNG, StopRequest): _STOP_CLOSE,
+    (P.RUNG, CapReached): _CAP_CLOSE,
     # waiting for the port
     (P.PORT_WAIT, Timer): ((A.OPEN_PORT,), P.PORT_WAIT),
     (P.PORT_WAIT, PortOpened): (_ATTEMPT, None),
     (P.PORT_WAIT, PortFailed): ((A.DECIDE_POLL,), None),
     (P.PORT_WAIT, StopRequest): _STOP_CLOSE,
+    (P.PORT_WAIT, CapReached): _CAP_CLOSE,
+    # holding at the data cap (--persist): the port is closed, nothing is dialled
+    (P.CAP_HOLD, Timer): ((A.CHECK_CAP,), P.CAP_HOLD),
+    (P.CAP_HOLD, CapReached): ((A.CAP_REACHED, A.DECIDE_CAP), None),
+    (P.CAP_HOLD, CapCleared): ((A.CLEAR_TIMER, A.CAP_CLEARED, A.OPEN_PORT), P.OPENING),
+    (P.CAP_HOLD, StopRequest): _STOP_CLOSE,
     # stopping
     (P.STOPPING, HangupDone): _FINISH,
     (P.STOPPING, Timer): _FINISH,
@@ -600,6 +666,8 @@ class Supervisor:
         self.last_message: str | None = None
         self._pending_event: SessionEvent | None = None
         self._ever_up = False
+        #: the data cap of this period is used up (the last CapReached), None while it is not
+        self.cap: CapReached | None = None
 
     # -- surface
 
@@ -661,6 +729,8 @@ class Supervisor:
             return f"waiting for the port, {attempt}"
         if phase is Phase.RUNNING:
             return f"running, {attempt}"
+        if phase is Phase.CAP_HOLD and self.cap is not None:
+            return f"data cap reached ({self.cap.used}): holding until {self.cap.until}"
         return f"{phase.value}, {attempt}" if self.stats.attempts else phase.value
 
     # -- helpers
@@ -846,6 +916,29 @@ class Supervisor:
     def _a_exit(self) -> None:
         self._finish(self.status, self.message)
 
+    def _cap_message(self) -> str:
+        cap = self.cap
+        assert cap is not None
+        return f"data cap reached ({cap.used}): the link stays down until {cap.until}"
+
+    def _a_cap_reached(self) -> None:
+        event = self._event()
+        assert isinstance(event, CapReached)
+        self.cap = event
+        self.up_since = None  # a session ended on purpose: not a loss, no holdoff growth
+        self._record(ExitStatus.DATA_CAP, self._cap_message())
+        if not self.config.persist:
+            self.status, self.message, self._failing = ExitStatus.DATA_CAP, self._cap_message(), True
+
+    def _a_check_cap(self) -> None:
+        self._emit(CheckCap())
+        self._set_deadline(self._now + self.config.cap_recheck)
+
+    def _a_cap_cleared(self) -> None:
+        self.cap = None
+        self.rung_index = self.stats.failures = self._backoff = 0
+        self._report("data-cap", "the data cap's period is over: dialling again")
+
     # -- decisions (each sets the next phase)
 
     def _a_decide_attempt(self) -> None:
@@ -877,6 +970,10 @@ class Supervisor:
 
     def _a_decide_next(self) -> None:
         cfg = self.config
+        if self.cap is not None:
+            self._a_close_port()
+            self._a_decide_cap()
+            return
         status = self.last_status or ExitStatus.LINK_LOST
         message = self.last_message or "the link was lost"
         if not cfg.persist:
@@ -935,12 +1032,29 @@ class Supervisor:
 
     def _a_decide_port_gone(self) -> None:
         self._call_up = False
+        if self.cap is not None:
+            self._a_decide_cap()
+            return
         if not self.config.persist:
             self._failing = True
             self._finish(self.last_status or ExitStatus.LINK_LOST, self.last_message)
             return
         self._report("port", "waiting for the port to come back")
         self._wait_for_port(first=self._now + self.config.port_poll)
+
+    def _a_decide_cap(self) -> None:
+        """The cap is used up, the call is down and the port closed: exit 15, or hold (``--persist``)
+        until the next CheckCap at the period's end, or sooner (:attr:`SessionConfig.cap_recheck`)."""
+        cap = self.cap
+        assert cap is not None
+        if not self.config.persist:
+            self._finish(ExitStatus.DATA_CAP, self._cap_message())
+            return
+        if self.phase is not Phase.CAP_HOLD:  # said once, not at every re-check
+            self._report("data-cap", f"data cap reached ({cap.used}): holding until {cap.until}; "
+                                     f"nothing is dialled until then", warn=True)
+        self._enter(Phase.CAP_HOLD)
+        self._set_deadline(self._now + max(0.0, min(cap.left, self.config.cap_recheck)))
 
     def _a_decide_poll(self) -> None:
         event = self._event()

@@ -4,7 +4,11 @@ hooks, data accounting with its cap, and the metrics file.
 The daemon (:mod:`pppos.daemon`) tells a :class:`Sidecar` what happens, in a few calls:
 :meth:`~Sidecar.start` (the loop runs), :meth:`~Sidecar.modem_info` (the bring-up learnt the SIM),
 :meth:`~Sidecar.link_up` / :meth:`~Sidecar.link_down` (the interface is configured / unconfigured),
-:meth:`~Sidecar.status` (each state-file write) and :meth:`~Sidecar.close` (at exit). Everything here
+:meth:`~Sidecar.status` (each state-file write) and :meth:`~Sidecar.close` (at exit). The data cap:
+:meth:`~Sidecar.precheck` (before the modem is touched: the SIM last seen on this interface),
+:attr:`~Sidecar.cap_hold` (after each check) and :meth:`~Sidecar.check_cap`; with ``fatal_cap`` (the
+pppd backend) a used-up cap also sets :attr:`~Sidecar.fatal`. The accounting's clock is
+:func:`pppos.accounting.wall_clock`. Everything here
 runs on the daemon's loop without blocking it: hooks are subprocesses awaited in the background,
 notifications are one datagram, accounting writes a small file at most every minute.
 """
@@ -17,7 +21,7 @@ import os
 import time
 from typing import Any
 
-from pppos.accounting import Accountant, AccountingStore, sim_label, write_metrics
+from pppos.accounting import Accountant, AccountingStore, CapHold, clock_shift, sim_label, wall_clock, write_metrics
 from pppos.config import UpOptions
 from pppos.errors import ExitStatus
 from pppos.hooks import HookFacts, HookRunner
@@ -34,7 +38,7 @@ METRICS_INTERVAL = 1.0
 class Sidecar:
     """systemd notifications, hooks, accounting and metrics for one ``pppos-up`` run."""
 
-    def __init__(self, opts: UpOptions, log: Any) -> None:
+    def __init__(self, opts: UpOptions, log: Any, *, fatal_cap: bool = True) -> None:
         self.opts = opts
         self.log = log  # the Reporter
         self.notifier = Notifier()
@@ -49,6 +53,10 @@ class Sidecar:
         self.up_facts: HookFacts | None = None
         #: (exit status, message) when the sidecar wants the run to end (the data cap)
         self.fatal: tuple[ExitStatus, str] | None = None
+        self.fatal_cap = fatal_cap
+        #: the data cap of this period is used up (as of the last check), None while it is not
+        self.cap_hold: CapHold | None = None
+        self._hold_words = ""
         self._counters = (0, 0)
         self._watchdog: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -76,30 +84,50 @@ class Sidecar:
         with contextlib.suppress(Exception):
             await self.hooks.drain(timeout=CLOSE_WAIT)
         if self.accountant is not None:
-            self._save(time.time() if wall is None else wall, force=True)
+            self._save(wall_clock() if wall is None else wall, force=True)
         if self.opts.metrics_file and self._last_state is not None:  # the link is gone: pppos_up 0
             write_metrics(self.opts.metrics_file, {**self._last_state, "phase": "stopped", "local_ip": None},
-                          time.time() if wall is None else wall)
+                          wall_clock() if wall is None else wall)
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
 
     # -- events
 
+    def precheck(self) -> CapHold | None:
+        """Before the modem is touched: the cap of the SIM last seen on this interface, if used up
+        (None: not, no cap, or no SIM known yet). Loads that SIM's totals (the bring-up confirms it)."""
+        if self.opts.data_cap is None:
+            return None
+        iccid = self.store.last_sim(self.opts.ifname)
+        if iccid is None:
+            return None
+        if self.accountant is None:
+            self.accountant, warning = self.store.open(iccid, self.opts.data_cap)
+            if warning is not None:
+                self.log.warn(f"accounting: {warning}")
+        return self.check_cap()
+
+    def check_cap(self) -> CapHold | None:
+        """Check the cap now (:attr:`cap_hold`, also returned)."""
+        self._check_cap(wall_clock())
+        return self.cap_hold
+
     def modem_info(self, iccid: str) -> None:
         """The bring-up read the SIM's ICCID: load its totals; a cap already used up ends the run."""
         if not iccid and self.opts.data_cap is None:
             return
+        self.store.remember_sim(self.opts.ifname, iccid)
         if self.accountant is None or self.accountant.iccid != iccid:
             if self.accountant is not None:
-                self._save(time.time(), force=True)
+                self._save(wall_clock(), force=True)
             self.accountant, warning = self.store.open(iccid, self.opts.data_cap)
             if warning is not None:
                 self.log.warn(f"accounting: {warning}")
             self.log.step("accounting", f"counting this SIM's traffic (SIM {sim_label(iccid)})"
                           + (f", cap {self.opts.data_cap.describe()}" if self.opts.data_cap else ""))
             self.accountant.new_session(*self._counters)  # the daemon's counters run across sessions
-        self._check_cap(time.time())
+        self._check_cap(wall_clock())
 
     def link_up(self, *, local: str | None, remote: str | None, dns: list[str]) -> None:
         """The interface is configured: READY=1, the ip-up hooks, a new accounting session."""
@@ -120,11 +148,17 @@ class Sidecar:
 
     def status(self, state: dict[str, Any]) -> None:
         """Each state-file write: STATUS= in words, accounting (into ``state``), the cap, the metrics file."""
-        wall = float(state.get("updated") or time.time())
+        wall = float(state.get("updated") or time.time()) + clock_shift()
         words = str(state.get("supervisor") or state.get("phase") or "")
         if state.get("phase") == "running" and state.get("local_ip"):
             words = f"{self.opts.ifname} up: {state['local_ip']} peer {state.get('peer_ip')}; {words}"
-        self.notifier.status(words)
+        if state.get("phase") == "cap-hold" and words != self._hold_words:
+            # holding is where --persist means to be until the period rolls over: the service is up
+            # (a `systemctl start` must not block for a month), its Status says why ppp0 is not
+            self._hold_words = words
+            self.notifier.ready(words)
+        else:
+            self.notifier.status(words)
         acc = self.accountant
         self._counters = (int(state.get("bytes_in") or 0), int(state.get("bytes_out") or 0))
         if acc is not None:
@@ -155,10 +189,11 @@ class Sidecar:
         if self.accountant is None or self.fatal is not None:
             return
         verdict, words = self.accountant.cap_state(wall)
+        self.cap_hold = self.accountant.cap_hold(wall)
         if verdict == "warn":
             self.log.warn(f"{words}: the link stops at 100 %")
-        elif verdict == "over":
-            self.fatal = (ExitStatus.DATA_CAP, words)
+        elif verdict == "over" and self.fatal_cap and self.cap_hold is not None:
+            self.fatal = (ExitStatus.DATA_CAP, self.cap_hold.exit_line)
 
     def _fire(self, kind: str, facts: HookFacts) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop (not from the daemon): best effort

@@ -15,6 +15,7 @@ from pppos.accounting import (
     format_accounting,
     parse_data_cap,
     render_metrics,
+    stored_summaries,
     write_metrics,
 )
 from pppos.errors import ConfigError
@@ -231,3 +232,89 @@ def test_status_shows_stored_totals_while_nothing_runs(tmp_path: Path, monkeypat
     assert "not running" in out and "data (SIM ...1234): today 2.0 MB in, 500.0 kB out" in out, out
     assert status.main(["--json"]) == ExitStatus.LINK_LOST
     assert json.loads(capsys.readouterr().out)["accounting"][0]["total"] == [2_000_000, 500_000]
+
+
+def _utc(*fields: int) -> float:
+    return float(calendar.timegm((*fields, 0, 0, 0)[:6]))
+
+
+@pytest.mark.parametrize(("wall", "period", "end"), [
+    ((2026, 12, 7, 12, 0, 0), "month", (2027, 1, 1)),  # December rolls over into January of the next year
+    ((2026, 12, 31, 23, 59, 59), "month", (2027, 1, 1)),
+    ((2027, 1, 1, 0, 0, 0), "month", (2027, 2, 1)),  # the first second of a month is in it
+    ((2027, 1, 31, 18, 0, 0), "month", (2027, 2, 1)),  # 31-day month
+    ((2027, 4, 30, 23, 0, 0), "month", (2027, 5, 1)),  # 30-day month
+    ((2027, 2, 28, 12, 0, 0), "month", (2027, 3, 1)),
+    ((2028, 2, 29, 12, 0, 0), "month", (2028, 3, 1)),  # leap year
+    ((2026, 12, 31, 23, 59, 59), "day", (2027, 1, 1)),
+    ((2027, 4, 30, 0, 0, 0), "day", (2027, 5, 1)),
+    ((2028, 2, 28, 10, 0, 0), "day", (2028, 2, 29)),
+])
+def test_period_end(wall: tuple[int, ...], period: str, end: tuple[int, int, int]) -> None:
+    from pppos.accounting import period_end
+
+    assert period_end(period, float(calendar.timegm(wall))) == _utc(*end)
+
+
+def test_cap_hold_until_the_period_rolls_over() -> None:
+    acc = Accountant(ICCID, parse_data_cap("1M/month"))
+    dec31 = float(calendar.timegm((2026, 12, 31, 23, 0, 0)))
+    assert acc.cap_hold(dec31) is None  # nothing used
+    acc.update(600_000, 300_000, dec31)
+    assert acc.cap_hold(dec31) is None  # 90 %
+    acc.update(650_000, 350_000, dec31)
+    hold = acc.cap_hold(dec31 + 1)
+    assert hold is not None and hold.used == "1.0 MB of 1.0 MB/month"
+    assert hold.until == JAN1 - 1 and hold.until_words == "2027-01-01 00:00 UTC" and hold.left == 3599.0
+    assert acc.cap_hold(JAN1 - 1) is None  # 00:00:00 on the first: a new month, nothing used in it
+    assert Accountant(ICCID).cap_hold(dec31) is None  # no cap, no hold
+
+
+def test_the_store_remembers_the_last_sim_per_interface(tmp_path: Path) -> None:
+    store = AccountingStore(str(tmp_path))
+    assert store.last_sim("ppp0") is None
+    store.remember_sim("ppp0", ICCID)
+    store.remember_sim("ppp1", "89000000000000000001")
+    store.remember_sim("ppp0", "")  # an unreadable ICCID forgets nothing
+    assert store.last_sim("ppp0") == ICCID and store.last_sim("ppp1") == "89000000000000000001"
+    path = tmp_path / "accounting" / "last-sim.ppp0"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("not an ICCID\n")
+    assert store.last_sim("ppp0") is None
+    assert stored_summaries(DEC7, str(tmp_path)) == []  # not taken for a SIM's record
+
+
+def test_clock_shift_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from pppos.accounting import CLOCK_SHIFT_ENV, clock_shift, wall_clock
+
+    assert clock_shift() == 0.0
+    shift = tmp_path / "shift"
+    monkeypatch.setenv(CLOCK_SHIFT_ENV, str(shift))
+    assert clock_shift() == 0.0  # no file yet
+    shift.write_text("86400\n")
+    assert clock_shift() == 86400.0 and wall_clock() - time.time() > 86399
+    shift.write_text("soon")
+    assert clock_shift() == 0.0
+
+
+def test_sidecar_precheck_uses_the_sim_last_seen_without_the_modem(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path))
+    side, _ = _sidecar(tmp_path, "--data-cap", "1k/month", "--persist")
+    side.fatal_cap = False  # type: ignore[attr-defined]  # as the python backend's daemon builds it
+    assert side.precheck() is None  # type: ignore[attr-defined]  # no SIM seen yet: dial and find out
+    side.modem_info(ICCID)  # type: ignore[attr-defined]
+    side.status({"phase": "running", "bytes_in": 900, "bytes_out": 200, "updated": time.time()})  # type: ignore[attr-defined]
+    assert side.cap_hold is not None and side.fatal is None  # type: ignore[attr-defined]  # the supervisor acts
+    import asyncio
+
+    asyncio.run(side.close())  # type: ignore[attr-defined]
+    again, _ = _sidecar(tmp_path, "--data-cap", "1k/month")  # the next start
+    hold = again.precheck()  # type: ignore[attr-defined]
+    assert hold is not None and hold.used == "1.1 kB of 1.0 kB/month"
+    other, _ = _sidecar(tmp_path, "--data-cap", "1k/month", "--ifname", "ppp1")  # another interface: no SIM known
+    assert other.precheck() is None  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ QUOTED = [
     "the serial port reported end of file",
     "is too old (AsyncIPRoute needs",
     "exited with status",
+    "data cap reached (",
+    "): holding until ",
 ]
 
 

@@ -19,7 +19,10 @@ from pppos.session import (
     TRANSITIONS,
     ArmTimer,
     BringupFailed,
+    CapCleared,
+    CapReached,
     CarrierLost,
+    CheckCap,
     ClosePort,
     Command,
     ConfigureInterface,
@@ -77,6 +80,8 @@ SAMPLES: dict[type, SessionEvent] = {
     RungFailed: RungFailed("no answer"),
     Timer: Timer(),
     StopRequest: StopRequest(),
+    CapReached: CapReached("101.0 kB of 100.0 kB/day", "2026-12-08 00:00 UTC", 3600.0),
+    CapCleared: CapCleared(),
 }
 
 # How to reach each phase from a fresh supervisor (persist, every rung).
@@ -91,6 +96,7 @@ PATHS: dict[Phase, tuple[SessionEvent, ...]] = {
     P.HOLDOFF: (Start(), PortOpened(), SAMPLES[BringupFailed]),
     P.RUNG: (Start(), PortOpened(), SAMPLES[BringupFailed], Timer()),
     P.PORT_WAIT: (Start(), PortOpened(), DataMode(), LinkUp(), InterfaceConfigured(), SAMPLES[PortLost]),
+    P.CAP_HOLD: (SAMPLES[CapReached],),
     P.STOPPING: (Start(), PortOpened(), DataMode(), LinkUp(), InterfaceConfigured(), StopRequest()),
     P.STOPPED: (StopRequest(),),
 }
@@ -100,19 +106,23 @@ C = type  # readability in the table below
 EXPECTED: dict[tuple[Phase, C], tuple[Phase, tuple[C, ...]]] = {
     (P.IDLE, Start): (P.OPENING, (OpenPort,)),
     (P.IDLE, StopRequest): (P.STOPPED, (Exit,)),
+    (P.IDLE, CapReached): (P.CAP_HOLD, ()),  # used up at start: the port is never opened
     (P.OPENING, PortOpened): (P.BRINGUP, (StartBringup,)),
     (P.OPENING, PortFailed): (P.PORT_WAIT, ()),
     (P.OPENING, StopRequest): (P.STOPPED, (ClosePort, Exit)),
+    (P.OPENING, CapReached): (P.CAP_HOLD, (ClosePort,)),
     (P.BRINGUP, DataMode): (P.PPP, (StartPpp,)),
     (P.BRINGUP, BringupFailed): (P.HOLDOFF, (Quiesce,)),
     (P.BRINGUP, PortLost): (P.PORT_WAIT, (ClosePort,)),
     (P.BRINGUP, StopRequest): (P.STOPPED, (ClosePort, Exit)),
+    (P.BRINGUP, CapReached): (P.CAP_HOLD, (ClosePort,)),
     (P.PPP, LinkUp): (P.CONFIGURING, (ConfigureInterface,)),
     (P.PPP, LinkDown): (P.HANGUP, (HangUp,)),
     (P.PPP, CarrierLost): (P.HOLDOFF, (Quiesce,)),
     (P.PPP, PortLost): (P.PORT_WAIT, (ClosePort,)),
     (P.PPP, Timer): (P.HANGUP, (HangUp,)),
     (P.PPP, StopRequest): (P.STOPPING, (HangUp,)),
+    (P.PPP, CapReached): (P.HANGUP, (HangUp,)),
     (P.CONFIGURING, InterfaceConfigured): (P.RUNNING, ()),
     (P.CONFIGURING, InterfaceFailed): (P.STOPPING, (UnconfigureInterface, HangUp)),
     (P.CONFIGURING, LinkDown): (P.HANGUP, (UnconfigureInterface, HangUp)),
@@ -120,27 +130,37 @@ EXPECTED: dict[tuple[Phase, C], tuple[Phase, tuple[C, ...]]] = {
     (P.CONFIGURING, PortLost): (P.PORT_WAIT, (UnconfigureInterface, ClosePort)),
     (P.CONFIGURING, Timer): (P.HANGUP, (UnconfigureInterface, HangUp)),
     (P.CONFIGURING, StopRequest): (P.STOPPING, (UnconfigureInterface, HangUp)),
+    (P.CONFIGURING, CapReached): (P.HANGUP, (UnconfigureInterface, HangUp)),
     (P.RUNNING, LinkDown): (P.HANGUP, (UnconfigureInterface, HangUp)),
     (P.RUNNING, CarrierLost): (P.HOLDOFF, (UnconfigureInterface, Quiesce)),
     (P.RUNNING, PortLost): (P.PORT_WAIT, (UnconfigureInterface, ClosePort)),
     (P.RUNNING, StopRequest): (P.STOPPING, (UnconfigureInterface, HangUp)),
+    (P.RUNNING, CapReached): (P.HANGUP, (UnconfigureInterface, HangUp)),  # LCP Terminate, then +++/ATH
     (P.HANGUP, HangupDone): (P.HOLDOFF, (Quiesce,)),
     (P.HANGUP, Timer): (P.HOLDOFF, (Quiesce,)),
     (P.HANGUP, CarrierLost): (P.HOLDOFF, (Quiesce,)),
     (P.HANGUP, PortLost): (P.PORT_WAIT, (ClosePort,)),
     (P.HANGUP, StopRequest): (P.STOPPING, ()),
+    (P.HANGUP, CapReached): (P.HANGUP, ()),
     (P.HOLDOFF, Timer): (P.RUNG, (RunRung,)),  # after a failed attempt: the next rung
     (P.HOLDOFF, PortLost): (P.PORT_WAIT, (ClosePort,)),
     (P.HOLDOFF, StopRequest): (P.STOPPED, (ClosePort, Exit)),
+    (P.HOLDOFF, CapReached): (P.CAP_HOLD, (ClosePort,)),
     (P.RUNG, RungDone): (P.BRINGUP, (Quiesce, StartBringup)),
     (P.RUNG, RungFailed): (P.RUNG, (Quiesce, RunRung)),
     (P.RUNG, Timer): (P.RUNG, (Quiesce, RunRung)),
     (P.RUNG, PortLost): (P.PORT_WAIT, (ClosePort,)),
     (P.RUNG, StopRequest): (P.STOPPED, (ClosePort, Exit)),
+    (P.RUNG, CapReached): (P.CAP_HOLD, (ClosePort,)),
     (P.PORT_WAIT, Timer): (P.PORT_WAIT, (OpenPort,)),
     (P.PORT_WAIT, PortOpened): (P.BRINGUP, (StartBringup,)),
     (P.PORT_WAIT, PortFailed): (P.PORT_WAIT, ()),
     (P.PORT_WAIT, StopRequest): (P.STOPPED, (ClosePort, Exit)),
+    (P.PORT_WAIT, CapReached): (P.CAP_HOLD, (ClosePort,)),
+    (P.CAP_HOLD, Timer): (P.CAP_HOLD, (CheckCap,)),
+    (P.CAP_HOLD, CapReached): (P.CAP_HOLD, ()),  # still used up: hold on, quietly
+    (P.CAP_HOLD, CapCleared): (P.OPENING, (OpenPort,)),
+    (P.CAP_HOLD, StopRequest): (P.STOPPED, (ClosePort, Exit)),
     (P.STOPPING, HangupDone): (P.STOPPED, (ClosePort, Exit)),
     (P.STOPPING, Timer): (P.STOPPED, (ClosePort, Exit)),
     (P.STOPPING, CarrierLost): (P.STOPPED, (ClosePort, Exit)),
@@ -385,6 +405,145 @@ def test_link_down_verdicts() -> None:
         ExitStatus.PPP, "PPP negotiation failed (IPCP): x")
 
 
+# -- the data cap ----------------------------------------------------------------------------------
+
+
+def _types(cmds: list[Command]) -> list[type]:
+    return [type(c) for c in cmds if not isinstance(c, Report | ArmTimer)]
+
+
+def test_cap_while_running_with_persist_ends_the_call_cleanly_then_holds_without_dialling() -> None:
+    sup, now = reach(P.RUNNING)
+    sup.handle(SAMPLES[CapReached], now)
+    cmds = drain(sup)
+    # as on a stop: routes and DNS go, LCP Terminate, then the guarded hang-up
+    assert _types(cmds) == [UnconfigureInterface, HangUp] and HangUp(terminate=True) in cmds
+    assert sup.phase is P.HANGUP and sup.up_since is None
+    sup.handle(HangupDone(), now + 1)
+    cmds = drain(sup)
+    assert _types(cmds) == [Quiesce, ClosePort] and sup.phase is P.CAP_HOLD
+    said = [c for c in cmds if isinstance(c, Report)]
+    assert len(said) == 1 and said[0].warn
+    assert said[0].line.startswith("data cap reached (101.0 kB of 100.0 kB/day): holding until 2026-12-08 00:00 UTC")
+    assert sup.describe(now + 1) == "data cap reached (101.0 kB of 100.0 kB/day): holding until 2026-12-08 00:00 UTC"
+    # the re-checks: still used up -> hold on, quietly, never dialling
+    for _ in range(5):
+        now = sup.get_timer() or now
+        sup.handle(Timer(), now)
+        assert _types(drain(sup)) == [CheckCap]
+        sup.handle(SAMPLES[CapReached], now)
+        assert [c for c in drain(sup) if not isinstance(c, ArmTimer)] == [] and sup.phase is P.CAP_HOLD
+    # the period rolled over: a fresh start with a fresh ladder
+    sup.handle(CapCleared(), now + 1)
+    assert _types(drain(sup)) == [OpenPort] and sup.phase is P.OPENING and sup.cap is None
+    sup.handle(PortOpened(), now + 1)
+    assert _types(drain(sup)) == [StartBringup] and sup.rung_index == 0 and sup.stats.failures == 0
+
+
+def test_cap_at_start_with_persist_holds_without_opening_the_port() -> None:
+    sup = Supervisor(PERSIST, random=lambda: 0.5)
+    sup.handle(CapReached("2.0 GB of 2.0 GB/month", "2027-01-01 00:00 UTC", 30.0), 0.0)
+    cmds = drain(sup)
+    assert _types(cmds) == [] and sup.phase is P.CAP_HOLD
+    assert sup.get_timer() == 30.0  # the period ends before the next minute's re-check
+    sup.handle(Start(), 0.0)  # the driver's Start after the check: nothing to do while holding
+    assert drain(sup) == [] and sup.phase is P.CAP_HOLD
+
+
+def test_cap_hold_rechecks_every_minute_at_most() -> None:
+    sup = Supervisor(PERSIST, random=lambda: 0.5)
+    sup.handle(CapReached("x of y", "2027-01-01 00:00 UTC", 20 * 86400.0), 100.0)
+    assert sup.get_timer() == 160.0
+    sup.handle(Timer(), 160.0)
+    assert sup.get_timer() == 220.0  # armed even if the driver never answers
+
+
+@pytest.mark.parametrize("phase", [P.IDLE, P.BRINGUP, P.RUNNING, P.HOLDOFF, P.PORT_WAIT])
+def test_cap_without_persist_exits_15_with_one_line(phase: Phase) -> None:
+    config = SessionConfig(persist=False, rungs=ALL)
+    persist_only = phase in (P.HOLDOFF, P.PORT_WAIT)  # phases one-shot runs never reach: switch after
+    sup, now = reach(phase) if persist_only else reach(phase, config)
+    sup.config = config
+    sup.handle(SAMPLES[CapReached], now)
+    if sup.phase is P.HANGUP:
+        sup.handle(HangupDone(), now + 1)
+    cmds = drain(sup)
+    assert sup.phase is P.STOPPED
+    assert not any(isinstance(c, OpenPort | StartBringup) for c in cmds)
+    exit_cmd = cmds[-1]
+    assert exit_cmd == Exit(ExitStatus.DATA_CAP, "data cap reached (101.0 kB of 100.0 kB/day): "
+                                                 "the link stays down until 2026-12-08 00:00 UTC")
+
+
+def test_one_shot_cap_keeps_its_status_when_stopped_while_hanging_up() -> None:
+    sup, now = reach(P.RUNNING, SessionConfig(persist=False))
+    sup.handle(SAMPLES[CapReached], now)
+    sup.handle(StopRequest(), now + 1)
+    sup.handle(HangupDone(), now + 2)
+    exit_cmd = drain(sup)[-1]
+    assert isinstance(exit_cmd, Exit) and exit_cmd.status is ExitStatus.DATA_CAP
+
+
+def test_stop_while_holding_exits_0() -> None:
+    sup, now = reach(P.CAP_HOLD)
+    sup.handle(StopRequest(), now + 5)
+    assert drain(sup)[-1] == Exit(ExitStatus.SUCCESS, None) and sup.phase is P.STOPPED
+
+
+def test_port_lost_while_hanging_up_at_the_cap_still_holds() -> None:
+    sup, now = reach(P.RUNNING)
+    sup.handle(SAMPLES[CapReached], now)
+    sup.handle(PortLost("EIO"), now + 1)
+    assert sup.phase is P.CAP_HOLD
+    assert not any(isinstance(c, OpenPort) for c in drain(sup))
+
+
+def test_cap_hold_crosses_a_month_boundary_in_simulated_time() -> None:
+    """The driver answers CheckCap from a real Accountant and a simulated wall clock: the hold starts at
+    23:50 on 31 December (UTC), nothing is dialled in the year's last ten minutes, and the first
+    re-check after midnight (1 January: a new month and year) opens the port and dials."""
+    from pppos.accounting import Accountant, parse_data_cap
+
+    acc = Accountant("89860012345678901234", parse_data_cap("1M/month"))
+    wall0 = 1798761000.0  # 2026-12-31 23:50:00 UTC
+    acc.update(700_000, 400_000, wall0 - 3600)
+    sup, now = reach(P.RUNNING)
+    mono0 = now
+
+    def wall() -> float:
+        return wall0 + (now - mono0)
+
+    def answer() -> SessionEvent:
+        hold = acc.cap_hold(wall())
+        return CapCleared() if hold is None else CapReached(hold.used, hold.until_words, hold.left)
+
+    hold = acc.cap_hold(wall())
+    assert hold is not None and hold.until_words == "2027-01-01 00:00 UTC" and hold.left == 600.0
+    sup.handle(answer(), now)
+    sup.handle(HangupDone(), now)
+    assert sup.phase is P.CAP_HOLD
+    checks = 0
+    dialled_at: float | None = None
+    for _ in range(100):
+        deadline = sup.get_timer()
+        assert deadline is not None and deadline - now <= PERSIST.cap_recheck
+        now = deadline
+        sup.handle(Timer(), now)
+        for cmd in drain(sup):
+            if isinstance(cmd, CheckCap):
+                checks += 1
+                sup.handle(answer(), now)
+        cmds = drain(sup)
+        if any(isinstance(c, OpenPort) for c in cmds):
+            dialled_at = wall()
+            break
+        assert sup.phase is P.CAP_HOLD
+    assert dialled_at is not None and dialled_at == 1798761600.0  # 2027-01-01 00:00:00 UTC, not a second early
+    assert checks == 10  # a minute apart, the tenth at midnight
+    sup.handle(PortOpened(), now)
+    assert StartBringup() in drain(sup)
+
+
 # -- the soak: 10,000 random faults in simulated time ---------------------------------------------
 
 
@@ -439,6 +598,8 @@ class FakeDriver:
                 ev = RungDone() if rng.random() < 0.8 else RungFailed("ERROR")
                 if rng.random() < 0.97:
                     self.pending.append((now + rng.uniform(0.1, 100), ev))
+            case CheckCap():
+                immediate.append(CapCleared() if rng.random() < 0.3 else SAMPLES[CapReached])
             case Exit():
                 self.exited = cmd
             case ArmTimer() | Report():
@@ -460,6 +621,7 @@ def test_soak_ten_thousand_faults_in_simulated_time(seed: int) -> None:
     runs = 0
     climbed = 0
     resets = 0
+    caps = 0
     stopping_since: int | None = None
     steps = 0
 
@@ -486,7 +648,9 @@ def test_soak_ten_thousand_faults_in_simulated_time(seed: int) -> None:
         # never stuck: a deadline, or a completion the driver will deliver
         if sup.phase is not P.STOPPED:
             assert sup.get_timer() is not None or drv.pending or sup.phase is P.RUNNING, sup.phase
-        assert drv.port_open or sup.phase in (P.PORT_WAIT, P.STOPPED, P.IDLE, P.OPENING)
+        assert drv.port_open or sup.phase in (P.PORT_WAIT, P.STOPPED, P.IDLE, P.OPENING, P.CAP_HOLD)
+        if sup.phase is P.CAP_HOLD:
+            assert not drv.port_open and not drv.configured
 
     feed(Start())
     while sup.phase is not P.STOPPED:
@@ -514,7 +678,10 @@ def test_soak_ten_thousand_faults_in_simulated_time(seed: int) -> None:
             if sup.phase is P.RUNNING:
                 runs += 1
             kind = rng.random()
-            if kind < 0.3:
+            if not maxfail and kind < 0.02:  # (the maxfail seeds keep their fault sequence)
+                feed(SAMPLES[CapReached])  # the data cap: hold until a CheckCap says the period is over
+                caps += 1
+            elif kind < 0.3:
                 feed(CarrierLost("NO CARRIER"))
             elif kind < 0.5:
                 drv.port_present = False
@@ -539,5 +706,5 @@ def test_soak_ten_thousand_faults_in_simulated_time(seed: int) -> None:
         assert faults >= faults_wanted
         print(f"seed {seed}: {faults} faults, {runs} while running, {climbed} climbs, {resets} ups, "
               f"rungs {sup.stats.rungs}, {sup.stats.reconnects} reconnects, {sup.ignored} ignored")
-        assert runs > 100 and climbed > 100 and resets > 100
+        assert runs > 100 and climbed > 100 and resets > 100 and caps > 50
         assert all(sup.stats.rungs.get(r.value, 0) > 10 for r in ALL if r is not Rung.REDIAL)

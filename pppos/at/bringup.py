@@ -83,6 +83,7 @@ __all__ = [
     "Progress",
     "SetBaud",
     "SetDtr",
+    "SimIdentified",
     "Verdict",
     "VerdictCode",
     "fcs16",
@@ -383,7 +384,16 @@ class PinRefused:
     iccid: str
 
 
-BringupEvent = Progress | SetBaud | SetDtr | ModemInfo | Verdict | DataMode | PinRefused
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimIdentified:
+    """The SIM's ICCID (ITU-T E.118, by ``AT+CCID`` or the profile's vendor command) was just read, long
+    before any dial: the driver checks that SIM's ``--data-cap`` here and drops the bring-up (no ATD)
+    when it is used up. Emitted once per bring-up, and only when an ICCID was read."""
+
+    iccid: str
+
+
+BringupEvent = Progress | SetBaud | SetDtr | ModemInfo | Verdict | DataMode | PinRefused | SimIdentified
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -835,8 +845,9 @@ class Hangup(_Plan):
 class Bringup(_Plan):
     """The bring-up plan (see the module docstring). ``Bringup(config).start(now)``, then the uniform surface.
 
-    Events: :class:`Progress`, :class:`SetBaud`, :class:`SetDtr`, :class:`ModemInfo` (once, just before
-    the verdict), :class:`Verdict`, and :class:`DataMode` after a successful dial (before the verdict).
+    Events: :class:`Progress`, :class:`SetBaud`, :class:`SetDtr`, :class:`SimIdentified` (once the ICCID
+    is read, before registration and the dial), :class:`ModemInfo` (once, just before the verdict),
+    :class:`Verdict`, and :class:`DataMode` after a successful dial (before the verdict).
     """
 
     def __init__(
@@ -1160,6 +1171,8 @@ class Bringup(_Plan):
             if isinstance(reply, CommandDone) and (iccid := parse_iccid(reply.lines)):
                 break
         self._info["iccid"] = iccid
+        if iccid:
+            self._emit(SimIdentified(iccid=iccid))
         return iccid
 
     def _pin_refused(self) -> None:

@@ -79,6 +79,8 @@ _IFNAME_RE = re.compile(r"^ppp[0-9]{1,3}$")
 _MASK = "********"
 #: The redial helper's settings, in the private directory (0600; it may hold the PIN and password).
 REDIAL_FILE = "redial.json"
+#: seconds between the data cap's re-checks while holding (--persist; the wall clock may step)
+CAP_RECHECK = 60.0
 
 
 # --------------------------------------------------------------------------- options
@@ -649,7 +651,8 @@ class _PppdSession:
         self.status: statusmod.StatusFile | None = statusmod.StatusFile(state)
         self.dns = dnsmod.DnsManager(ifname=up.ifname, backup_path=backup,
                                      resolv_conf=dnsmod.resolv_conf_path(up.resolv_conf))
-        self.side = Sidecar(up, reporter)
+        # without --persist a used-up cap ends the run (side.fatal); with it the run holds (cap_hold)
+        self.side = Sidecar(up, reporter, fatal_cap=not up.persist)
         self.phase = "starting"
         self.started = time.time()
         self.up_since: float | None = None
@@ -673,6 +676,11 @@ class _PppdSession:
         #: (received, sent) octets pppd logged for the session that just ended
         self._final: tuple[int, int] | None = None
         self._stops = 0
+        #: --persist: the data cap ended the call (pppd is stopped, then the run holds)
+        self.capped = False
+        #: the hold's words while holding (``supervisor`` in the state file, systemd's Status)
+        self.holding: str | None = None
+        self._wake: Any = None  # an asyncio.Event while holding: a stop or SIGUSR1 ends the wait early
 
     # -- stop
     def on_signal(self, sig: int) -> None:
@@ -682,7 +690,59 @@ class _PppdSession:
         if self._stops == 1:
             self.rep.step("stop", f"{signal.Signals(sig).name}: tearing the link down")
         self.stop_requested = True
+        self.wake()
 
+    def wake(self) -> None:
+        """A stop or a refresh (SIGUSR1): end the hold's wait now (it re-checks the cap)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def refresh(self) -> None:
+        """SIGUSR1 (``pppos-status``): rewrite the state file now, and re-check the cap while holding."""
+        self.write_status()
+        self.wake()
+
+    @property
+    def user_stopped(self) -> bool:
+        """A signal asked pppos-up to stop (not the data cap)."""
+        return self._stops > 0
+
+    def _cap_check(self) -> None:
+        """--persist: a used-up cap ends the call (pppd is stopped); the run then holds (:meth:`hold`)."""
+        if (self.up.persist and self.side.cap_hold is not None and not self.capped and self.holding is None
+                and not self.user_stopped):
+            self.capped = True
+            self.stop_requested = True
+            self.rep.step("data-cap", f"data cap reached ({self.side.cap_hold.used}): ending the call")
+
+    async def hold(self, hold: Any) -> bool:
+        """Hold without dialling until the cap's period rolls over (re-checked every :data:`CAP_RECHECK`
+        seconds, at the period's end if sooner, and at SIGUSR1). True: dial again; False: stopped."""
+        import asyncio
+
+        self.rep.warn(f"data cap reached ({hold.used}): holding until {hold.until_words}; "
+                      f"nothing is dialled until then")
+        self._wake = asyncio.Event()
+        try:
+            while True:
+                self.holding = f"data cap reached ({hold.used}): holding until {hold.until_words}"
+                self.set_phase("cap-hold")
+                self.write_status()
+                if self.user_stopped:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, min(float(hold.left), CAP_RECHECK)))
+                self._wake.clear()
+                if self.user_stopped:
+                    return False
+                nxt = self.side.check_cap()
+                if nxt is None:
+                    self.rep.step("data-cap", "the data cap's period is over: dialling again")
+                    return True
+                hold = nxt
+        finally:
+            self.holding = None
+            self._wake = None
     def _fatal(self, status: ExitStatus, message: str) -> None:
         if self.fatal is None:
             self.fatal = (status, message)
@@ -708,6 +768,8 @@ class _PppdSession:
             "ifname": self.ifname,
             "pid": os.getpid(),
             "phase": self.phase,
+            "supervisor": self.holding or self.phase,
+            "refresh_signal": "SIGUSR1",
             "port": self.up.port,
             "backend": "pppd",
             "direct": bool(self.up.direct),
@@ -736,6 +798,7 @@ class _PppdSession:
         self.side.status(state)  # STATUS=, accounting (into the state), the data cap, the metrics file
         if self.side.fatal is not None:
             self._fatal(*self.side.fatal)
+        self._cap_check()
         self._status_due = time.monotonic() + 1.0
         if self.status is None:
             return
@@ -781,6 +844,14 @@ class _PppdSession:
         self.side.modem_info(iccid)  # accounting per SIM; a cap already used up ends the run
         if self.side.fatal is not None:
             self._fatal(*self.side.fatal)
+        self._cap_check()
+
+    def sim_identified(self, iccid: str) -> None:
+        """The bring-up read the ICCID (before the dial): a used-up cap stops it there."""
+        self.side.modem_info(iccid)
+        if self.side.fatal is not None:
+            self._fatal(*self.side.fatal)
+        self._cap_check()
 
     def on_line(self, line: str) -> None:
         from pppos.backends.connect import PREFIX
@@ -897,6 +968,7 @@ async def _run_up(up: Any, reporter: Any, opts: PppdOptions, pppd: str | None) -
     signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
     for sig in signals:
         loop.add_signal_handler(sig, session.on_signal, sig)
+    loop.add_signal_handler(signal.SIGUSR1, session.refresh)
     session.side.start(loop)
     failure: str | None = None
 
@@ -905,12 +977,26 @@ async def _run_up(up: Any, reporter: Any, opts: PppdOptions, pppd: str | None) -
 
     try:
         session.write_status()
-        try:
-            work = functools.partial(_worker, up, reporter, opts=opts, pppd=pppd, session=session, call=call)
-            result = await loop.run_in_executor(None, work)
-        except _Stopped:
-            result = None
-        await asyncio.sleep(0)  # run what the worker handed over last
+        # the data cap of the SIM last seen on this interface, before the modem is touched
+        hold = session.side.precheck()
+        while True:
+            if hold is not None:
+                if not up.persist:
+                    raise PpposError(hold.exit_line, exit_status=ExitStatus.DATA_CAP)
+                if not await session.hold(hold):
+                    reporter.step("stop", "stopped while holding at the data cap")
+                    return int(ExitStatus.INTERRUPTED if session.interrupted else ExitStatus.SUCCESS)
+                session.stop_requested = session.capped = False
+            try:
+                work = functools.partial(_worker, up, reporter, opts=opts, pppd=pppd, session=session, call=call)
+                result = await loop.run_in_executor(None, work)
+            except _Stopped:
+                result = None
+            await asyncio.sleep(0)  # run what the worker handed over last
+            if not (session.capped and not session.user_stopped and session.fatal is None):
+                break
+            # --persist and the cap ended the call: hold, then dial again (a fresh bring-up and pppd)
+            hold = session.side.check_cap()
         if session.fatal is not None:
             failure = session.fatal[1]
             raise PpposError(session.fatal[1], exit_status=session.fatal[0])
@@ -928,7 +1014,7 @@ async def _run_up(up: Any, reporter: Any, opts: PppdOptions, pppd: str | None) -
         raise
     finally:
         await session.close(failure)
-        for sig in signals:
+        for sig in (*signals, signal.SIGUSR1):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
 
@@ -941,7 +1027,16 @@ def _worker(up: Any, reporter: Any, *, opts: PppdOptions, pppd: str | None, sess
     port = open_port(up.port, up.baud)
     try:
         if not up.direct:
-            from pppos.at.bringup import Bringup, DataMode, Hangup, ModemInfo, PinRefused, Progress, Verdict
+            from pppos.at.bringup import (
+                Bringup,
+                DataMode,
+                Hangup,
+                ModemInfo,
+                PinRefused,
+                Progress,
+                SimIdentified,
+                Verdict,
+            )
             from pppos.pinguard import remember_pin_refusal
 
             call(session.set_phase, "modem")
@@ -953,6 +1048,14 @@ def _worker(up: Any, reporter: Any, *, opts: PppdOptions, pppd: str | None, sess
                     call(reporter.step, ev.step, ev.message)
                 elif isinstance(ev, PinRefused):
                     remember_pin_refusal(up.pin, ev.iccid)
+                elif isinstance(ev, SimIdentified):
+                    # the data cap of this SIM, before registration and the dial: wait for the loop's verdict
+                    checked = threading.Event()
+                    call(session.sim_identified, ev.iccid)
+                    call(checked.set)
+                    checked.wait(5.0)
+                    if session.stop_requested:
+                        raise _Stopped()  # nothing dialled: the port is simply closed
                 elif isinstance(ev, ModemInfo):
                     sig = None
                     if ev.signal_dbm is not None or ev.signal != "unknown":

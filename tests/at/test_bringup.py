@@ -688,3 +688,22 @@ def test_operator_code_technology_and_lte_signal_in_modem_info() -> None:
     assert "RSRP -95 dBm" in info.signal_text
     assert info.as_dict()["mcc"] == "262"
     assert any(isinstance(e, Progress) and e.step == "network" and "262/01" in e.message for e in events)
+
+
+def test_the_sim_is_identified_once_before_registration_and_the_dial() -> None:
+    """SimIdentified (the data cap's check point) comes once, right after the ICCID answer: before the
+    registration queries and long before ATD, so a driver that drops the plan there dials nothing."""
+    from pppos.at.bringup import SimIdentified
+
+    iccid = "89860012345678901234"
+    modem = modem_with(AT_CCID=f"+CCID: {iccid}\nOK")
+    events, _, _ = bring_up(modem, dial=True, apn="internet")
+    sims = [i for i, e in enumerate(events) if isinstance(e, SimIdentified)]
+    assert len(sims) == 1 and events[sims[0]] == SimIdentified(iccid=iccid)
+    registration = next(i for i, e in enumerate(events) if isinstance(e, Progress) and e.step == "registration")
+    dial = next(i for i, e in enumerate(events) if isinstance(e, Progress) and e.step == "dial")
+    assert sims[0] < registration < dial
+    assert info_of(events).iccid == iccid
+    silent = modem_with(AT_CCID="ERROR")  # no ICCID: nothing to identify
+    events, _, _ = bring_up(silent)
+    assert not any(isinstance(e, SimIdentified) for e in events)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -387,8 +389,8 @@ def test_sidecar_under_pppd_readiness_accounting_metrics(tmp_path: Path, monkeyp
 
 
 def test_a_used_up_data_cap_stops_before_pppd_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SIM's cap of this month is used up: the bring-up learns the ICCID, the modem is hung up, pppd
-    never starts, exit 15 (the python backend's status)."""
+    """The SIM's cap of this month is used up (a SIM not seen on ppp0 before): the bring-up identifies it
+    before registration and the dial and stops there, pppd never starts, exit 15 (as the python backend)."""
     from pppos.accounting import AccountingStore, parse_data_cap
     from tests.sim_helpers import need_slirp, run_sim
 
@@ -405,10 +407,172 @@ def test_a_used_up_data_cap_stops_before_pppd_runs(tmp_path: Path, monkeypatch: 
     with run_sim(tmp_path, "--profile", "a7", "--apn", "internet") as link:
         up = parse_up_args([str(link), "--backend", "pppd", "--apn", "internet", "--data-cap", "1k",
                             "--run-dir", str(tmp_path / "run")])
+        lines: list[str] = []
+
+        class Rep(Reporter):
+            def _emit(self, level: str, step: str, message: str, fields: dict[str, object]) -> None:
+                lines.append(f"{level} {step}: {message}")
+
         with pytest.raises(PpposError) as info:
-            backend.run_up(up, Reporter(quiet=True), pppd=str(fake), dev_ppp=str(devppp))
+            backend.run_up(up, Rep(), pppd=str(fake), dev_ppp=str(devppp))
     assert info.value.exit_status is ExitStatus.DATA_CAP
     assert "data cap reached" in str(info.value)
+    assert not any(" dial: " in line for line in lines), lines  # no ATD
     assert not (tmp_path / "ran").exists()
     assert not (tmp_path / "run" / "ppp0.json").exists()
     assert "data cap" in (tmp_path / "run" / "ppp0.last.json").read_text()
+
+
+ICCID = "89860012345678901234"  # the simulator's SIM
+
+
+def _used_up(cap: str) -> None:
+    """This SIM's cap of the month is used up and the SIM was last seen on ppp0."""
+    from pppos.accounting import AccountingStore, parse_data_cap
+
+    store = AccountingStore()
+    acc, _ = store.open(ICCID, parse_data_cap(cap))
+    acc.update(10**6, 10**6, time.time())
+    assert store.save(acc, time.time(), force=True) == (True, None)
+    store.remember_sim("ppp0", ICCID)
+
+
+def _signal_when(path: Path, predicate: object, sig: int, seen: list[dict[str, object]]) -> threading.Thread:
+    """A thread that waits (up to 30 s) for the state file at ``path`` to satisfy ``predicate``, keeps it
+    in ``seen`` and sends ``sig`` to this process (pppos-up runs in it)."""
+    def run() -> None:
+        for _ in range(600):
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, ValueError):
+                state = {}
+            if predicate(state):  # type: ignore[operator]
+                seen.append(state)
+                os.kill(os.getpid(), sig)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_used_up_cap_at_start_touches_no_modem(tmp_path: Path) -> None:
+    """Checked before the port is opened (the SIM last seen on ppp0): a port that does not exist proves
+    it. Without --persist exit 15 at once; with it the run holds, and SIGTERM ends the hold with 0."""
+    _used_up("1M/month")
+    devppp = tmp_path / "ppp"
+    devppp.write_text("")
+    fake = tmp_path / "pppd"
+    fake.write_text(f"#!{sys.executable}\nopen({str(tmp_path / 'ran')!r}, 'w')\n")
+    fake.chmod(0o755)
+    args = [str(tmp_path / "no-such-port"), "--backend", "pppd", "--apn", "internet", "--data-cap", "1M/month",
+            "--run-dir", str(tmp_path / "run")]
+    with pytest.raises(PpposError) as info:
+        backend.run_up(parse_up_args(args), Reporter(quiet=True), pppd=str(fake), dev_ppp=str(devppp))
+    assert info.value.exit_status is ExitStatus.DATA_CAP
+    assert str(info.value).startswith("data cap reached (2.0 MB of 1.0 MB/month): the link stays down until ")
+    seen: list[dict[str, object]] = []
+    waiter = _signal_when(tmp_path / "run" / "ppp0.json", lambda s: s.get("phase") == "cap-hold", signal.SIGTERM,
+                          seen)
+    status = backend.run_up(parse_up_args([*args, "--persist"]), Reporter(quiet=True), pppd=str(fake),
+                            dev_ppp=str(devppp))
+    waiter.join()
+    assert status == ExitStatus.SUCCESS
+    assert str(seen[0]["supervisor"]).startswith("data cap reached (2.0 MB of 1.0 MB/month): holding until ")
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "run" / "ppp0.json").exists()
+
+
+FAKE_CAPPED_PPPD = r"""
+import json, os, re, signal, subprocess, sys, time
+args = sys.argv[1:]
+options = open(args[1]).read()
+logfd = int(args[3])
+log = os.fdopen(logfd, "w")
+m = re.search(r'^connect "((?:[^"\\]|\\.)*)"$', options, re.M)
+connect = re.sub(r'\\(.)', r'\1', m.group(1))
+run = os.environ["RUN_DIR"]
+runs = os.environ["RUNS"]
+stopped = []
+signal.signal(signal.SIGTERM, lambda *a: stopped.append(1))
+first = not os.path.exists(runs)
+open(runs, "a").write("run\n")
+subprocess.run(["/bin/sh", "-c", connect], stdin=0, stdout=0, stderr=logfd)  # the skipped first connect
+log.write("Connect: ppp0 <--> /dev/pts/9\nlocal  IP address 10.0.0.2\nremote IP address 10.0.0.1\n")
+log.flush()
+for _ in range(400):
+    try:
+        state = json.load(open(os.path.join(run, "ppp0.json")))
+    except (OSError, ValueError):
+        state = {}
+    if state.get("phase") == "running":
+        break
+    time.sleep(0.05)
+if first:  # 1.2 MB through a 1 MB/month cap: pppos-up stops pppd (SIGTERM) and holds
+    log.write("Sent 600000 bytes, received 600000 bytes.\n")
+    log.flush()
+else:  # the second session after the hold: stop pppos-up as pppos-down would
+    os.kill(os.getppid(), signal.SIGTERM)
+for _ in range(400):
+    if stopped:
+        break
+    time.sleep(0.05)
+log.write("Connection terminated.\n")
+log.flush()
+sys.exit(5)
+"""
+
+
+def test_persist_holds_at_the_cap_then_dials_again_when_the_period_rolls_over(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--backend pppd --persist: the cap reached mid-session stops pppd and holds (no bring-up, no dial),
+    the state file says so; the month rolls over (the accounting's test hook moves the clock, SIGUSR1
+    asks again) and a fresh bring-up dials and starts pppd again."""
+    from pppos.accounting import CLOCK_SHIFT_ENV
+    from tests.sim_helpers import need_slirp, run_sim
+
+    need_slirp()
+    shift = tmp_path / "shift"
+    monkeypatch.setenv(CLOCK_SHIFT_ENV, str(shift))
+    monkeypatch.setenv("RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("RUNS", str(tmp_path / "runs"))
+    fake = tmp_path / "pppd"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_CAPPED_PPPD}")
+    fake.chmod(0o755)
+    devppp = tmp_path / "ppp"
+    devppp.write_text("")
+    lines: list[str] = []
+
+    class Rep(Reporter):
+        def _emit(self, level: str, step: str, message: str, fields: dict[str, object]) -> None:
+            lines.append(f"{level} {step}: {message}")
+
+    seen: list[dict[str, object]] = []
+    dials_at_hold: list[int] = []
+
+    def holding(state: dict[str, object]) -> bool:
+        if state.get("phase") != "cap-hold":
+            return False
+        dials_at_hold.append(sum(" dial: dialling" in line for line in lines))
+        time.sleep(0.5)  # a moment of holding: nothing may be dialled
+        dials_at_hold.append(sum(" dial: dialling" in line for line in lines))
+        shift.write_text(str(40 * 86400))  # the month rolls over
+        return True
+
+    waiter = _signal_when(tmp_path / "run" / "ppp0.json", holding, signal.SIGUSR1, seen)
+    with run_sim(tmp_path, "--profile", "a7", "--apn", "internet") as link:
+        up = parse_up_args([str(link), "--backend", "pppd", "--persist", "--apn", "internet", "--data-cap",
+                            "1M/month", "--run-dir", str(tmp_path / "run"),
+                            "--resolv-conf", str(tmp_path / "resolv.conf")])
+        status = backend.run_up(up, Rep(), pppd=str(fake), dev_ppp=str(devppp))
+    waiter.join()
+    assert status == ExitStatus.SUCCESS, lines
+    assert (tmp_path / "runs").read_text() == "run\nrun\n", lines  # pppd ran again after the hold
+    assert dials_at_hold == [1, 1], lines
+    assert sum(" dial: dialling" in line for line in lines) == 2, lines
+    state = seen[0]
+    assert str(state["supervisor"]).startswith("data cap reached (1.2 MB of 1.0 MB/month): holding until ")
+    assert state["local_ip"] is None and state["up_since"] is None
+    assert sum("holding until" in line for line in lines) == 1, lines
+    assert any("the data cap's period is over: dialling again" in line for line in lines), lines
+    assert not (tmp_path / "run" / "ppp0.json").exists()

@@ -1,12 +1,15 @@
 """pppos-up as a service, through the simulator and slirp in a namespace: systemd's NOTIFY_SOCKET gets
 READY=1 only once ppp0 is up and STATUS= lines after; ip-up/ip-down hooks see pppd's variables; a named
-peer (--call); byte totals per SIM survive a restart; the metrics file; the data cap stops the link."""
+peer (--call); byte totals per SIM survive a restart; the metrics file; the data cap stops the link, and
+with --persist holds it down without dialling until the period rolls over (moved with the accounting's
+test hook, $PPPOS_TEST_CLOCK_SHIFT), then dials again by itself."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -154,5 +157,93 @@ def test_data_cap_stops_the_link_and_the_next_start(netns, tmp_path: Path) -> No
         again = UpProcess(netns, tmp_path, str(link), "--apn", "internet", "--data-cap", "100k/day")
         try:
             assert again.wait(timeout=60) == ExitStatus.DATA_CAP, again.log
+            # checked before the port is opened (the SIM last seen on ppp0): nothing dialled
+            assert "dialling" not in again.log and "data cap reached" in again.log, again.log
         finally:
             again.close()
+
+
+def _dials(log: str) -> int:
+    return log.count("dialling ATD")
+
+
+def test_data_cap_with_persist_holds_until_the_period_rolls_over(netns, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    need_tool("slirp", "gcc", "ip")
+    from pppos.accounting import CLOCK_SHIFT_ENV
+
+    shift = tmp_path / "clock-shift"  # seconds the accounting's clock runs ahead: moves the day boundary
+    monkeypatch.setenv(CLOCK_SHIFT_ENV, str(shift))
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_bytes(b"nameserver 192.0.2.53\n")
+    with HostServers() as servers, run_sim(tmp_path, "--profile", "a7", "--network", "slirp") as link:
+        args = ("--apn", "internet", "--default-route", "--usepeerdns", "--data-cap", "100k/day")
+        up = UpProcess(netns, tmp_path, str(link), *args, "--persist", "--holdoff", "0.2")
+        try:
+            up.wait_up()
+            assert "default dev ppp0" in netns.ip("route")
+            for _ in range(3):
+                try:
+                    echo_roundtrip(netns, "10.0.2.2", servers.echo_port, 40000)
+                except OSError:
+                    break
+            # at 100 %: the session ends (routes and DNS gone), the process stays, holding
+            assert _wait(lambda: "holding until" in up.log, 30), up.log
+            assert up.proc.poll() is None, up.log
+            # as on any down under --persist: our routes gone, ppp0 kept with its carrier down
+            assert _wait(lambda: "default" not in netns.ip("route")), netns.ip("route")
+            assert "linkdown" in netns.ip("route", "show", "dev", "ppp0")
+            assert resolv.read_bytes() == b"nameserver 192.0.2.53\n"
+            status = up.run_cli("status")
+            assert "phase: cap-hold" in status.stdout, status.stdout
+            assert "supervisor: data cap reached (" in status.stdout and "): holding until " in status.stdout
+            assert "UTC" in status.stdout
+            dials = _dials(up.log)
+            assert dials == 1, up.log
+            for _ in range(3):  # re-checks (a refresh asks the accounting again): still used up, no dial
+                up.signal(signal.SIGUSR1)
+                time.sleep(0.3)
+            assert _dials(up.log) == dials and up.log.count("holding until") == 1, up.log
+            assert up.proc.poll() is None
+            # the day rolls over: it dials again by itself and ppp0 carries traffic
+            shift.write_text("86400\n")
+            up.signal(signal.SIGUSR1)
+            assert _wait(lambda: up.log.count(" up in ") == 2, 60), up.log
+            assert "the data cap's period is over: dialling again" in up.log
+            assert _dials(up.log) == dials + 1
+            assert echo_roundtrip(netns, "10.0.2.2", servers.echo_port, 10000)
+            up.signal(signal.SIGTERM)
+            assert up.wait() == 0, up.log
+        finally:
+            up.close()
+        assert "ppp0" not in netns.ip("link")
+        shift.write_text("0\n")  # back on the day whose cap is used up
+        # a start while used up, without --persist: one line, exit 15, the modem never touched
+        once = UpProcess(netns, tmp_path, str(link), *args)
+        try:
+            assert once.wait(timeout=30) == ExitStatus.DATA_CAP, once.log
+            assert _dials(once.log) == 0 and "AT" not in once.log, once.log
+            assert once.log.strip().splitlines()[-1].startswith("pppos-up: error: data cap reached ("), once.log
+        finally:
+            once.close()
+        # a SIM not seen on ppp0 before (its record used up): the bring-up identifies it before the dial
+        (Path(os.environ["PPPOS_STATE_DIR"]) / "accounting" / "last-sim.ppp0").unlink()
+        fresh = UpProcess(netns, tmp_path, str(link), *args)
+        try:
+            assert fresh.wait(timeout=60) == ExitStatus.DATA_CAP, fresh.log
+            assert _dials(fresh.log) == 0 and "SIM ready" in fresh.log, fresh.log
+        finally:
+            fresh.close()
+        # ... and with --persist: straight to the hold; SIGTERM during it stops cleanly
+        held = UpProcess(netns, tmp_path, str(link), *args, "--persist")
+        try:
+            assert _wait(lambda: "holding until" in held.log, 30), held.log
+            status = held.run_cli("status")
+            assert "holding until" in status.stdout, status.stdout
+            assert _dials(held.log) == 0, held.log
+            held.signal(signal.SIGTERM)
+            assert held.wait() == 0, held.log
+        finally:
+            held.close()
+        assert "ppp0" not in netns.ip("link")
+        assert resolv.read_bytes() == b"nameserver 192.0.2.53\n"
