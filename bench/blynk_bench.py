@@ -48,7 +48,10 @@ import socket
 import struct
 import sys
 import time
-from typing import TYPE_CHECKING
+
+#: Not ``from typing import TYPE_CHECKING``: ``typing`` costs a child about 0.45 MiB, and the
+#: peers do not import it; type checkers take any ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import subprocess
@@ -187,6 +190,15 @@ def child_sync(args: Args) -> dict[str, object]:
     if args.mode == "rate":
         blynk.ping()
     result = _drive_sync_client(args, blynk, state, sock, blynk.poll, blynk.sync)
+    if args.reconnect:  # a device that lost its connection once: offline queue, backoff, replay
+        blynk.virtual_write(PIN, "unconfirmed")
+        blynk.flush()
+        sock.shutdown(socket.SHUT_RDWR)  # the connection is lost; the client sees it end
+        deadline = time.monotonic() + 10
+        while blynk.connected and time.monotonic() < deadline:
+            blynk.poll(0.05)
+        blynk.connect(timeout=10)  # with retry: the backoff paces the attempt
+        result["resent"] = blynk.stats.resent
     blynk.close()
     return result
 
@@ -286,6 +298,7 @@ class Args:
         self.seconds = float(pairs.get("--seconds", BYTES_SECONDS))
         self.window = float(pairs.get("--window", 0.005))
         self.resolve = pairs.get("--resolve", "0") == "1"
+        self.reconnect = pairs.get("--reconnect", "0") == "1"
 
 
 def child_main(argv: list[str]) -> int:
@@ -377,18 +390,26 @@ NOTES = """
   cost and the steadier figure on this shared machine (rounds vary 1.5-2.5x in wall time). With
   coalesce 0 ours also makes one send() and, with TCP_NODELAY, one segment per write, which costs
   more kernel time than BlynkLib's sends that Nagle merges: a setting for latency, not for bursts.
-- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB. Since issue 13 the core's
-  records are frozen slotted dataclasses (the home-made Record metaclass is gone), and importing
-  `dataclasses` pulls in inspect, ast, dis, tokenize, copy and weakref: about 1.27 MiB of peak RSS
-  on its own (measured: socket+selectors+struct+time 11.62 MiB, plus dataclasses 12.89 MiB), plus
-  ~20 KiB per generated record class (~0.3 MiB for the 15 device events). The rest of ours: the core
-  below the device role ~0.2 MiB, `typing` ~0.5 MiB (imported by the client's _session.py and
-  sync_client.py for TYPE_CHECKING/Any; a `TYPE_CHECKING = False` constant would drop it), session
-  and driver ~0.15 MiB. BlynkLib pays ~0.4 MiB for getaddrinfo("127.0.0.1"), which ours skips for a
-  literal address (the "getaddrinfo" row is ours paying it too, as for a host name). Not imported
-  by a connected device: the server role (_server_role.py), protocol.py, offline.py, ssl, logging,
-  asyncio. So the 0.5 MiB target cannot be met while the records are dataclasses; the figure is
-  stated in the targets above.
+- RSS: VmHWM medians; the run-to-run noise of one child is about +-30 KiB. The harness imports only
+  json, os, resource, socket, struct, sys and time in a child (not `typing`: 0.45 MiB the peers do
+  not import). A connected device of ours loads the core, the session and the driver, and
+  `dataclasses` for the core's frozen slotted records (issue 13), about 0.75 MiB together, of which
+  ~0.13 MiB is `dataclasses` itself and ~0.27 MiB the generated record classes (16 events, the
+  message, the stats). Three things kept it there (issue 13, session 4; before them ours was
+  14.44 MiB against BlynkLib's 12.54, +1.9 MiB, with the harness importing `typing` for everyone):
+  `blynk_client._dataclass` imports `dataclasses` with `inspect` and `copy` deferred (1.1 MiB: inspect
+  pulls ast, dis, tokenize; dataclasses uses them only for docstring-less classes and asdict);
+  no `typing` at run time (`TYPE_CHECKING = False`); and close() confirms delivery with a PING, so
+  an orderly close no longer needs the offline queue and `random` (0.27 MiB). Host names are
+  resolved as ASCII bytes (`_session.resolver_host`), which skips Python's idna codec (0.33 MiB);
+  BlynkLib pays it, and ~0.08 MiB of glibc's resolver, for getaddrinfo("127.0.0.1"), which ours
+  skips for a literal address (the "getaddrinfo" row is ours resolving as for a host name). Not
+  imported by a connected device (tests/blynk/test_close_and_imports.py): inspect, copy, typing,
+  asyncio, ssl, logging, random, the server role, protocol.py, offline.py, timers.py. After a lost
+  connection (the "one reconnect" row) a device loads offline.py for the replay and the backoff
+  (jitter from os.urandom, not `random`), and its warning goes to stderr as logging's last-resort
+  handler would write it, without importing `logging` (~1 MiB with threading and traceback) in an
+  application that never imported it; with these two, a reconnect costs ~0.05 MiB instead of 1 MiB.
 - Bytes at 10 writes/s: writes 100 ms apart cannot share a segment with a window of a few ms; each
   write is one data segment plus one ACK (118 B) for every client, and even without the ACK a lone
   14 B write costs 66 B = 56 % of BlynkLib's 118 B. The target (<= 50 %) needs >= 3 writes per
@@ -404,11 +425,14 @@ NOTES = """
 
 #: The rate rounds: (label, child, options). The targets are judged on the first line; the
 #: "getaddrinfo" line is the same client made to resolve 127.0.0.1 through ``getaddrinfo``, as the
-#: peers always do (ours skips the resolver for a literal address; a host name pays it).
+#: peers always do (ours skips the resolver for a literal address; a host name pays it); the
+#: "one reconnect" line drops the connection once after the run and reconnects (BlynkLib 0.2.0
+#: does not reconnect; a device left alone for months does, so its memory after one is shown).
 RATE_CLIENTS: tuple[tuple[str, str, dict[str, object]], ...] = (
     ("sync (coalesce 5 ms)", "sync", {"window": 0.005}),
     ("sync (coalesce 0 ms)", "sync", {"window": 0.0}),
     ("sync (5 ms, getaddrinfo)", "sync", {"window": 0.005, "resolve": 1}),
+    ("sync (5 ms, one reconnect)", "sync", {"window": 0.005, "reconnect": 1}),
     ("asyncio (coalesce 5 ms)", "asyncio", {"window": 0.005}),
     ("BlynkLib", "BlynkLib", {}),
     ("blynklib", "blynklib", {}),
@@ -542,6 +566,10 @@ def main() -> int:
         if "rss_kib" in resolved:
             lines.append(f"  ours resolving 127.0.0.1 with getaddrinfo, as the peers do (and as any host name "
                          f"needs): {resolved['rss_kib'] / 1024:.2f} MiB ({resolved['rss_kib'] - peer_rss:+.0f} KiB)")
+        again = rate.get("sync (5 ms, one reconnect)", {})
+        if "rss_kib" in again:
+            lines.append(f"  ours after one lost connection and reconnect (offline queue, backoff, replay loaded): "
+                         f"{again['rss_kib'] / 1024:.2f} MiB ({again['rss_kib'] - peer_rss:+.0f} KiB)")
     base = per_write.get(("BlynkLib", 10))
     if base:
         for window in WINDOWS:

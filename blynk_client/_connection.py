@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 
+from blynk_client._dataclass import dataclass
 from blynk_client._events import (
     ConnectionClosed,
     DebugPrint,

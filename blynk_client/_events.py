@@ -11,7 +11,7 @@ Sections refer to the research notes ``blynk-protocol.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from blynk_client._dataclass import dataclass
 
 __all__ = [
     "ConnectionClosed",

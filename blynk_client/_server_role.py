@@ -34,9 +34,9 @@ anything, where ``h`` is the device's ``h-beat``, or our ``heartbeat`` before it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from blynk_client._connection import Connection
+from blynk_client._dataclass import dataclass, field
 from blynk_client._events import Event, HeartbeatTimeout, LoginTimeout, Malformed
 from blynk_client._state import Input, Role, State
 from blynk_client._wire import (

@@ -31,7 +31,6 @@ import math
 import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from blynk_client import _events as ev
 from blynk_client._device import DeviceConnection
@@ -46,15 +45,21 @@ from blynk_client.errors import (
 )
 from blynk_client.values import Values
 
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (0.45 MiB in a device process, see
+#: ``blynk_client._dataclass``); type checkers take any ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:
     import random
     import ssl
     from collections.abc import Hashable
+    from typing import Any
 
     from blynk_client.offline import Backoff, BackoffPolicy, DropReason, OfflineMode, OfflineQueue, QueuedOp
     from blynk_client.timers import Timer, Timers
 
 __all__ = [
+    "CLOSE_TIMEOUT",
     "DEFAULT_PLAIN_PORT",
     "DEFAULT_SERVER",
     "DEFAULT_TLS_PORT",
@@ -67,6 +72,7 @@ __all__ = [
     "Redirect",
     "SessionBase",
     "make_ssl_context",
+    "resolver_host",
 ]
 
 #: blynk.cloud routes a device to its region with REDIRECT (``blynk-protocol.md`` section 3).
@@ -77,6 +83,9 @@ DEFAULT_PLAIN_PORT = 80
 MAX_REDIRECTS = 5
 #: While the bound interface (``interface=``) is missing, look for it this often (seconds).
 INTERFACE_POLL = 1.0
+#: An orderly close waits at most this long (seconds) to send what is pending and for the server
+#: to confirm what was sent (the answer to a PING sent at close); what it did not confirm is kept.
+CLOSE_TIMEOUT = 2.0
 #: Generations of unconfirmed operations kept apart (one per answered request in flight: a PING, a
 #: property, an event); older ones merge.
 MAX_GENERATIONS = 32
@@ -89,6 +98,17 @@ if TYPE_CHECKING:  # annotations only: no typing objects at run time
     WriteHandler: TypeAlias = Callable[[Values], Any]
     StateHandler: TypeAlias = Callable[[], Any]
     F = TypeVar("F", bound=Callable[..., Any])
+
+
+def resolver_host(host: str) -> str | bytes:
+    """``host`` as :func:`socket.getaddrinfo` should get it: an ASCII name as bytes.
+
+    ``getaddrinfo`` encodes a ``str`` host with the ``idna`` codec, whose first use imports
+    ``encodings.idna``, ``stringprep`` and ``unicodedata``: 0.33 MiB of resident memory in a device
+    process, for a name such as ``blynk.cloud`` that IDNA leaves as it is (ToASCII of an all-ASCII
+    label is the label, RFC 3490 section 4.1). A non-ASCII name still goes through the codec.
+    """
+    return host.encode("ascii") if host.isascii() else host
 
 
 def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
@@ -208,11 +228,17 @@ class InFlight:
 
     Only ids given to :meth:`cut` count: an answer to an id never cut (or one merged away, below)
     confirms nothing, so traffic that is not a correlated answer (a server push, a RESPONSE to a
-    write) is never taken for proof. A request that the server does not answer costs one
-    generation; the answer to a later one confirms it too. At most :data:`MAX_GENERATIONS`
-    generations are kept apart: beyond that the two oldest merge under the newer id (bounded by
-    merging, never by dropping; the older id then proves nothing on its own, which only delays a
-    confirmation).
+    write) is never taken for proof. The session confirms on RESPONSE only: a sync's HARDWARE
+    answer reuses the request's id (legacy server, ours), but a server push is HARDWARE too and
+    carries the server's own counter, which starts at 1 like ours, so the two cannot be told
+    apart; an INTERNAL answer (``rtc``, ``utc``, ``meta``) is not tied to the request's id either
+    (our server answers ``rtc sync`` with a fresh one), and the client sends none.
+
+    A request that the server does not answer (blynk.cloud may not answer every property or
+    event) costs one generation; the answer to a later one confirms it too. At most
+    :data:`MAX_GENERATIONS` generations are kept apart: beyond that the two oldest merge under the
+    newer id (bounded by merging, never by dropping; the older id then proves nothing on its own,
+    which only delays a confirmation).
     """
 
     __slots__ = ("_generations", "current")

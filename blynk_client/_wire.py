@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
 from enum import IntEnum, unique
 
+from blynk_client._dataclass import dataclass
 from blynk_client.errors import LocalProtocolError, RemoteProtocolError, redact_token
 
 __all__ = [

@@ -37,6 +37,7 @@ from typing import Any
 
 from blynk_client._device import DeviceConnection
 from blynk_client._session import (
+    CLOSE_TIMEOUT,
     DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
     DEFAULT_SERVER,
     DEFAULT_TLS_PORT,  # noqa: F401 - re-exported
@@ -46,6 +47,7 @@ from blynk_client._session import (
     InterfaceMissing,
     SessionBase,
     make_ssl_context,
+    resolver_host,
 )
 from blynk_client._session import Redirect as _Redirect
 from blynk_client.errors import (
@@ -211,14 +213,23 @@ class BlynkClient(SessionBase):
                 raise ConnectError("the client stopped before it connected")
 
     async def close(self) -> None:
-        """Send what is pending, close the session and stop reconnecting."""
+        """Close the session in order and stop reconnecting.
+
+        Within :data:`CLOSE_TIMEOUT`, what is pending is sent and, if the server has not yet
+        confirmed everything this session sent, a PING goes out, whose answer proves it all arrived
+        (``blynk-protocol.md`` section 3); what stays unconfirmed is logged and kept in
+        :attr:`offline` for the next :meth:`connect`.
+        """
         self._stopping = True
         self._transmit()
         writer = self._writer
         if writer is not None:
             with contextlib.suppress(ConnectionError, OSError, TimeoutError):
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
                     await writer.drain()
+                    if self._logged_in and self.unconfirmed:
+                        with contextlib.suppress(ConnectError):
+                            await self.ping(timeout=CLOSE_TIMEOUT)
             writer.close()
         runner = self._runner
         if runner is not None and not runner.done():
@@ -331,7 +342,9 @@ class BlynkClient(SessionBase):
         try:
             async with asyncio.timeout(self.connect_timeout):
                 try:
-                    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+                    infos = await loop.getaddrinfo(
+                        resolver_host(host), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+                    )
                 except socket.gaierror as exc:
                     raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
                 last: OSError | None = None

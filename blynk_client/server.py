@@ -52,10 +52,10 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from blynk_client import _events as ev
+from blynk_client._dataclass import dataclass, field
 from blynk_client._server_role import (
     EventLogged,
     EventResolved,

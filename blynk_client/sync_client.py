@@ -42,10 +42,10 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from blynk_client._device import DeviceConnection
 from blynk_client._session import (
+    CLOSE_TIMEOUT,
     DEFAULT_PLAIN_PORT,  # noqa: F401 - re-exported
     DEFAULT_SERVER,
     DEFAULT_TLS_PORT,  # noqa: F401 - re-exported
@@ -55,6 +55,7 @@ from blynk_client._session import (
     InterfaceMissing,
     SessionBase,
     make_ssl_context,
+    resolver_host,
 )
 from blynk_client._session import WARNING as _WARNING
 from blynk_client._session import Redirect as _Redirect
@@ -67,8 +68,13 @@ from blynk_client.errors import (
     redact_token,
 )
 
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (0.45 MiB in a device process, see
+#: ``blynk_client._dataclass``); type checkers take any ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 #: ``socket.socket`` for annotations inside the class, whose ``socket`` property shadows the module.
 _Socket = socket.socket
@@ -86,10 +92,11 @@ _LOG_NAME = "blynk_client.sync_client"
 def _literal_address(host: str, port: int) -> list[tuple[Any, ...]] | None:
     """``getaddrinfo``'s answer for a literal IPv4 or IPv6 address, without asking the resolver.
 
-    As :mod:`asyncio` does (``base_events._ipaddr_info``): glibc's ``getaddrinfo`` loads its NSS
-    and ``gai.conf`` machinery even for ``127.0.0.1``, about 0.3 MiB of RSS a device client need
-    not pay when its server is configured by address. Host names (and scoped IPv6 addresses) go to
-    ``getaddrinfo`` as before.
+    As :mod:`asyncio` does (``base_events._ipaddr_info``): ``getaddrinfo`` costs about 0.4 MiB of
+    resident memory even for ``127.0.0.1`` (Python's ``idna`` codec, 0.33 MiB, see
+    :func:`~blynk_client._session.resolver_host`, and glibc's NSS and ``gai.conf`` machinery), which a
+    device client need not pay when its server is configured by address. Host names (and scoped
+    IPv6 addresses) go to ``getaddrinfo``.
     """
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
@@ -414,7 +421,7 @@ class Blynk(SessionBase):
         infos = _literal_address(host, port)
         if infos is None:
             try:
-                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+                infos = socket.getaddrinfo(resolver_host(host), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
             except socket.gaierror as exc:
                 raise ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
         last: OSError | None = None
@@ -492,20 +499,32 @@ class Blynk(SessionBase):
             self._fire(self._disconnect_handlers)
 
     def _shutdown(self) -> None:
-        """Flush (bounded) and close the session; used by :meth:`close`."""
+        """Close the session in order, used by :meth:`close`: within :data:`CLOSE_TIMEOUT`, send
+        what is pending and, if the server has not yet confirmed everything this session sent, a
+        PING, whose answer proves it all arrived (TCP delivers in order and the server answers in
+        order, ``blynk-protocol.md`` section 3). What stays unconfirmed is logged and kept in
+        :attr:`offline` for the next :meth:`connect`.
+        """
         self._closed = True
-        if self._conn is not None and self._sock is not None:
+        conn = self._conn
+        if conn is not None and self._sock is not None:
+            end = self._clock() + CLOSE_TIMEOUT
+            proof = self._ping_now(conn) if self._logged_in and len(self._inflight) else None
             self._transmit()
-            end = self._clock() + 2.0
-            while self._out and self._sock is not None and self._clock() < end:
-                assert self._sel is not None
-                self._sel.select(max(0.0, end - self._clock()))
-                try:
-                    self._send_out()
-                except ConnectError:
-                    break
-            if self._conn is not None:
-                self._conn.close()
+            self._in_call = True  # a handler run meanwhile that calls close() again just returns
+            try:
+                while (
+                    self._conn is conn
+                    and self._clock() < end
+                    and (self._out or (proof is not None and proof not in self._pongs))
+                ):
+                    self._serve(end)
+            except (ConnectError, ProtocolError):
+                pass  # the session ends below either way; what it did not confirm is kept
+            finally:
+                self._in_call = False
+            if self._conn is conn:
+                conn.close()
         self._end_session()
 
     # -- transmit -----------------------------------------------------------------------------------
@@ -583,8 +602,14 @@ class Blynk(SessionBase):
     def _log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         logger = self._logger
         if logger is None:
-            if level < _WARNING and "logging" not in sys.modules:
-                return  # nobody configured logging: these levels would be dropped anyway
+            if "logging" not in sys.modules and not exc_info:
+                # Nobody imported logging, so nobody configured it: a record would reach logging's
+                # last-resort handler, which drops levels below WARNING and writes the message
+                # alone to stderr. Do the same without importing logging (and the threading,
+                # traceback and tokenize it pulls in: about 1 MiB of resident memory).
+                if level >= _WARNING:
+                    sys.stderr.write(f"{msg % args if args else msg}\n")
+                return
             import logging
 
             logger = self._logger = logging.getLogger(_LOG_NAME)

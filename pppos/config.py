@@ -188,9 +188,10 @@ class UpOptions:
     lcp_echo: tuple[float, int] | None = opt((30.0, 4), "LCP echo keepalive (default 30,4; 'off')",
                                              metavar="INTERVAL,FAILURES", convert=_parse_lcp_echo)
     pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR; mode 600, "
-                           "PAP password masked)", metavar="FILE")
-    #: Keep PAP passwords in clear in the pcap (masked with ``*`` by default).
-    pcap_secrets: bool = opt(False, "keep the PAP password in clear in the --pcap file", kind="bool")
+                           "PAP password and CHAP response masked)", metavar="FILE")
+    #: Keep PAP passwords and CHAP responses in clear in the pcap (masked with ``*`` by default).
+    pcap_secrets: bool = opt(False, "keep the PAP password and the CHAP response in clear in the --pcap file",
+                             kind="bool")
     trace: bool = opt(False, "print a pppd-style line per PPP packet", kind="bool")
     #: The INI file that was read (``--config``).
     config: str | None = opt(None, "INI file with these options in a [pppos] section", metavar="FILE", ini=False)
