@@ -232,9 +232,11 @@ class UpOptions:
     #: Run after /etc/pppos/ip-down.d/ when the link goes down.
     ip_down: str | None = opt(None, "command to run when the link goes down, after /etc/pppos/ip-down.d/",
                               metavar="CMD")
-    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`).
+    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`):
+    #: exit 15, or with ``--persist`` hold without dialling until the period rolls over.
     data_cap: DataCap | None = opt(  # noqa: RUF009 - opt() is field() with the option's declaration
-        None, "stop at this much traffic per SIM (in+out), warn at 90 %%: e.g. 2G/month or 500M/day",
+        None, "stop at this much traffic per SIM (in+out) per UTC month or day, warn at 90 %%: e.g. 2G/month "
+              "or 500M/day; exit 15, or with --persist hold until the next period",
         metavar="BYTES[/month]", convert=_parse_data_cap)
     #: Write a Prometheus textfile (node_exporter's textfile collector) with the link's health.
     metrics_file: str | None = opt(None, "write link metrics to this Prometheus textfile (atomically)",
