@@ -623,6 +623,9 @@ class _Cmd:
     lead: bytes = b""
     terminator: bytes = b"\r"
     prefix: str | None = None
+    #: give up on the reply when :meth:`_Plan._on_urc` says a URC matters (the modem spoke: a booting
+    #: modem's first words); the script resumes with :class:`_Woken`
+    wake_on_urc: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -634,12 +637,19 @@ class _Wait:
 
 @dataclass(frozen=True, slots=True)
 class _Woken:
-    """What a :class:`_Wait` with ``wake_on_urc`` resumes with when a URC ended it early."""
+    """What a :class:`_Wait` or :class:`_Cmd` with ``wake_on_urc`` resumes with when a URC ended it early."""
 
     line: str
 
 
 _Result = CommandDone | CommandFailed | CommandTimeout | Connected | _Woken
+
+#: :meth:`_Plan._hangup_steps` ended because the modem said something while we escaped (it is in command mode)
+MODEM_SPOKE = "the modem spoke"
+#: :meth:`_Plan._hangup_steps` (``need_escape_reply``) got no answer to ``+++``
+NO_ESCAPE_REPLY = "no answer to +++"
+#: how often one sync may be woken by the modem's lines before its ``AT`` waits out its timeout
+SYNC_WAKES = 8
 _Script = Generator[_Cmd | _Wait, _Result | None, None]
 
 
@@ -730,13 +740,18 @@ class _Plan:
         while (event := self.engine.next_event()) is not None:
             if isinstance(event, Urc):
                 self.urcs.append(event.line)
-                if self._on_urc(event.line) and self._wake_on_urc and self._wait_until is not None:
-                    self._wait_until = None
-                    self._wake_on_urc = False
-                    self._resume(_Woken(event.line))
+                if self._on_urc(event.line) and self._wake_on_urc:
+                    if self._wait_until is not None:
+                        self._wait_until = None
+                        self._wake_on_urc = False
+                        self._resume(_Woken(event.line))
+                    elif self._awaiting:
+                        self.engine.cancel_all()  # a late reply to it is an orphan, counted by the engine
+                        self._awaiting = self._wake_on_urc = False
+                        self._resume(_Woken(event.line))
                 continue
             if isinstance(event, CommandDone | CommandFailed | CommandTimeout | Connected) and self._awaiting:
-                self._awaiting = False
+                self._awaiting = self._wake_on_urc = False
                 self._resume(event)
 
     def _resume(self, value: _Result | None) -> None:
@@ -750,6 +765,7 @@ class _Plan:
                 return
             if isinstance(request, _Cmd):
                 self._awaiting = True
+                self._wake_on_urc = request.wake_on_urc
                 self.engine.send_command(
                     request.text,
                     self._now,
@@ -789,23 +805,31 @@ class _Plan:
         return verdict
 
     def _hangup_steps(
-        self, benign: frozenset[int], guard: float, timeout: float, *, need_escape_reply: bool = False
+        self, benign: frozenset[int], guard: float, timeout: float, *, need_escape_reply: bool = False,
+        wake_on_urc: bool = False, escape_wait: float = 2.0,
     ) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
         """The guarded hang-up: DTR drop, 1 s guard, ``+++`` alone, 1 s guard, OK/NO CARRIER, ATH.
 
         With ``need_escape_reply`` (a blind escape attempt) a ``+++`` that gets no answer ends the
-        procedure without ``ATH``.
+        procedure without ``ATH`` (text :data:`NO_ESCAPE_REPLY`). With ``wake_on_urc`` a line from the
+        modem (a booting modem's first words, which mean it is in command mode) ends it at once, DTR
+        restored, with the text :data:`MODEM_SPOKE`. ``escape_wait``: seconds after the post-``+++``
+        guard to wait for its OK.
         """
         self._progress("hangup", "leaving data mode: DTR drop, then +++ between 1 s guard times")
         self._emit(SetDtr(level=False))
-        yield _Wait(guard)
+        woken = yield _Wait(guard, wake_on_urc=wake_on_urc)
         self._emit(SetDtr(level=True))
+        if isinstance(woken, _Woken):
+            return False, MODEM_SPOKE
         self.engine.enter_command_mode()
-        reply = yield _Cmd("+++", timeout=guard + 2.0, terminator=b"")
+        reply = yield _Cmd("+++", timeout=guard + escape_wait, terminator=b"", wake_on_urc=wake_on_urc)
+        if isinstance(reply, _Woken):
+            return False, MODEM_SPOKE
         if isinstance(reply, CommandDone | CommandFailed):
             self._progress("hangup", f"+++ answered {_printable(getattr(reply, 'text', '')) or 'OK'}")
         elif need_escape_reply:
-            return False, "no answer to +++"
+            return False, NO_ESCAPE_REPLY
         reply = yield _Cmd("ATH", timeout=timeout)
         if isinstance(reply, CommandDone):
             return True, "OK"
@@ -821,6 +845,16 @@ class Hangup(_Plan):
 
     Start it while the modem is in data mode (after the PPP link has terminated). Ends with a
     :class:`Verdict` ``HUNG_UP`` or ``HANGUP_FAILED``.
+
+    A modem that does not answer ``+++`` (within ``escape_wait`` after the guard time that follows it,
+    where V.250 6.3.7 gives its OK) is frozen, or already in command mode. Instead of an ``ATH`` with
+    a long timeout into a modem that may pass it to the network as data, the plan then *probes* every
+    ``probe_every`` seconds, for at most ``probe_for``: an LCP Terminate-Request frame (RFC 1661 5.5;
+    a network peer acknowledges it in any state and ends the call, the modem then says ``NO CARRIER``)
+    and ``AT``. A frozen modem that thaws is hung up within one probe interval: ``NO CARRIER`` ends the
+    plan, an answer to ``AT`` (command mode) is followed by ``ATH``, and PPP bytes without a ``NO
+    CARRIER`` soon after (a modem in data mode again, a peer that keeps the call) bring the guarded
+    ``+++`` once more.
     """
 
     def __init__(
@@ -829,6 +863,9 @@ class Hangup(_Plan):
         *,
         guard: float = 1.0,
         command_timeout: float = 5.0,
+        escape_wait: float = 0.5,
+        probe_every: float = 0.25,
+        probe_for: float = 9.0,
         engine: AtEngine | None = None,
         trace: Callable[[str], None] | None = None,
     ) -> None:
@@ -836,10 +873,44 @@ class Hangup(_Plan):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.guard = guard
         self.command_timeout = command_timeout
+        self.escape_wait = escape_wait
+        self.probe_every = probe_every
+        self.probe_for = probe_for
 
     def _steps(self) -> _Script:
-        ok, text = yield from self._hangup_steps(self.profile.benign_hangup_errors, self.guard, self.command_timeout)
+        benign = self.profile.benign_hangup_errors
+        ok, text = yield from self._hangup_steps(benign, self.guard, self.command_timeout, need_escape_reply=True,
+                                                 escape_wait=self.escape_wait)
+        if not ok and text == NO_ESCAPE_REPLY:
+            ok, text = yield from self._probe(benign)
         self._emit(self._verdict(VerdictCode.HUNG_UP if ok else VerdictCode.HANGUP_FAILED, text=text))
+
+    def _probe(self, benign: frozenset[int]) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
+        """Terminate-Request + ``AT`` every ``probe_every`` until the modem shows itself (see the class)."""
+        self._progress("hangup", f"no answer to +++: probing the modem every {self.probe_every:g} s")
+        frame = lcp_terminate_request_frame()
+        end = self._now + self.probe_for
+        flags_at: float | None = None
+        flags = self.engine.stats.flag_bytes
+        while self._now < end:
+            self.engine.write_raw(frame)
+            reply = yield _Cmd("AT", self.probe_every, lead=b"\r")
+            if isinstance(reply, CommandFailed) and reply.result == "NO CARRIER":
+                return True, reply.text
+            if isinstance(reply, CommandDone | CommandFailed):
+                self._progress("hangup", "the modem answers again (command mode)")
+                reply = yield _Cmd("ATH", timeout=self.command_timeout)
+                if isinstance(reply, CommandDone):
+                    return True, "OK"
+                if isinstance(reply, CommandFailed) and (reply.result == "NO CARRIER" or reply.code in benign):
+                    return True, reply.text
+                return False, f"ATH answered {reply.text}" if isinstance(reply, CommandFailed) else "no answer to ATH"
+            if self.engine.stats.flag_bytes != flags and flags_at is None:
+                flags_at = self._now  # the modem passes data again; its NO CARRIER should follow
+            if flags_at is not None and self._now - flags_at >= 2 * self.guard:
+                self._progress("hangup", "the modem passes data again but keeps the call")
+                return (yield from self._hangup_steps(benign, self.guard, self.command_timeout))
+        return False, f"the modem did not answer for {self.probe_for + self.guard * 2 + self.escape_wait:g} s"
 
 
 class Bringup(_Plan):
@@ -868,6 +939,8 @@ class Bringup(_Plan):
         self._detect_buf: bytearray | None = None
         self._reg_reports: dict[str, Registration] | None = None
         self._reg_domains: set[str] = set()
+        #: the sync runs (:meth:`_sync_tries`) or the blind escape: any line from the modem wakes it
+        self._syncing = False
 
     # -- data-mode detection tap
 
@@ -929,15 +1002,22 @@ class Bringup(_Plan):
             # the OK to the detection step's AT already is the sync at the first rate
             synced = (index == 0 and answered_ok) or (yield from self._sync_tries())
             if not synced and index == 0 and cfg.detect_data_mode:
-                # a data call whose peer is silent does not answer the LCP probe: escape blindly once
+                # a data call whose peer is silent does not answer the LCP probe: escape blindly once.
+                # A modem that is booting is silent too: its first words (boot URCs) end the escape at
+                # once, and the sync goes on at this rate (it is in command mode and listening now).
                 self._progress("sync", "no answer: trying +++ in case the modem is in a silent data call")
-                escaped, _ = yield from self._hangup_steps(
+                self._syncing = True
+                escaped, text = yield from self._hangup_steps(
                     self.profile.benign_hangup_errors | frozenset({58}),
                     cfg.guard,
                     cfg.command_timeout,
                     need_escape_reply=True,
+                    wake_on_urc=True,
                 )
-                if escaped:
+                self._syncing = False
+                if text == MODEM_SPOKE:
+                    self._progress("sync", "the modem spoke (it has booted): sending AT again")
+                if escaped or text == MODEM_SPOKE:
                     synced = yield from self._sync_tries()
             if synced:
                 self._info["baud"] = rate
@@ -992,13 +1072,27 @@ class Bringup(_Plan):
         self._emit(self._verdict(VerdictCode.CONNECTED, text=reply.text, command=reply.command))
 
     def _sync_tries(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
-        for _ in range(self.config.sync_tries):
-            reply = yield _Cmd("AT", self.config.sync_timeout, lead=b"\r")
-            if isinstance(reply, CommandDone) or (
-                isinstance(reply, CommandFailed) and reply.code in self.profile.benign_hangup_errors | {58}
-            ):
-                return True
-        return False
+        """``AT`` up to ``sync_tries`` times, ``sync_timeout`` each. A booting modem drops what it is
+        sent until it is ready and then says so (``RDY``, ``^CINIT``, ``+CPIN: READY``...): such a line
+        while an ``AT`` waits means the modem listens now, so that ``AT`` is sent again at once
+        instead of waiting out a timeout started against a silent modem (at most
+        :data:`SYNC_WAKES` times, so a modem that only ever talks cannot hold the sync)."""
+        tries = wakes = 0
+        self._syncing = True
+        try:
+            while tries < self.config.sync_tries:
+                reply = yield _Cmd("AT", self.config.sync_timeout, lead=b"\r", wake_on_urc=wakes < SYNC_WAKES)
+                if isinstance(reply, _Woken):
+                    wakes += 1
+                    continue
+                if isinstance(reply, CommandDone) or (
+                    isinstance(reply, CommandFailed) and reply.code in self.profile.benign_hangup_errors | {58}
+                ):
+                    return True
+                tries += 1
+            return False
+        finally:
+            self._syncing = False
 
     def _signal_text(self) -> str:
         return self.info.signal_text
@@ -1198,7 +1292,10 @@ class Bringup(_Plan):
         return True
 
     def _on_urc(self, line: str) -> bool:
-        """A registration URC during the registration step updates its domain and wakes the wait."""
+        """While syncing any line from the modem wakes the wait (it listens now); a registration URC
+        during the registration step updates its domain and wakes the wait."""
+        if self._syncing:
+            return True
         if self._reg_reports is None:
             return False
         report = parse_registration_line(line)
