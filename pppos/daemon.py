@@ -683,14 +683,18 @@ class Modem:
 
     def after_terminate(self, now: float) -> None:
         io = self.io
+        grace, self.grace = self.terminate_at is not None and self.grace, False
         self.terminate_at = None
-        if io.link is not None:
-            io.pending += io.link.data_to_send()  # the link's last words (Terminate-Ack) go out first
+        last = io.link.data_to_send() if io.link is not None else b""
+        io.pending += last  # the link's last words (Terminate-Ack) go out first
         if self.opts.direct or not io.serial_reading:
             io.set_core(None)
             self.feed(ses.HangupDone())
             return
-        self.start_core(Hangup(self.profile, trace=self.trace()), now)
+        # after the grace for the modem's NO CARRIER nothing was written for CALL_END_GRACE: that silence
+        # counts toward the guard time before +++ (V.250 6.3.7)
+        silent = CALL_END_GRACE if grace and not last and not io.pending else 0.0
+        self.start_core(Hangup(self.profile, trace=self.trace(), silent_for=silent), now)
 
     def run_rung(self, rung: ses.Rung, now: float) -> None:
         if rung is ses.Rung.RESET_COMMAND:

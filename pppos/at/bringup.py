@@ -806,7 +806,7 @@ class _Plan:
 
     def _hangup_steps(
         self, benign: frozenset[int], guard: float, timeout: float, *, need_escape_reply: bool = False,
-        wake_on_urc: bool = False, escape_wait: float = 2.0,
+        wake_on_urc: bool = False, escape_wait: float = 2.0, pre_guard: float | None = None,
     ) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
         """The guarded hang-up: DTR drop, 1 s guard, ``+++`` alone, 1 s guard, OK/NO CARRIER, ATH.
 
@@ -814,11 +814,12 @@ class _Plan:
         procedure without ``ATH`` (text :data:`NO_ESCAPE_REPLY`). With ``wake_on_urc`` a line from the
         modem (a booting modem's first words, which mean it is in command mode) ends it at once, DTR
         restored, with the text :data:`MODEM_SPOKE`. ``escape_wait``: seconds after the post-``+++``
-        guard to wait for its OK.
+        guard to wait for its OK. ``pre_guard``: the silence still needed before ``+++`` (default
+        ``guard``; less when the line has been silent for a while already).
         """
         self._progress("hangup", "leaving data mode: DTR drop, then +++ between 1 s guard times")
         self._emit(SetDtr(level=False))
-        woken = yield _Wait(guard, wake_on_urc=wake_on_urc)
+        woken = yield _Wait(guard if pre_guard is None else pre_guard, wake_on_urc=wake_on_urc)
         self._emit(SetDtr(level=True))
         if isinstance(woken, _Woken):
             return False, MODEM_SPOKE
@@ -849,7 +850,7 @@ class Hangup(_Plan):
     A modem that does not answer ``+++`` (within ``escape_wait`` after the guard time that follows it,
     where V.250 6.3.7 gives its OK) is frozen, or already in command mode. Instead of an ``ATH`` with
     a long timeout into a modem that may pass it to the network as data, the plan then *probes* every
-    ``probe_every`` seconds, for at most ``probe_for``: an LCP Terminate-Request frame (RFC 1661 5.5;
+    ``probe_every`` seconds (0.1), for at most ``probe_for``: an LCP Terminate-Request frame (RFC 1661 5.5;
     a network peer acknowledges it in any state and ends the call, the modem then says ``NO CARRIER``)
     and ``AT``. A frozen modem that thaws is hung up within one probe interval: ``NO CARRIER`` ends the
     plan, an answer to ``AT`` (command mode) is followed by ``ATH``, and PPP bytes without a ``NO
@@ -864,8 +865,9 @@ class Hangup(_Plan):
         guard: float = 1.0,
         command_timeout: float = 5.0,
         escape_wait: float = 0.5,
-        probe_every: float = 0.25,
+        probe_every: float = 0.1,
         probe_for: float = 9.0,
+        silent_for: float = 0.0,
         engine: AtEngine | None = None,
         trace: Callable[[str], None] | None = None,
     ) -> None:
@@ -876,11 +878,15 @@ class Hangup(_Plan):
         self.escape_wait = escape_wait
         self.probe_every = probe_every
         self.probe_for = probe_for
+        #: the driver wrote nothing to the modem for this long before the plan starts: it counts toward
+        #: the V.250 guard time before ``+++`` (the DTR drop still lasts at least a tenth of the guard)
+        self.silent_for = silent_for
 
     def _steps(self) -> _Script:
         benign = self.profile.benign_hangup_errors
+        pre_guard = max(self.guard / 10, self.guard - self.silent_for)
         ok, text = yield from self._hangup_steps(benign, self.guard, self.command_timeout, need_escape_reply=True,
-                                                 escape_wait=self.escape_wait)
+                                                 escape_wait=self.escape_wait, pre_guard=pre_guard)
         if not ok and text == NO_ESCAPE_REPLY:
             ok, text = yield from self._probe(benign)
         self._emit(self._verdict(VerdictCode.HUNG_UP if ok else VerdictCode.HANGUP_FAILED, text=text))
