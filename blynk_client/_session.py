@@ -228,11 +228,17 @@ class InFlight:
 
     Only ids given to :meth:`cut` count: an answer to an id never cut (or one merged away, below)
     confirms nothing, so traffic that is not a correlated answer (a server push, a RESPONSE to a
-    write) is never taken for proof. A request that the server does not answer costs one
-    generation; the answer to a later one confirms it too. At most :data:`MAX_GENERATIONS`
-    generations are kept apart: beyond that the two oldest merge under the newer id (bounded by
-    merging, never by dropping; the older id then proves nothing on its own, which only delays a
-    confirmation).
+    write) is never taken for proof. The session confirms on RESPONSE only: a sync's HARDWARE
+    answer reuses the request's id (legacy server, ours), but a server push is HARDWARE too and
+    carries the server's own counter, which starts at 1 like ours, so the two cannot be told
+    apart; an INTERNAL answer (``rtc``, ``utc``, ``meta``) is not tied to the request's id either
+    (our server answers ``rtc sync`` with a fresh one), and the client sends none.
+
+    A request that the server does not answer (blynk.cloud may not answer every property or
+    event) costs one generation; the answer to a later one confirms it too. At most
+    :data:`MAX_GENERATIONS` generations are kept apart: beyond that the two oldest merge under the
+    newer id (bounded by merging, never by dropping; the older id then proves nothing on its own,
+    which only delays a confirmation).
     """
 
     __slots__ = ("_generations", "current")

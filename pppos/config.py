@@ -189,9 +189,10 @@ class UpOptions:
     lcp_echo: tuple[float, int] | None = opt((30.0, 4), "LCP echo keepalive (default 30,4; 'off')",
                                              metavar="INTERVAL,FAILURES", convert=_parse_lcp_echo)
     pcap: str | None = opt(None, "write every PPP frame to a pcap file (LINKTYPE_PPP_WITH_DIR; mode 600, "
-                           "PAP password masked)", metavar="FILE")
-    #: Keep PAP passwords in clear in the pcap (masked with ``*`` by default).
-    pcap_secrets: bool = opt(False, "keep the PAP password in clear in the --pcap file", kind="bool")
+                           "PAP password and CHAP response masked)", metavar="FILE")
+    #: Keep PAP passwords and CHAP responses in clear in the pcap (masked with ``*`` by default).
+    pcap_secrets: bool = opt(False, "keep the PAP password and the CHAP response in clear in the --pcap file",
+                             kind="bool")
     trace: bool = opt(False, "print a pppd-style line per PPP packet", kind="bool")
     #: The INI file that was read (``--config``).
     config: str | None = opt(None, "INI file with these options in a [pppos] section", metavar="FILE", ini=False)
@@ -236,9 +237,11 @@ class UpOptions:
     #: Run after /etc/pppos/ip-down.d/ when the link goes down.
     ip_down: str | None = opt(None, "command to run when the link goes down, after /etc/pppos/ip-down.d/",
                               metavar="CMD")
-    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`).
+    #: Stop the link when this SIM's traffic of the period reaches the cap (:mod:`pppos.accounting`):
+    #: exit 15, or with ``--persist`` hold without dialling until the period rolls over.
     data_cap: DataCap | None = opt(  # noqa: RUF009 - opt() is field() with the option's declaration
-        None, "stop at this much traffic per SIM (in+out), warn at 90 %%: e.g. 2G/month or 500M/day",
+        None, "stop at this much traffic per SIM (in+out) per UTC month or day, warn at 90 %%: e.g. 2G/month "
+              "or 500M/day; exit 15, or with --persist hold until the next period",
         metavar="BYTES[/month]", convert=_parse_data_cap)
     #: Write a Prometheus textfile (node_exporter's textfile collector) with the link's health.
     metrics_file: str | None = opt(None, "write link metrics to this Prometheus textfile (atomically)",

@@ -79,7 +79,7 @@ signals, netlink) and reports back what happened.
   second stop while hanging up exits at once. The driver restores host state after :class:`Exit`.
 * **Never stuck**: in every phase but *stopped* either a driver completion is awaited (the
   bring-up, the PPP negotiation under its deadline, a configuration, the running link) or the
-  supervisor's deadline is armed (holdoff, port poll, hang-up and rung guards).
+  supervisor's deadline is armed (holdoff, port poll, hang-up and rung guards, the cap hold's re-check).
 """
 
 from __future__ import annotations

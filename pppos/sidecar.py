@@ -114,7 +114,8 @@ class Sidecar:
         return self.cap_hold
 
     def modem_info(self, iccid: str) -> None:
-        """The bring-up read the SIM's ICCID: load its totals; a cap already used up ends the run."""
+        """The bring-up read the SIM's ICCID: remember the SIM for this interface, load its totals and
+        check its cap (:attr:`cap_hold`; with ``fatal_cap`` a used-up cap sets :attr:`fatal`)."""
         if not iccid and self.opts.data_cap is None:
             return
         self.store.remember_sim(self.opts.ifname, iccid)

@@ -318,3 +318,34 @@ def test_sidecar_precheck_uses_the_sim_last_seen_without_the_modem(tmp_path: Pat
     assert hold is not None and hold.used == "1.1 kB of 1.0 kB/month"
     other, _ = _sidecar(tmp_path, "--data-cap", "1k/month", "--ifname", "ppp1")  # another interface: no SIM known
     assert other.precheck() is None  # type: ignore[attr-defined]
+
+
+def test_sidecar_holding_is_ready_with_its_status_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While holding at the cap the service is up for systemd (READY=1: a `systemctl start` must not block
+    for a month), with the hold in words as its Status; said again only when the words change."""
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("PPPOS_STATE_DIR", str(tmp_path))
+
+    def grams() -> list[str]:
+        out = []
+        while True:
+            try:
+                out.append(sock.recv(4096).decode())
+            except BlockingIOError:
+                return out
+
+    try:
+        side, _ = _sidecar(tmp_path, "--persist")
+        words = "data cap reached (1.2 MB of 1.0 MB/month): holding until 2027-01-01 00:00 UTC"
+        side.status({"phase": "holdoff", "supervisor": "holdoff 3 s, attempt 2, next: redial"})  # type: ignore[attr-defined]
+        assert grams() == ["STATUS=holdoff 3 s, attempt 2, next: redial"]
+        for _ in range(3):
+            side.status({"phase": "cap-hold", "supervisor": words})  # type: ignore[attr-defined]
+        assert grams() == [f"READY=1\nSTATUS={words}"]
+    finally:
+        sock.close()

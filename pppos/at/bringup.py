@@ -1,24 +1,47 @@
 """Sans-I/O bring-up plan: from a silent serial line to PPP data mode, with plain-language verdicts.
 
-The steps follow 3GPP TS 27.007 and ITU-T V.250: sync (``\\rAT``, V.250 5.2.1, with autobaud over
-common rates), ``ATE0`` (V.250 6.2.4), ``AT+CMEE=2`` (27.007 9.1), identity (``ATI``, ``+CGMI``,
-``+CGMM``, ``+CGMR``, ``+CGSN``: 27.007 5.1-5.4), SIM (``+CPIN``: 27.007 8.3), signal (``+CSQ``:
-27.007 8.5, dBm = -113 + 2 * rssi), operator (``+COPS?``: 27.007 7.3), registration (``+CREG``
-7.2, ``+CGREG`` 10.1.20, ``+CEREG`` 10.1.22), ``AT+CREG=0`` before dialling, attach (``+CGATT``
-10.1.9), PDP context (``+CGDCONT`` 10.1.1), dial (``ATD*99***<cid>#``, 27.007 10.2.1.1, falling
-back to ``ATO``, V.250 6.3.7) and CONNECT, which hands over the bytes after it (:class:`DataMode`).
+The steps follow 3GPP TS 27.007 and ITU-T V.250: sync (``\\rATE0Q0V1``, V.250 5.2.1 and 5.3, with
+autobaud over common rates; see "The sync line" below), ``ATE0`` (V.250 6.2.4), ``AT+CMEE=2``
+(27.007 9.1), identity (``ATI``, ``+CGMI``, ``+CGMM``, ``+CGMR``, ``+CGSN``: 27.007 5.1-5.4), SIM
+(``+CPIN``: 27.007 8.3), signal (``+CSQ``: 27.007 8.5, dBm = -113 + 2 * rssi), operator (``+COPS?``:
+27.007 7.3), registration (``+CREG`` 7.2, ``+CGREG`` 10.1.20, ``+CEREG`` 10.1.22), ``AT+CREG=0``
+before dialling, attach (``+CGATT`` 10.1.9), PDP context (``+CGDCONT`` 10.1.1), dial
+(``ATD*99***<cid>#``, 27.007 10.2.1.1, falling back to ``ATO``, V.250 6.3.7) and CONNECT, which
+hands over the bytes after it (:class:`DataMode`).
 
 Before the sync the plan checks for a modem left in data mode, as esp_modem does: it sends an LCP
 Echo-Request (RFC 1661 section 5.8) in an RFC 1662 HDLC-like frame (FCS-16, section C.2; every
 control character escaped, section 7.1), followed by an LCP Terminate-Request (section 5.5), which
 a peer still negotiating answers too (an Echo-Request is answered only in the Opened state), and
-then ``AT``. A modem in command mode answers that line at once (OK, or ERROR for the probe's bytes),
-which ends the check without a fixed wait; in data mode the line is noise between frames for the
+then the sync line. A modem in command mode answers that line at once (OK, or ERROR for the
+probe's bytes), which ends the check without a fixed wait; in data mode the line is noise between frames for the
 peer (RFC 1662 section 4.3) and the check waits ``detect_wait`` (0.3 s) for the peer's answer. If
 PPP flag bytes (0x7E) other than an echo of our own frames come back, it runs the :class:`Hangup`
 procedure (DTR drop, 1 s guard, ``+++`` alone, 1 s guard, ``ATH``) and continues. A modem whose
-data call has a silent peer answers nothing at all: when the first rate gets no answer to ``AT``,
+data call has a silent peer answers nothing at all: when the first rate gets no answer to the sync,
 the plan tries the guarded ``+++`` once before moving on to other rates.
+
+The sync line
+-------------
+A modem answers as its stored profile (``AT&W``, or whatever program used it last) says: with
+numeric result codes (``V0``, V.250 6.2.6) a bare ``AT`` gets ``0<CR>``, never ``OK``; in quiet mode
+(``Q1``, V.250 6.2.5) it gets nothing at all; with echo on (``E1``, 6.2.4) the line comes back
+first. So the sync does not send a bare ``AT`` but :data:`SYNC_COMMAND`, ``ATE0Q0V1``: three basic
+commands on one line (V.250 5.3.1), echo off, result codes on, verbose form, which is valid in every
+stored state and puts the modem in the one this plan reads. ModemManager sends ``E0 V1`` right
+after its ``ATZ`` (``modem_init_sequence`` in src/mm-broadband-modem.c), which a ``Q1`` modem would
+still leave unanswered, hence the ``Q0`` here; esp_modem's ``sync()`` (components/esp_modem, a
+bare ``AT`` before ``set_echo(false)``) gets no ``OK`` from a ``V0`` or ``Q1`` modem. The other way, a bare ``AT``
+whose ``0<CR>`` means "alive, in V0" and then ``ATQ0V1``, cannot reach a ``Q1`` modem, which
+answers nothing at all, and costs a second step.
+
+Whether the modem formats the result of that line in the old or the new setting is its choice
+(Hayes-style modems use the new one), so the sync command is sent with ``numeric=True``: the
+engine then also takes V.250 numeric result codes (``0<CR>`` OK, ``4<CR>`` ERROR) as its answer;
+a ``Q1`` modem that suppresses this one result answers the next try. The detection step's line is
+the same command, and so are the hang-up's ``+++``/``ATH`` and the recovery rungs' checks
+(:mod:`pppos.at.recovery`): a modem that rebooted into its stored profile is met the same way. A
+modem that refuses the combined line (``ERROR``) is tried once more with a plain ``AT``.
 
 Theory of operation
 -------------------
@@ -71,6 +94,7 @@ from pppos.errors import ExitStatus
 __all__ = [
     "COMMON_BAUDS",
     "REG_STATES",
+    "SYNC_COMMAND",
     "VERDICTS",
     "Bringup",
     "BringupConfig",
@@ -96,6 +120,9 @@ __all__ = [
     "redact_imei",
     "signal_quality",
 ]
+
+#: The sync line (see "The sync line" in the module docstring): echo off, result codes on, verbose.
+SYNC_COMMAND = "ATE0Q0V1"
 
 #: The rates tried by autobaud, most common first (the A6/A7 libraries try 115200 and 9600 first).
 COMMON_BAUDS: tuple[int, ...] = (115200, 9600, 57600, 19200, 38400, 230400, 460800, 921600)
@@ -626,6 +653,8 @@ class _Cmd:
     #: give up on the reply when :meth:`_Plan._on_urc` says a URC matters (the modem spoke: a booting
     #: modem's first words); the script resumes with :class:`_Woken`
     wake_on_urc: bool = False
+    #: V.250 numeric result codes end the command too (the sync line, the hang-up)
+    numeric: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,6 +669,11 @@ class _Woken:
     """What a :class:`_Wait` or :class:`_Cmd` with ``wake_on_urc`` resumes with when a URC ended it early."""
 
     line: str
+
+
+def sync_command(timeout: float, text: str = SYNC_COMMAND, *, wake_on_urc: bool = False) -> _Cmd:
+    """The sync line (``\\r`` lead, V.250 5.2.1), answered in verbose or numeric form (V.250 6.2.6)."""
+    return _Cmd(text, timeout, lead=b"\r", numeric=True, wake_on_urc=wake_on_urc)
 
 
 _Result = CommandDone | CommandFailed | CommandTimeout | Connected | _Woken
@@ -774,6 +808,7 @@ class _Plan:
                     lead=request.lead,
                     terminator=request.terminator,
                     prefix=request.prefix,
+                    numeric=request.numeric,
                 )
                 return
             if request.seconds <= 0:
@@ -824,14 +859,14 @@ class _Plan:
         if isinstance(woken, _Woken):
             return False, MODEM_SPOKE
         self.engine.enter_command_mode()
-        reply = yield _Cmd("+++", timeout=guard + escape_wait, terminator=b"", wake_on_urc=wake_on_urc)
+        reply = yield _Cmd("+++", timeout=guard + escape_wait, terminator=b"", wake_on_urc=wake_on_urc, numeric=True)
         if isinstance(reply, _Woken):
             return False, MODEM_SPOKE
         if isinstance(reply, CommandDone | CommandFailed):
             self._progress("hangup", f"+++ answered {_printable(getattr(reply, 'text', '')) or 'OK'}")
         elif need_escape_reply:
             return False, NO_ESCAPE_REPLY
-        reply = yield _Cmd("ATH", timeout=timeout)
+        reply = yield _Cmd("ATH", timeout=timeout, numeric=True)
         if isinstance(reply, CommandDone):
             return True, "OK"
         if isinstance(reply, CommandFailed):
@@ -900,12 +935,12 @@ class Hangup(_Plan):
         flags = self.engine.stats.flag_bytes
         while self._now < end:
             self.engine.write_raw(frame)
-            reply = yield _Cmd("AT", self.probe_every, lead=b"\r")
+            reply = yield sync_command(self.probe_every, text="AT")
             if isinstance(reply, CommandFailed) and reply.result == "NO CARRIER":
                 return True, reply.text
             if isinstance(reply, CommandDone | CommandFailed):
                 self._progress("hangup", "the modem answers again (command mode)")
-                reply = yield _Cmd("ATH", timeout=self.command_timeout)
+                reply = yield _Cmd("ATH", timeout=self.command_timeout, numeric=True)
                 if isinstance(reply, CommandDone):
                     return True, "OK"
                 if isinstance(reply, CommandFailed) and (reply.result == "NO CARRIER" or reply.code in benign):
@@ -980,11 +1015,11 @@ class Bringup(_Plan):
         if cfg.detect_data_mode:
             self._detect_buf = bytearray()
             self.engine.write_raw(self._detect_frame)
-            # "AT" right behind the probe ends the wait as soon as a modem in command mode answers: OK
+            # the sync line right behind the probe ends the wait as soon as a modem in command mode answers: OK
             # or ERROR is a text line, which no PPP peer sends. A modem in data mode passes these bytes
             # to its peer as noise between frames, which the peer discards (RFC 1662 section 4.3), and
             # the wait runs its full length so the peer's reply to the probe can arrive.
-            reply = yield _Cmd("AT", cfg.detect_wait, lead=b"\r")
+            reply = yield sync_command(cfg.detect_wait)
             seen = bytes(self._detect_buf)
             self._detect_buf = None
             answered = isinstance(reply, CommandDone | CommandFailed)
@@ -1004,7 +1039,7 @@ class Bringup(_Plan):
         for index, rate in enumerate(rates):
             if index:
                 self._emit(SetBaud(rate=rate))
-            self._progress("sync", f"sending AT at {rate} baud")
+            self._progress("sync", f"sending {SYNC_COMMAND} at {rate} baud")
             # the OK to the detection step's AT already is the sync at the first rate
             synced = (index == 0 and answered_ok) or (yield from self._sync_tries())
             if not synced and index == 0 and cfg.detect_data_mode:
@@ -1078,22 +1113,30 @@ class Bringup(_Plan):
         self._emit(self._verdict(VerdictCode.CONNECTED, text=reply.text, command=reply.command))
 
     def _sync_tries(self) -> Generator[_Cmd | _Wait, _Result | None, bool]:
-        """``AT`` up to ``sync_tries`` times, ``sync_timeout`` each. A booting modem drops what it is
-        sent until it is ready and then says so (``RDY``, ``^CINIT``, ``+CPIN: READY``...): such a line
-        while an ``AT`` waits means the modem listens now, so that ``AT`` is sent again at once
-        instead of waiting out a timeout started against a silent modem (at most
-        :data:`SYNC_WAKES` times, so a modem that only ever talks cannot hold the sync)."""
+        """Up to ``sync_tries`` times :data:`SYNC_COMMAND`; True once the modem answers it.
+
+        A failure result other than a benign one means a modem that is there but refuses the
+        combined line: one plain ``AT`` decides then (the ``ATE0`` step follows anyway).
+
+        A booting modem drops what it is sent until it is ready and then says so (``RDY``,
+        ``^CINIT``, ``+CPIN: READY``...): such a line while the sync line waits means the modem listens
+        now, so the line is sent again at once instead of waiting out a timeout started against a
+        silent modem (at most :data:`SYNC_WAKES` times, so a modem that only ever talks cannot hold
+        the sync).
+        """
+        benign = self.profile.benign_hangup_errors | {58}
         tries = wakes = 0
         self._syncing = True
         try:
             while tries < self.config.sync_tries:
-                reply = yield _Cmd("AT", self.config.sync_timeout, lead=b"\r", wake_on_urc=wakes < SYNC_WAKES)
+                reply = yield sync_command(self.config.sync_timeout, wake_on_urc=wakes < SYNC_WAKES)
                 if isinstance(reply, _Woken):
                     wakes += 1
                     continue
-                if isinstance(reply, CommandDone) or (
-                    isinstance(reply, CommandFailed) and reply.code in self.profile.benign_hangup_errors | {58}
-                ):
+                if isinstance(reply, CommandFailed) and reply.code not in benign:
+                    self._progress("sync", f"{SYNC_COMMAND} answered {_printable(reply.text)}: trying a plain AT")
+                    reply = yield sync_command(self.config.sync_timeout, text="AT")
+                if isinstance(reply, CommandDone) or (isinstance(reply, CommandFailed) and reply.code in benign):
                     return True
                 tries += 1
             return False

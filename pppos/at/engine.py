@@ -37,6 +37,15 @@ Theory of operation
   error without a number, never an exception).
 * Secret arguments (``AT+CPIN="..."``) never reach an event or the trace, whatever form the
   modem's echo takes (quoted or not, with spaces, late).
+* Numeric result codes (V.250 6.2.6, ``ATV0``: ``0<CR>`` for OK, ``4<CR>`` for ERROR, see
+  :data:`NUMERIC_RESULTS`) are final results only for a command sent with ``numeric=True``: the
+  sync line, which has to reach a modem whose stored profile has ``V0`` (see
+  :mod:`pppos.at.bringup`), and the hang-up's ``+++`` and ``ATH``. Everywhere else a bare digit is
+  an ordinary line (``ATS0?`` answers ``000``, an ``AT+CGSN`` reply is all digits). A numeric code
+  needs no LF: the CR alone ends the line, so a ``0<CR>`` never waits for more bytes. ``1``
+  (CONNECT) counts only for a dial-type command, ``2`` (RING) is unsolicited. This is how
+  ModemManager's V0 parser reads them (``mm_serial_parser_v0_parse`` in src/mm-serial-parsers.c:
+  one digit, an optional NUL, CR).
 * The SMS / socket-send prompt ``> `` (no line end) gives :class:`Prompt`.
 * PPP flag bytes (0x7E) seen in command mode are counted in :attr:`AtStats.flag_bytes`: that is how
   the bring-up notices a modem that is still in data mode.
@@ -59,6 +68,7 @@ __all__ = [
     "CME_TEXT_CODES",
     "ERROR_PREFIXES",
     "FINAL_FAILURES",
+    "NUMERIC_RESULTS",
     "URC_PREFIXES",
     "AtEngine",
     "AtEvent",
@@ -90,6 +100,20 @@ FINAL_FAILURES: tuple[str, ...] = (
     "ABORTED",
     "NA",
 )
+
+#: V.250 6.2.6 / table 1: the numeric form (``ATV0``) of the basic result codes, sent as
+#: ``<digit><CR>`` (no header, no LF). 5 is unassigned in V.250; ModemManager's V0 parser
+#: (``mm_serial_parser_v0_parse``, src/mm-serial-parsers.c) maps the same eight.
+NUMERIC_RESULTS: dict[str, str] = {
+    "0": "OK",
+    "1": "CONNECT",
+    "2": "RING",
+    "3": "NO CARRIER",
+    "4": "ERROR",
+    "6": "NO DIALTONE",
+    "7": "BUSY",
+    "8": "NO ANSWER",
+}
 
 #: Final-result prefixes followed by a numeric or verbose error: TS 27.007 9.2 (``+CME ERROR``),
 #: TS 27.005 3.2.5 (``+CMS ERROR``), Motorola EZX's ``MODEM ERROR: <n>`` (ModemManager's
@@ -320,6 +344,8 @@ class _Command:
     dial: bool
     lead: bytes
     terminator: bytes
+    #: V.250 numeric result codes (:data:`NUMERIC_RESULTS`) end this command too
+    numeric: bool = False
     #: the secret argument, spaces and quotes removed, upper case ("" when the command holds none)
     secret: str = ""
     lines: list[str] = field(default_factory=list)
@@ -369,6 +395,7 @@ class AtEngine:
         secret: bool = False,
         lead: bytes = b"",
         terminator: bytes = b"\r",
+        numeric: bool = False,
     ) -> None:
         """Queue ``command`` (without its CR); it is written when no other command is in flight.
 
@@ -381,6 +408,9 @@ class AtEngine:
             only the part before ``=``.
         :param lead: bytes written before the command (``b"\\r"`` for the sync ``\\rAT``).
         :param terminator: the command-line end; ``b""`` for ``+++`` which must stand alone.
+        :param numeric: a V.250 numeric result code (``0<CR>``, ``4<CR>``, :data:`NUMERIC_RESULTS`)
+            also ends this command, as a modem with ``V0`` in force answers: for the sync line and
+            the hang-up, which may meet a modem in whatever state its stored profile left it.
         """
         name, sep, argument = command.partition("=")
         label = (name + "=***" if sep else "***") if secret else command
@@ -402,6 +432,7 @@ class AtEngine:
                 dial=dial,
                 lead=lead,
                 terminator=terminator,
+                numeric=numeric,
                 secret=hidden,
             )
         )
@@ -623,6 +654,11 @@ class AtEngine:
             return
         if hidden is not line:
             line, upper = hidden, hidden.upper()
+        if cmd is not None and cmd.numeric and upper in NUMERIC_RESULTS and (upper != "1" or cmd.dial):
+            # V.250 6.2.6: a V0 modem's result code, matched below as its verbose word (2, RING, is
+            # then a URC like the verbose one; 1, CONNECT, only ends a dial-type command)
+            self._log(f"<< {line} (numeric result code)")
+            line = upper = NUMERIC_RESULTS[upper]
         final = self._final(line, upper, cmd)
         if final is not None:
             if cmd is None:

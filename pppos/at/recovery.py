@@ -15,15 +15,18 @@ surface (``start(now)``, ``receive_data``, ``next_event``, ``data_to_send``, ``g
   ``boot_timeout``. If the port vanishes the driver reports that instead, and the supervisor waits
   for the port.
 
-Before the rung's commands the script checks that the modem answers ``AT`` (V.250 5.2.1): a modem
-that is silent in command mode fails the rung at once and the supervisor climbs to the next one.
+Before the rung's commands the script checks that the modem answers the bring-up's sync line
+(:data:`~pppos.at.bringup.SYNC_COMMAND`, ``ATE0Q0V1``: V.250 5.2.1, 6.2.4-6.2.6), verbose or numeric:
+a modem that is silent in command mode fails the rung at once and the supervisor climbs to the next
+one. The reset rung waits for the same line: a modem that rebooted comes back in its stored profile,
+which may have numeric result codes (``V0``) or none at all (``Q1``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pppos.at.bringup import Verdict, VerdictCode, _Cmd, _Plan, _Script, _Wait
+from pppos.at.bringup import SYNC_COMMAND, Verdict, VerdictCode, _Cmd, _Plan, _Script, _Wait, sync_command
 from pppos.at.engine import AtEngine, CommandDone
 from pppos.at.profiles import ModemProfile
 from pppos.errors import ExitStatus
@@ -78,9 +81,9 @@ class RecoveryPlan(_Plan):
 
     def _steps(self) -> _Script:
         words = RUNG_WORDS[self.rung]
-        reply = yield _Cmd("AT", self.command_timeout, lead=b"\r")
+        reply = yield sync_command(self.command_timeout)
         if not isinstance(reply, CommandDone):
-            self._end(False, "the modem does not answer AT in command mode")
+            self._end(False, f"the modem does not answer {SYNC_COMMAND} in command mode")
             return
         if self.rung is Rung.REATTACH:
             for command in ("AT+CGATT=0", "AT+CGATT=1"):
@@ -107,11 +110,13 @@ class RecoveryPlan(_Plan):
             yield _Wait(self.reset_settle)
             waited = self.reset_settle
             while True:
-                reply = yield _Cmd("AT", 1.0, lead=b"\r")
+                reply = yield sync_command(1.0)
                 if isinstance(reply, CommandDone):
                     break
                 waited += 1.0
                 if waited >= self.boot_timeout:
-                    self._end(False, f"the modem did not answer AT within {self.boot_timeout:g} s of its reset")
+                    self._end(
+                        False, f"the modem did not answer {SYNC_COMMAND} within {self.boot_timeout:g} s of its reset"
+                    )
                     return
         self._end(True, f"{words}: done")

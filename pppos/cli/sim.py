@@ -4,6 +4,7 @@
               [--network slirp|none] [--baud N] [--fast] [--boot-delay S] [--registration-delay S]
               [--attach-delay S] [--dial-delay S] [--faults FILE] [--seed N]
               [--urc-noise RATE] [--accept-apn APN]... [--pap USER:SECRET_FILE | --chap USER:SECRET_FILE]
+              [--stored-profile SETTINGS]
     pppos-sim ctl --link PATH FAULT [ARG]
 
 It prints one line naming the link (``pppos-sim: a7 modem on /tmp/a7 (pty /dev/pts/5), network slirp``)
@@ -15,6 +16,9 @@ Latencies: the defaults (:data:`LATENCIES`) are those of a real modem in good co
 ``--urc-noise RATE`` mixes the profile's real URCs into the line (also between a command's echo and
 its answer), ``--accept-apn`` makes the network reject any other APN, and ``--pap`` / ``--chap``
 make slirp require that authentication from the host (the secret is read from the file, mode 600).
+``--stored-profile V0Q1E1`` starts the modem with that stored profile (V.250 6.2.4-6.2.6: numeric
+result codes, quiet, echo; any of the three), as a modem left so by ``AT&W`` or another program; a
+reboot (the ``reboot`` fault, a reset command) and ``ATZ`` restore it.
 
 The simulator starts with a modem that is already booted; the boot latency is paid by a reboot (the
 ``reboot`` fault, ``AT+CFUN=1,1`` or the profile's reset command) and by a USB ``vanish``.
@@ -80,6 +84,9 @@ def build_parser() -> ArgumentParser:
                       help="slirp requires PAP from the host with this user and the secret in SECRET_FILE")
     auth.add_argument("--chap", metavar="USER:SECRET_FILE",
                       help="slirp requires CHAP from the host with this user and the secret in SECRET_FILE")
+    parser.add_argument("--stored-profile", default="", metavar="SETTINGS",
+                        help="the modem's stored E/Q/V settings, restored at boot, reboot and ATZ, e.g. V0Q1E1 "
+                        "(numeric result codes, quiet, echo on; default: factory E1Q0V1)")
     parser.add_argument("--slirp-option", action="append", default=[], metavar="OPT", help="extra slirp option")
     parser.add_argument("--fast", action="store_true", help="short latencies for tests (boot 0.2 s, registration "
                         "0.1 s, attach and dial 0.05 s)")
@@ -168,6 +175,7 @@ def _main(argv: list[str]) -> int:
         urc_noise=args.urc_noise,
         noise_seed=args.seed if args.seed is not None else 0,
         accept_apns=tuple(args.accept_apn),
+        stored_profile=args.stored_profile,
     )
     options = ServeOptions(
         sim=config,

@@ -23,7 +23,9 @@ dates in Wireshark passes a wall-clock timestamp.
 
 Secrets: a pcap is a file people attach to bug reports. Unless ``keep_secrets`` is set
 (``pppos-up --pcap-secrets``), the password of every PAP Authenticate-Request (RFC 1334 section
-2.2.1) is replaced by as many ``*`` as it had octets, so lengths and everything else still dissect
+2.2.1) and the value of every CHAP Response (RFC 1994 section 4.1, which with its Challenge would
+allow an offline guess of the secret) are replaced by as many ``*`` as they had octets (see
+:func:`mask_secrets`), so lengths and everything else still dissect
 (the records carry no HDLC FCS, so there is no checksum to recompute). :func:`open_pcap` creates the
 file mode 0600 and refuses an existing file that others can read, and a symbolic link.
 """
@@ -38,7 +40,7 @@ from typing import BinaryIO
 
 from pppos.errors import ConfigError
 
-__all__ = ["LINKTYPE_PPP_WITH_DIR", "PCAP_MAGIC", "PcapWriter", "mask_pap_password", "open_pcap"]
+__all__ = ["LINKTYPE_PPP_WITH_DIR", "PCAP_MAGIC", "PcapWriter", "mask_secrets", "open_pcap"]
 
 #: The link-layer header type for PPP frames preceded by a direction octet.
 LINKTYPE_PPP_WITH_DIR = 204
@@ -48,24 +50,35 @@ _GLOBAL = struct.Struct("<IHHiIII")
 _RECORD = struct.Struct("<IIII")
 _PAP = 0xC023
 _PAP_AUTHENTICATE_REQUEST = 1
+_CHAP = 0xC223
+_CHAP_RESPONSE = 2
 
 
-def mask_pap_password(frame: bytes) -> bytes:
-    """``frame`` (address/control optional, 1- or 2-octet protocol, information) with the password of
-    a PAP Authenticate-Request replaced by ``*`` of the same length; any other frame unchanged."""
+def mask_secrets(frame: bytes) -> bytes:
+    """``frame`` (address/control optional, 1- or 2-octet protocol, information) with its secret
+    replaced by ``*`` of the same length; any other frame unchanged:
+
+    - the password of a PAP Authenticate-Request (RFC 1334 section 2.2.1: code 1, identifier,
+      length, peer-id length, peer-id, passwd length, password);
+    - the value of a CHAP Response (RFC 1994 section 4.1: code 2, identifier, length, value-size,
+      value, name). With the Challenge beside it in the same capture, the MD5 value is what an
+      offline dictionary attack on the CHAP secret needs (RFC 1994 section 5).
+    """
     i = 2 if frame[:2] == b"\xff\x03" else 0
-    if len(frame) < i + 2 or frame[i] & 1:  # a compressed (odd) protocol octet: not PAP
+    if len(frame) < i + 2 or frame[i] & 1:  # a compressed (odd) protocol octet: not PAP or CHAP
         return frame
-    if (frame[i] << 8 | frame[i + 1]) != _PAP:
+    protocol = frame[i] << 8 | frame[i + 1]
+    body = i + 2
+    if protocol == _PAP and len(frame) >= body + 5 and frame[body] == _PAP_AUTHENTICATE_REQUEST:
+        size_at = body + 5 + frame[body + 4]
+    elif protocol == _CHAP and len(frame) >= body + 5 and frame[body] == _CHAP_RESPONSE:
+        size_at = body + 4
+    else:
         return frame
-    body = i + 2  # code, identifier, length (2), peer-id length, peer-id, passwd length, password
-    if len(frame) < body + 5 or frame[body] != _PAP_AUTHENTICATE_REQUEST:
+    if size_at >= len(frame):
         return frame
-    pw_len_at = body + 5 + frame[body + 4]
-    if pw_len_at >= len(frame):
-        return frame
-    start = pw_len_at + 1
-    end = min(start + frame[pw_len_at], len(frame))
+    start = size_at + 1
+    end = min(start + frame[size_at], len(frame))
     return frame[:start] + b"*" * (end - start) + frame[end:]
 
 
@@ -101,7 +114,8 @@ class PcapWriter:
     :param fileobj: a binary file opened for writing; the global header is written at once.
     :param snaplen: the largest record stored; longer frames are cut and keep their original length.
     :param flush: flush after every record so a capture in progress can be read (default True).
-    :param keep_secrets: keep PAP passwords in clear (default: masked, see the module docstring).
+    :param keep_secrets: keep PAP passwords and CHAP responses in clear (default: masked, see the
+        module docstring).
     """
 
     def __init__(
@@ -130,7 +144,7 @@ class PcapWriter:
         micros = max(round(ts * 1_000_000), 0)
         seconds, micros = divmod(micros, 1_000_000)
         if not self.keep_secrets:
-            frame = mask_pap_password(bytes(frame))
+            frame = mask_secrets(bytes(frame))
         data = (b"\x01" if outbound else b"\x00") + bytes(frame)
         kept = data[: self.snaplen]
         self.fileobj.write(_RECORD.pack(seconds & 0xFFFFFFFF, micros, len(kept), len(data)) + kept)

@@ -9,6 +9,7 @@ name           argument     what the host sees
 ``carrier``    --           the network drops the call: ``NO CARRIER``, slirp stopped (a new dial works)
 ``mute``       SECONDS      the modem freezes: AT gets no answer, data is dropped both ways, then it thaws
 ``reboot``     --           the call ends without a word, the modem boots (boot latency, boot URCs, SIM PIN)
+                            into its stored profile (``--stored-profile``: V0/Q1/E1 come back)
 ``vanish``     SECONDS      USB re-enumeration: the pty disappears (EIO/HUP), the link symlink is removed;
                             after SECONDS a new pty (a new ``/dev/pts/N``) is linked at the same path and
                             the modem boots

@@ -15,7 +15,21 @@ Command line syntax (ITU-T V.250 section 5.2)
     :data:`MAX_LINE` bytes are discarded and answered with ``ERROR`` when their CR arrives (bounded
     memory). Several commands may share a line: basic ones run together (``ATE0V1``) and extended ones
     are separated by ``;`` (``AT+CMEE=2;+CPIN?``). Responses use V.250 verbose form
-    (``<CR><LF>text<CR><LF>``).
+    (``<CR><LF>text<CR><LF>``) unless ``ATV0``/``ATQ1`` say otherwise (below).
+
+Result code settings and the stored profile (V.250 6.1.1 ``Z``, 6.1.2 ``&F``, 6.2.4-6.2.6)
+    ``ATE``, ``ATQ`` and ``ATV`` take effect at once, so the result of the line that changes them is
+    already in the new form (Hayes practice: ``ATV0`` answers ``0<CR>``, ``ATE0Q0V1`` from a ``V0``
+    modem answers ``<CR><LF>OK<CR><LF>``). ``V0``: a final result is its number and CR
+    (:data:`~pppos.at.engine.NUMERIC_RESULTS`, one table with the host: ``0<CR>`` OK, ``4<CR>``
+    ERROR, ``1<CR>`` any CONNECT, ``3<CR>`` NO CARRIER); results without a number (``+CME ERROR:
+    <n>``) keep their text and end in CR LF, information lines and URCs lose their leading CR LF
+    (``text<CR><LF>``), and the A7's extra blank line is not sent. ``Q1``: no final result codes at
+    all (information lines and URCs still come). The stored profile
+    (:attr:`SimConfig.stored_profile`, ``pppos-sim --stored-profile V0Q1E1``) is what power-on,
+    every reboot and ``ATZ`` restore; ``AT&W`` stores the current E/Q/V settings in it (until the
+    simulator stops), ``AT&F`` sets the factory ones (``E1 Q0 V1``) without storing them. The A7's
+    ``ATZ`` with no call up answers ``+CME ERROR:58`` and restores nothing (its quirk, below).
 
 The A7 dialect (profile ``a7``; sources in the project's modem notes, section 1)
     - Echo is on at boot (``ATE0``/``ATE1``); echoed characters are sent back as they arrive.
@@ -92,6 +106,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pppos.at.engine import NUMERIC_RESULTS
 from pppos.at.profiles import PROFILES, ModemProfile
 from pppos.errors import ConfigError
 
@@ -107,6 +122,7 @@ __all__ = [
     "SimProfile",
     "SimStats",
     "parse_registration",
+    "parse_stored_profile",
 ]
 
 #: The longest command line kept (V.250 requires at least 40 characters); longer lines get ERROR.
@@ -119,6 +135,12 @@ TERMINATE_HANGUP_DELAY = 0.2
 PACE_WINDOW = 0.02
 #: Line time (seconds) a late wake-up may still use, like a UART FIFO that kept sending meanwhile.
 PACE_CATCH_UP = 0.05
+
+#: The factory settings of the result-code parameters (V.250 6.2.4-6.2.6): echo on, result codes
+#: on, verbose. ``AT&F`` sets them; a ``--stored-profile`` overrides some for power-on and ``ATZ``.
+FACTORY_PROFILE: dict[str, int] = {"E": 1, "Q": 0, "V": 1}
+#: numeric result code of each verbose word (V.250 6.2.6), from the host's table
+_RESULT_NUMBERS = {word: number for number, word in NUMERIC_RESULTS.items()}
 
 #: 3GPP TS 27.007 section 9.2 verbose texts for the codes the simulator uses.
 CME_TEXT: dict[int, str] = {
@@ -245,6 +267,9 @@ class SimConfig:
     #: the APNs the network accepts (``()``: any non-empty one); a dial on another APN gets
     #: ``+CME ERROR: 533`` ("missing or unknown APN", TS 27.007 9.2.2)
     accept_apns: tuple[str, ...] = ()
+    #: the stored profile's result-code settings in V.250 syntax (``V0Q1E1``, ``E0``; "" = factory
+    #: ``E1Q0V1``): restored at power-on, reboot and ``ATZ`` (:func:`parse_stored_profile`)
+    stored_profile: str = ""
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES or self.profile == "auto":
@@ -260,6 +285,30 @@ class SimConfig:
             raise ConfigError("the simulated SIM PIN must be 4 to 8 digits")
         if not (math.isfinite(self.urc_noise) and 0 <= self.urc_noise <= 1000):
             raise ConfigError(f"bad URC noise rate {self.urc_noise}: give URCs per second from 0 to 1000")
+        parse_stored_profile(self.stored_profile)
+
+
+def parse_stored_profile(text: str) -> dict[str, int]:
+    """``V0Q1E1`` (any order, case-insensitive, spaces allowed) -> ``{"E": 1, "Q": 1, "V": 0}``.
+
+    Each of the V.250 basic commands ``E`` (6.2.4), ``Q`` (6.2.5) and ``V`` (6.2.6) at most once with
+    value 0 or 1; the ones not given keep their factory setting (:data:`FACTORY_PROFILE`). Anything
+    else is a :class:`~pppos.errors.ConfigError` naming the setting.
+    """
+    settings = dict(FACTORY_PROFILE)
+    seen: set[str] = set()
+    body = "".join(text.upper().split())
+    if body.startswith("AT"):
+        body = body[2:]
+    for i in range(0, len(body), 2):
+        name, value = body[i], body[i + 1 : i + 2]
+        if name not in settings or value not in ("0", "1") or name in seen:
+            raise ConfigError(
+                f"bad stored profile {text!r}: give E, Q and V settings such as V0Q1E1 (each once, 0 or 1)"
+            )
+        seen.add(name)
+        settings[name] = int(value)
+    return settings
 
 
 @dataclass(slots=True)
@@ -364,6 +413,8 @@ class SimModem:
         self._generation = 0
         #: dials still to refuse (the network's PDP rejections survive a modem reboot)
         self._reject_dials = 0
+        #: the stored profile's E/Q/V settings (``AT&W`` changes it; it survives reboots)
+        self.stored = parse_stored_profile(self.config.stored_profile)
         self._reset_state()
 
     # -- state -------------------------------------------------------------------------------
@@ -371,7 +422,7 @@ class SimModem:
     def _reset_state(self) -> None:
         p = self.profile
         self.state = COMMAND
-        self.echo = True
+        self.restore_profile()
         self.cmee = p.default_cmee
         self.creg_n = p.default_creg_n
         self.cgreg_n = 0
@@ -404,9 +455,16 @@ class SimModem:
         self._radio_off = False
         self._cycled_radio = False
 
+    def restore_profile(self) -> None:
+        """Echo, quiet and verbose from the stored profile (power-on, reboot, ``ATZ``)."""
+        self.echo = bool(self.stored["E"])
+        self.quiet = bool(self.stored["Q"])
+        self.verbose = bool(self.stored["V"])
+
     def __repr__(self) -> str:
         return (
             f"<SimModem {self.profile.name} {self.state} sim={self.sim_state} echo={int(self.echo)} "
+            f"quiet={int(self.quiet)} verbose={int(self.verbose)} "
             f"call={self._call is not None}>"
         )
 
@@ -665,9 +723,13 @@ class SimModem:
     def _send(self, text: str, now: float) -> None:
         self._host.push(text.encode("latin-1"), now)
 
+    def _framed(self, line: str) -> str:
+        """An information line or URC: ``<CR><LF>text<CR><LF>``, or ``text<CR><LF>`` in V0 (V.250 6.2.6)."""
+        return f"\r\n{line}\r\n" if self.verbose else f"{line}\r\n"
+
     def _urc(self, line: str, now: float) -> None:
         if self.state != DATA:
-            self._send(f"\r\n{line}\r\n", now)
+            self._send(self._framed(line), now)
 
     def _format_final(self, final: str | int) -> str:
         if isinstance(final, int):
@@ -680,7 +742,14 @@ class SimModem:
         return final
 
     def _result(self, final: str | int, now: float) -> None:
+        """A final result code: verbose, numeric (V0) or none at all (Q1), V.250 6.2.5/6.2.6."""
+        if self.quiet:
+            return
         text = self._format_final(final)
+        if not self.verbose:
+            number = _RESULT_NUMBERS.get(text.split(" ", 1)[0] if text.startswith("CONNECT") else text)
+            self._send(f"{number}\r" if number is not None else f"{text}\r\n", now)
+            return
         extra = "\r\n" if self.profile.extra_blank_line and not text.startswith("CONNECT") else ""
         self._send(f"\r\n{text}\r\n{extra}", now)
 
@@ -688,7 +757,7 @@ class SimModem:
         if self.config.urc_noise > 0 and self._noise_rng.random() < self.config.urc_noise / 10:
             # a URC between the echo and the answer: the case that must never become the answer
             self._urc(self._noise_line(), now)
-        self._send("".join(f"\r\n{line}\r\n" for line in lines), now)
+        self._send("".join(self._framed(line) for line in lines), now)
         self._result(final, now)
 
     # -- internals: data mode ----------------------------------------------------------------
@@ -1095,8 +1164,40 @@ def _basic_e(m: SimModem, name: str, args: str, now: float) -> _Reply:
     return [], "OK"
 
 
+def _basic_q(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """``ATQ<n>`` (V.250 6.2.5): 1 suppresses result codes, 0 (or no value) transmits them."""
+    if args not in ("", "0", "1"):
+        return [], "ERROR"
+    m.quiet = args == "1"
+    return [], "OK"
+
+
+def _basic_v(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """``ATV<n>`` (V.250 6.2.6): 0 numeric result codes, 1 verbose; no value is 0."""
+    if args not in ("", "0", "1"):
+        return [], "ERROR"
+    m.verbose = args == "1"
+    return [], "OK"
+
+
+def _basic_w(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """``AT&W``: store the active E/Q/V settings (not in V.250; the SIMCom and Quectel AT manuals)."""
+    if args not in ("", "0"):
+        return [], "ERROR"
+    m.stored = {"E": int(m.echo), "Q": int(m.quiet), "V": int(m.verbose)}
+    return [], "OK"
+
+
+def _basic_f(m: SimModem, name: str, args: str, now: float) -> _Reply:
+    """``AT&F`` (V.250 6.1.2): the factory settings, not stored (the result is already verbose)."""
+    if args not in ("", "0"):
+        return [], "ERROR"
+    m.echo, m.quiet, m.verbose = (bool(FACTORY_PROFILE[k]) for k in ("E", "Q", "V"))
+    return [], "OK"
+
+
 def _basic_flag(m: SimModem, name: str, args: str, now: float) -> _Reply:
-    """V, Q, X, &C, &D, &F, &W, L, M: accepted, no effect on the simulation."""
+    """X, &C, &D, L, M: accepted, no effect on the simulation."""
     return ([], "OK") if args == "" or args.isdigit() else ([], "ERROR")
 
 
@@ -1132,7 +1233,7 @@ def _basic_z(m: SimModem, name: str, args: str, now: float) -> _Reply:
         m._end_call("reset", now)
     elif m.profile.no_call_hangup_error is not None:
         return [], m.profile.no_call_hangup_error
-    m.echo = True
+    m.restore_profile()
     m.cmee = m.profile.default_cmee
     m.creg_n = m.profile.default_creg_n
     m.guard = 1.0
@@ -1472,15 +1573,15 @@ def _ipr(m: SimModem, name: str, args: str, now: float) -> _Reply:
 
 _HANDLERS: dict[str, _Handler] = {
     "E": _basic_e,
-    "V": _basic_flag,
-    "Q": _basic_flag,
+    "V": _basic_v,
+    "Q": _basic_q,
     "X": _basic_flag,
     "L": _basic_flag,
     "M": _basic_flag,
     "&C": _basic_flag,
     "&D": _basic_flag,
-    "&F": _basic_flag,
-    "&W": _basic_flag,
+    "&F": _basic_f,
+    "&W": _basic_w,
     "S": _basic_s,
     "I": _basic_i,
     "H": _basic_h,

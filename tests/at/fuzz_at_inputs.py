@@ -1,8 +1,8 @@
 """Seeded fuzzing of the AT side: the engine, the 27.007 parsers and the bring-up plan.
 
 Inputs are built from the pieces real modems send (registration lines in every form, URCs,
-final results, ``+CME ERROR`` with non-ASCII digits, CONNECT, the ``> `` prompt, PPP flags, NULs,
-invalid UTF-8, overlong lines, echoes of the in-flight command) glued with random line ends and
+final results (verbose and V.250 numeric), ``+CME ERROR`` with non-ASCII digits, CONNECT, the ``> ``
+prompt, PPP flags, NULs, invalid UTF-8, overlong lines, echoes of the in-flight command) glued with random line ends and
 fed in random chunks, so that most inputs reach deep paths instead of being dropped as noise.
 
 :func:`fuzz` runs ``n`` inputs and returns a :class:`FuzzReport`; the CI test
@@ -52,6 +52,9 @@ COMMANDS: tuple[tuple[str, dict[str, object]], ...] = (
     ("AT+CGDATA=\"PPP\",1", {}),
     ("+++", {"terminator": b""}),
     ("AT", {"lead": b"\r"}),
+    ("ATE0Q0V1", {"lead": b"\r", "numeric": True}),
+    ("ATH", {"numeric": True}),
+    ("ATD*99#", {"numeric": True}),
     ("AT+CCID", {"prefix": ("+CCID:", "+SCID:")}),
 )
 
@@ -68,6 +71,7 @@ LINES: tuple[str, ...] = (
     "+CGREG: 1,\"1422\",\"00000142\",3,\"00\"", "+CREG: 2,1,  0 5, 2715", "+COPS: 0,2,\"26201\",7",
     "+COPS: 0,0,\"Telekom.de\",7", "+CESQ: 99,99,255,255,20,46", '+QCSQ: "LTE",-52,-81,195,-10',
     "+CGATT: 1", '+CGDCONT: 1,"IP","internet","0.0.0.0",0,0', "866123456789012", "SIMCOM_SIM7600E-H",
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "0\x00", "ATE0Q0V1",
     f'AT+CPIN="{PIN}"', f"AT+CPIN={PIN}", f"AT+CPIN = {PIN[:2]} {PIN[2:]}", "AT+CSQ", "ATI", "> ",
 )
 #: digits that str.isdigit() accepts and int() rejects or misreads
@@ -218,7 +222,8 @@ def run_bringup(rng: random.Random) -> None:
 
 def run_simulator(rng: random.Random, data: bytes) -> None:
     """The simulated modem (the other side of the line) fed the same garbage as host input."""
-    modem = SimModem(SimConfig(profile=rng.choice(list(PROFILES))))
+    stored = rng.choice(("", "V0", "Q1", "E0", "V0Q1E1", "V0E1"))
+    modem = SimModem(SimConfig(profile=rng.choice(list(PROFILES)), stored_profile=stored))
     now = 0.0
     for piece in _chunks(rng, data + b"\rAT+CREG=2;+CEREG?\r"):
         modem.receive_data(piece, now)

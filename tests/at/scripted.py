@@ -18,6 +18,7 @@ PPP_BYTES = b"\x7e\xff\x7d\x23\xc0\x21\x7d\x21\x7d\x21\x7d\x20\x7d\x24\x12\x34\x
 
 A7_REPLIES: dict[str, Reply] = {
     "AT": "OK",
+    "ATE0Q0V1": "OK",
     "ATE0": "OK",
     "ATE1": "OK",
     "AT+CMEE=2": "OK",
@@ -101,7 +102,7 @@ class ScriptedModem:
     def answer(self, command: str) -> bytes:
         self.commands.append(command)
         upper = command.upper()
-        if upper == "ATE0":
+        if upper.startswith("ATE0"):
             self.echo = False
         reply = self.replies.get(upper, self.replies.get(command))
         if reply is None:

@@ -81,7 +81,8 @@ def test_ready_modem_could_dial(bytewise: bool) -> None:
     assert "ATD*99***1#" not in modem.commands
     # AT+CREG=0 goes out after registration and before the attach/PDP steps
     assert modem.commands.index("AT+CREG=0") > modem.commands.index("AT+CGREG?")
-    assert modem.commands[:3] == ["AT", "ATE0", "AT+CMEE=2"]
+    # the sync line (echo off, result codes on, verbose: a stored V0/Q1/E1 profile cannot stop it)
+    assert modem.commands[:3] == ["ATE0Q0V1", "ATE0", "AT+CMEE=2"]
     assert plan.done and plan.get_timer() is None
     assert any(isinstance(e, Progress) and e.step == "registration" for e in events)
 
@@ -351,9 +352,9 @@ def test_recovers_a_modem_left_in_data_mode() -> None:
     dtr = [e.level for e in events if isinstance(e, SetDtr)]
     assert dtr == [False, True]
     assert any(isinstance(e, Progress) and e.step == "detect" for e in events)
-    assert modem.commands[:2] == ["ATH", "AT"]
-    # the probe, the "AT" that a modem in command mode would have answered, then the guarded escape
-    assert lcp_echo_request_frame() + lcp_terminate_request_frame() + b"\rAT\r+++" in bytes(modem.raw)
+    assert modem.commands[:2] == ["ATH", "ATE0Q0V1"]
+    # the probe, the sync line that a modem in command mode would have answered, then the guarded escape
+    assert lcp_echo_request_frame() + lcp_terminate_request_frame() + b"\rATE0Q0V1\r+++" in bytes(modem.raw)
 
 
 def test_silent_data_call_is_escaped_blindly() -> None:
@@ -362,7 +363,7 @@ def test_silent_data_call_is_escaped_blindly() -> None:
     assert verdict_of(events).code is VerdictCode.READY
     assert not any(isinstance(e, Progress) and e.step == "detect" for e in events)
     assert any(isinstance(e, Progress) and "silent data call" in e.message for e in events)
-    assert modem.commands[:2] == ["ATH", "AT"]
+    assert modem.commands[:2] == ["ATH", "ATE0Q0V1"]
 
 
 @pytest.mark.parametrize("cut", [None, 9])
@@ -381,23 +382,23 @@ def test_echo_of_the_probe_frame_is_not_data_mode(cut: int | None) -> None:
 
 
 def test_detection_ends_at_the_modems_answer() -> None:
-    """A modem in command mode answers the "AT" behind the probe: no fixed wait, and that OK is the sync."""
+    """A modem in command mode answers the sync line behind the probe: no fixed wait, and that OK is the sync."""
     modem = ScriptedModem()
     events, end, _ = bring_up(modem, detect_wait=5.0)
     assert verdict_of(events).code is VerdictCode.READY
     assert end == pytest.approx(T0)  # the scripted modem answers at once; a 5 s wait would show here
-    assert modem.commands[:2] == ["AT", "ATE0"]
+    assert modem.commands[:2] == ["ATE0Q0V1", "ATE0"]
     assert not [e for e in events if isinstance(e, SetDtr)]
 
 
 def test_error_to_the_probe_line_is_command_mode_and_syncs_again() -> None:
     """A modem that takes the probe bytes for a bad command line answers ERROR: still command mode."""
     answers = iter(["ERROR"])
-    modem = modem_with(AT=lambda m, c: next(answers, "OK"))
+    modem = modem_with(ATE0Q0V1=lambda m, c: next(answers, "OK"))
     events, end, _ = bring_up(modem, detect_wait=5.0)
     assert verdict_of(events).code is VerdictCode.READY
     assert end == pytest.approx(T0)
-    assert modem.commands[:3] == ["AT", "AT", "ATE0"]
+    assert modem.commands[:3] == ["ATE0Q0V1", "ATE0Q0V1", "ATE0"]
     assert not [e for e in events if isinstance(e, SetDtr)]
 
 

@@ -8,7 +8,12 @@ Sources:
 - 27.007: 3GPP TS 27.007 tables (7.2 +CREG <stat> 0-11, 8.5 +CSQ, 8.69 +CESQ, 8.3 +CPIN).
 - ISSUE12: the modem logs quoted in pppos issue 12 (SIM7600 AUTOCSQ, SIM7600 ``SMS DONE``,
   ``*ATREADY: 1`` (Sierra/A9G), ``+MSTK``, ``^NDISSTAT`` (Huawei), ``+RXDTMF``, ``^CIEV``).
-- MMSP: ModemManager src/mm-serial-parsers.c (``MODEM ERROR: <n>``, ``COMMAND NOT SUPPORT``, ``NA``).
+- MMSP: ModemManager src/mm-serial-parsers.c (``MODEM ERROR: <n>``, ``COMMAND NOT SUPPORT``, ``NA``;
+  ``mm_serial_parser_v0_parse``: a V0 result is one digit, an optional NUL and CR, ``(\\d)\\0?\\r$``,
+  codes 0 OK, 1 CONNECT, 3 NO CARRIER, 4 ERROR, 6 NO DIALTONE, 7 BUSY, 8 NO ANSWER; its V0 ``+CME
+  ERROR:\\s*(\\d+)\\r\\n``).
+- V.250: ITU-T V.250 6.2.6 (``ATV0``: ``<numeric code><CR>``, information text ``text<CR><LF>``) and
+  6.2.4 (echo ``E1``: the command line comes back before the answer).
 - NOTES: the project's modem notes (ppp-and-modems.md section 1.2/1.3: A6/A7 logs).
 - ESPM: esp_modem's host-test responder (espressif/esp-protocols,
   components/esp_modem/test/host_test/main/LoopbackTerm.cpp).
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import pytest
 
-from pppos.at.engine import AtEngine, CommandDone, CommandFailed, Urc
+from pppos.at.engine import NUMERIC_RESULTS, AtEngine, CommandDone, CommandFailed, Connected, Urc
 from pppos.at.parse import (
     REG_STATES,
     REGISTERED_STATES,
@@ -349,3 +354,64 @@ def test_esp_modem_csq_123_is_in_the_extended_range() -> None:
     """ESPM answers ``+CSQ: 123,456``: 27.007 8.5's extended range, -93 dBm (ber 456 is out of range)."""
     assert parse_csq("+CSQ: 123,456") == 123
     assert signal_quality(123) == (-93, "fair")
+
+
+# --------------------------------------------------------------------------- V0 (numeric) results
+
+
+@pytest.mark.parametrize(
+    ("source", "command", "reply", "expected"),
+    [
+        ("MMSP v0 0 OK", "ATE0Q0V1", b"0\r", CommandDone(command="ATE0Q0V1")),
+        ("MMSP v0 0 OK with NUL", "ATE0Q0V1", b"0\x00\r", CommandDone(command="ATE0Q0V1")),
+        ("MMSP v0 4 ERROR", "ATE0Q0V1", b"4\r", CommandFailed(command="ATE0Q0V1", result="ERROR", text="ERROR")),
+        ("V.250 6.2.4 E1 + 6.2.6 V0", "ATE0Q0V1", b"\rATE0Q0V1\r0\r", CommandDone(command="ATE0Q0V1")),
+        ("MMSP v0 3 NO CARRIER", "ATH", b"3\r",
+         CommandFailed(command="ATH", result="NO CARRIER", text="NO CARRIER")),
+        ("MMSP v0 7 BUSY", "ATH", b"7\r", CommandFailed(command="ATH", result="BUSY", text="BUSY")),
+        ("MMSP v0 +CME ERROR", "ATH", b"+CME ERROR: 3\r\n",
+         CommandFailed(command="ATH", result="+CME ERROR", code=3, text="+CME ERROR: 3")),
+        ("V.250 6.2.6 info then 0", "ATI", b"SIMCOM_Ltd\r\nSIMCOM_SIM800\r\n0\r",
+         CommandDone(command="ATI", lines=("SIMCOM_Ltd", "SIMCOM_SIM800"))),
+        ("V.250 6.2.6 verbose still read", "ATE0Q0V1", b"\r\nOK\r\n", CommandDone(command="ATE0Q0V1")),
+    ],
+)
+def test_numeric_results_end_a_command_that_allows_them(source: str, command: str, reply: bytes,
+                                                        expected: object) -> None:
+    events, engine = answer(command, reply, numeric=True)
+    assert events == [expected], source
+    assert not engine.busy
+
+
+def test_numeric_results_need_no_line_feed() -> None:
+    """A bare ``0<CR>`` ends the command at once, byte by byte: nothing waits for an LF that never comes."""
+    engine = AtEngine()
+    engine.send_command("ATE0Q0V1", 0.0, lead=b"\r", numeric=True)
+    for byte in b"0\r":
+        assert engine.next_event() is None
+        engine.receive_data(bytes((byte,)), 0.0)
+    assert engine.next_event() == CommandDone(command="ATE0Q0V1")
+
+
+def test_numeric_connect_only_for_a_dial_and_ring_is_unsolicited() -> None:
+    events, engine = answer("ATD*99#", b"2\r1\r\x7e\xff\x03", numeric=True)
+    assert events[0] == Urc(line="RING")
+    assert isinstance(events[1], Connected) and events[1].trailing == b"\x7e\xff\x03"
+    assert engine.in_data_mode
+    # "1" to a command that cannot connect is not CONNECT: the 0 after it ends the command
+    events, _ = answer("ATE0Q0V1", b"1\r0\r", numeric=True)
+    assert events == [CommandDone(command="ATE0Q0V1", lines=("1",))]
+
+
+@pytest.mark.parametrize("code", sorted(NUMERIC_RESULTS))
+def test_digits_are_ordinary_lines_without_numeric(code: str) -> None:
+    """Without ``numeric`` (V1 in force) a bare digit is an answer line (``ATS0?``, an IMEI): never a result."""
+    events, engine = answer("AT+CGSN", code.encode() + b"\r")
+    assert events == [] and engine.busy
+    engine.receive_data(b"\r\nOK\r\n", 0.0)
+    assert engine.next_event() == CommandDone(command="AT+CGSN", lines=(code,))
+
+
+def test_numeric_table_is_v250s() -> None:
+    assert NUMERIC_RESULTS == {"0": "OK", "1": "CONNECT", "2": "RING", "3": "NO CARRIER", "4": "ERROR",
+                               "6": "NO DIALTONE", "7": "BUSY", "8": "NO ANSWER"}

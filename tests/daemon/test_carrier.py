@@ -172,22 +172,23 @@ def _run(plan: RecoveryPlan, answers: dict[str, str], *, limit: float = 120.0) -
 
 def test_reattach_script() -> None:
     verdict, sent = _run(RecoveryPlan(Rung.REATTACH, PROFILES["a7"]), {r".*": "OK"})
-    assert verdict.ok and sent == ["AT", "AT+CGATT=0", "AT+CGATT=1"]
+    assert verdict.ok and sent == ["ATE0Q0V1", "AT+CGATT=0", "AT+CGATT=1"]
 
 
 def test_radio_script_uses_the_profile_pair_and_reports_errors() -> None:
     verdict, sent = _run(RecoveryPlan(Rung.RADIO, PROFILES["sim800"]), {r".*": "OK"})
-    assert verdict.ok and sent == ["AT", "AT+CFUN=0", "AT+CFUN=1"]
-    verdict, _ = _run(RecoveryPlan(Rung.RADIO, PROFILES["sim800"]), {"AT": "OK", r"AT\+CFUN=0": "ERROR"})
+    assert verdict.ok and sent == ["ATE0Q0V1", "AT+CFUN=0", "AT+CFUN=1"]
+    verdict, _ = _run(RecoveryPlan(Rung.RADIO, PROFILES["sim800"]), {"ATE0Q0V1": "OK", r"AT\+CFUN=0": "ERROR"})
     assert not verdict.ok and "AT+CFUN=0 failed" in verdict.message
 
 
 def test_modem_reset_waits_for_the_modem_to_answer_again() -> None:
-    answers = {"AT": "OK"}
+    answers = {"ATE0Q0V1": "OK"}
     verdict, sent = _run(RecoveryPlan(Rung.MODEM_RESET, PROFILES["a7"]), answers)
-    assert verdict.ok and sent[:2] == ["AT", "AT+RST=1"]
+    assert verdict.ok and sent[:2] == ["ATE0Q0V1", "AT+RST=1"]
+    assert sent[2:] and set(sent[2:]) == {"ATE0Q0V1"}  # after the reset: the sync line until it answers
     silent = _run(RecoveryPlan(Rung.MODEM_RESET, PROFILES["a7"], boot_timeout=5.0), {})[0]
-    assert not silent.ok and "does not answer AT" in silent.message
+    assert not silent.ok and "does not answer ATE0Q0V1 in command mode" in silent.message
 
 
 def test_profiles_say_which_rungs_they_support() -> None:

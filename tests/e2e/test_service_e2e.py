@@ -174,6 +174,18 @@ def test_data_cap_with_persist_holds_until_the_period_rolls_over(netns, tmp_path
 
     shift = tmp_path / "clock-shift"  # seconds the accounting's clock runs ahead: moves the day boundary
     monkeypatch.setenv(CLOCK_SHIFT_ENV, str(shift))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    grams: list[str] = []
+
+    def notified() -> list[str]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                grams.append(notify.recv(4096).decode())
+        return grams
+
     resolv = tmp_path / "resolv.conf"
     resolv.write_bytes(b"nameserver 192.0.2.53\n")
     with HostServers() as servers, run_sim(tmp_path, "--profile", "a7", "--network", "slirp") as link:
@@ -198,6 +210,9 @@ def test_data_cap_with_persist_holds_until_the_period_rolls_over(netns, tmp_path
             assert "phase: cap-hold" in status.stdout, status.stdout
             assert "supervisor: data cap reached (" in status.stdout and "): holding until " in status.stdout
             assert "UTC" in status.stdout
+            # systemd: the service is up while holding, its Status says why ppp0 is not
+            assert _wait(lambda: any(g.startswith("READY=1\nSTATUS=data cap reached (") and "holding until" in g
+                                     for g in notified())), grams
             dials = _dials(up.log)
             assert dials == 1, up.log
             for _ in range(3):  # re-checks (a refresh asks the accounting again): still used up, no dial
@@ -247,3 +262,4 @@ def test_data_cap_with_persist_holds_until_the_period_rolls_over(netns, tmp_path
             held.close()
         assert "ppp0" not in netns.ip("link")
         assert resolv.read_bytes() == b"nameserver 192.0.2.53\n"
+    notify.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pppos.errors import ConfigError
-from pppos.ppp.capture import LINKTYPE_PPP_WITH_DIR, PcapWriter, mask_pap_password, open_pcap
+from pppos.ppp.capture import LINKTYPE_PPP_WITH_DIR, PcapWriter, mask_secrets, open_pcap
 from pppos.ppp.hdlc import Deframer, encode_frame
 
 LCP_CONF_REQ = bytes.fromhex("01 01 00 14 02 06 00 00 00 00 05 06 0e 79 1a 59 07 02 08 02".replace(" ", ""))
@@ -88,7 +88,7 @@ def _pap_request(user: bytes, password: bytes, *, header: bytes = b"\xff\x03") -
 @pytest.mark.parametrize("header", [b"\xff\x03", b""])
 def test_pap_passwords_are_masked_with_their_length_kept(header: bytes) -> None:
     frame = _pap_request(b"user", b"s3cret!", header=header)
-    masked = mask_pap_password(frame)
+    masked = mask_secrets(frame)
     assert masked == _pap_request(b"user", b"*******", header=header)
     out = io.BytesIO()
     PcapWriter(out, flush=False).write(1.0, True, frame)
@@ -109,7 +109,7 @@ def test_pap_passwords_are_masked_with_their_length_kept(header: bytes) -> None:
     ],
 )
 def test_other_frames_pass_unchanged(frame: bytes) -> None:
-    assert mask_pap_password(frame) == frame
+    assert mask_secrets(frame) == frame
 
 
 def test_pcap_files_are_private(tmp_path: Path) -> None:
@@ -136,3 +136,45 @@ def test_pcap_files_are_private(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a symbolic link"):
         open_pcap(str(link))
     assert private.read_bytes() == b"new"
+
+
+def _chap(code: int, value: bytes, name: bytes, *, header: bytes = b"\xff\x03") -> bytes:
+    body = bytes([len(value)]) + value + name
+    return header + b"\xc2\x23" + bytes([code, 9]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+@pytest.mark.parametrize("header", [b"\xff\x03", b""])
+def test_chap_response_values_are_masked_and_challenges_kept(header: bytes) -> None:
+    """RFC 1994 section 4.1: the Response's value (MD5 of id, secret, challenge) is masked, its name
+    and the Challenge are kept (they carry no secret), and scapy still dissects the masked frame."""
+    digest = bytes(range(16))
+    response = _chap(2, digest, b"pi", header=header)
+    assert mask_secrets(response) == _chap(2, b"*" * 16, b"pi", header=header)
+    challenge = _chap(1, b"\x55" * 16, b"peer", header=header)
+    assert mask_secrets(challenge) == challenge
+    out = io.BytesIO()
+    writer = PcapWriter(out, flush=False)
+    writer.write(1.0, False, challenge)
+    writer.write(1.1, True, response)
+    assert digest not in out.getvalue() and b"\x55" * 16 in out.getvalue()
+    kept = io.BytesIO()
+    PcapWriter(kept, flush=False, keep_secrets=True).write(1.0, True, response)
+    assert digest in kept.getvalue()
+    from scapy.layers.ppp import PPP, PPP_CHAP_ChallengeResponse
+
+    pkt = PPP(mask_secrets(response)[len(header):])
+    assert pkt[PPP_CHAP_ChallengeResponse].value == b"*" * 16
+    assert pkt[PPP_CHAP_ChallengeResponse].optional_name == b"pi"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\xff\x03\xc2\x23\x02\x09\x00\x04",  # CHAP Response without a value-size
+        b"\xff\x03\xc2\x23\x03\x09\x00\x04",  # CHAP Success
+        b"\xff\x03\xc2\x23\x02\x09\x00\x05\x10ab",  # truncated value: masked up to the end
+    ],
+)
+def test_short_chap_frames_never_raise(frame: bytes) -> None:
+    masked = mask_secrets(frame)
+    assert len(masked) == len(frame) and masked[:8] == frame[:8]
