@@ -8,9 +8,10 @@ namespace (daemon defaults, except ``--lcp-echo 2,3``: a mute or silently reboot
 noticed by LCP echoes, and the default 30,4 would make those rows minutes long), an echo server on the
 host's 127.0.0.1 reached through ppp0 as 10.0.2.2.
 
-Each measurement starts a fresh simulator and a fresh daemon (so every fault is the first loss of a
-session, and the holdoff is the first one: ``--holdoff`` 1 s +-25 % jitter), waits for ppp0 to carry a
-round trip, injects the fault (over the simulator's control socket, or by killing a process), then
+Each measurement starts a fresh simulator and a fresh daemon, waits for ppp0 to carry a round trip and
+then ``MIN_UP`` + 0.5 s more (a session that stayed up that long worked: its loss redials at once; a
+shorter one would be a failed attempt with its holdoff, ``--holdoff`` 1 s +-25 %), injects the fault
+(over the simulator's control socket, or by killing a process), then
 
 - *noticed*: the daemon's first warning record after the fault (its JSON log's timestamp);
 - *usable*: the first successful round trip through ppp0 afterwards (polled every 20 ms);
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pppos.cli.sim import LATENCIES  # noqa: E402
+from pppos.session import MIN_UP  # noqa: E402
 from tests.e2e.fault_rig import FaultRig, round_trip  # noqa: E402
 from tests.e2e.harness import HostServers, UpProcess  # noqa: E402
 from tests.netns import make_netns  # noqa: E402
@@ -110,7 +112,7 @@ def measure(kind: str, ns, servers: HostServers, workdir: Path) -> Sample:
                        "--log-format", "json", *UP_ARGS)
     try:
         rig.usable(timeout=120)
-        time.sleep(0.5)
+        time.sleep(MIN_UP + 0.5)  # the session worked (pppos.session.MIN_UP): its loss redials at once
         t0, ready_after = _inject(rig, kind)
         noticed = _wait_record(rig, t0, lambda r: r.get("level") == "warning")
         deadline = time.monotonic() + 300
@@ -176,8 +178,9 @@ def main() -> int:
         f"Python {platform.python_version()}",
         "# pppos-sim --profile a7 (default latencies: " + ", ".join(f"{k} {v:g} s" for k, v in LATENCIES.items())
         + ") -> slirp; pppos-up --apn internet --persist --default-route " + " ".join(UP_ARGS)
-        + " (other options at their defaults: holdoff 1 s +-25 %) in a namespace; "
-        f"median of {RUNS}; a fresh simulator and daemon for each measurement",
+        + " (other options at their defaults: holdoff 1 s +-25 % for failed attempts) in a namespace; "
+        f"median of {RUNS}; a fresh simulator and daemon for each measurement, the fault {MIN_UP + 0.5:g} s "
+        f"after ppp0 is usable (a session up {MIN_UP:g} s redials at once after its loss)",
         f"# the simulator's own bring-up time: boot {BOOT:g} s + registration {REG:g} s + dial {DIAL:g} s = "
         f"{BOOT + REG + DIAL:g} s from power-on to CONNECT; a redial alone is its dial latency {DIAL:g} s",
         "",

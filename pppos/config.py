@@ -37,6 +37,7 @@ from pppos.at.profiles import PROFILES, profile_help
 from pppos.cli.common import ArgumentParser, read_secret_file
 from pppos.errors import ConfigError
 from pppos.ppp.limits import DEFAULT_MRU, MAX_MRU, MIN_MRU
+from pppos.session import MIN_UP
 
 if TYPE_CHECKING:
     from pppos.accounting import DataCap
@@ -205,8 +206,12 @@ class UpOptions:
     #: ``--persist``: consecutive failed attempts before giving up (0: never).
     maxfail: int = opt(0, "with --persist: give up after N consecutive failed attempts (default 0: never)",
                        kind="int", metavar="N")
-    #: ``--persist``: the first wait after a loss, doubling (with jitter) up to ``holdoff_max``.
-    holdoff: float = opt(1.0, "with --persist: first wait after a loss (default 1 s, doubling with jitter)",
+    #: ``--persist``: the first wait after a failed attempt, doubling (with jitter) up to ``holdoff_max``
+    #: per consecutive failure. A session that stayed up ``pppos.session.MIN_UP`` (10 s) redials at once
+    #: (pppd instead skips its holdoff after any modem hang-up, however short the call: see pppos.session).
+    holdoff: float = opt(1.0, "with --persist: wait before retrying a failed attempt (default 1 s, doubling "
+                              f"with jitter per consecutive failure); a session that stayed up {MIN_UP:g} s "
+                              "redials at once (with --backend pppd: pppd's own rule)",
                          kind="float", metavar="S")
     holdoff_max: float = opt(300.0, "with --persist: longest wait between attempts (default 300 s)",
                              kind="float", metavar="S")

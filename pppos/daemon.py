@@ -683,14 +683,18 @@ class Modem:
 
     def after_terminate(self, now: float) -> None:
         io = self.io
+        grace, self.grace = self.terminate_at is not None and self.grace, False
         self.terminate_at = None
-        if io.link is not None:
-            io.pending += io.link.data_to_send()  # the link's last words (Terminate-Ack) go out first
+        last = io.link.data_to_send() if io.link is not None else b""
+        io.pending += last  # the link's last words (Terminate-Ack) go out first
         if self.opts.direct or not io.serial_reading:
             io.set_core(None)
             self.feed(ses.HangupDone())
             return
-        self.start_core(Hangup(self.profile, trace=self.trace()), now)
+        # after the grace for the modem's NO CARRIER nothing was written for CALL_END_GRACE: that silence
+        # counts toward the guard time before +++ (V.250 6.3.7)
+        silent = CALL_END_GRACE if grace and not last and not io.pending else 0.0
+        self.start_core(Hangup(self.profile, trace=self.trace(), silent_for=silent), now)
 
     def run_rung(self, rung: ses.Rung, now: float) -> None:
         if rung is ses.Rung.RESET_COMMAND:
@@ -750,7 +754,7 @@ class Modem:
                     self.feed(ses.LinkUp())
                 case Ipv6Up():
                     self.ipv6_up = event
-                    if self.sup.phase is ses.Phase.RUNNING:
+                    if self.sup.running:
                         self.spawn(self.host.ipv6_up(event, io.link))
                 case LinkDown(cause=cause, reason=reason, protocol=protocol):
                     if self.terminate_at is None:  # not the end of our own Terminate
@@ -840,7 +844,7 @@ class Facts:
         """The state file's content (see :mod:`pppos.net.status`)."""
         link = io.link
         wall = time.time()
-        running = sup.up_since is not None and sup.phase is ses.Phase.RUNNING
+        running = sup.up_since is not None and sup.running
         up_since = wall - (now - sup.up_since) if running and sup.up_since is not None else None
         echo_failures = bad = 0
         if link is not None:
@@ -850,7 +854,7 @@ class Facts:
                 self.echo_rtt = link.stats.echo_rtt
         tun = host.tun
         return {
-            "ifname": opts.ifname, "pid": os.getpid(), "phase": sup.phase.value,
+            "ifname": opts.ifname, "pid": os.getpid(), "phase": sup.phase.word,
             "supervisor": sup.describe(now), "port": opts.port, "backend": "python",
             "direct": opts.direct, "persist": opts.persist, "started": self.started,
             "up_since": up_since, "attempts": sup.stats.attempts, "reconnects": sup.stats.reconnects,
@@ -1043,7 +1047,7 @@ class Daemon:
             self._guard(lambda: self._feed(failed))
             return
         self._guard(lambda: self._feed(ses.InterfaceConfigured()))
-        if self.sup.phase is ses.Phase.RUNNING and self.io is not None and self.modem is not None:
+        if self.sup.running and self.io is not None and self.modem is not None:
             self.io.set_up(True)
             took, cpu = self._now() - self.modem.t0, time.process_time() - self.modem.cpu0
             self.rep.step("up", f"{self.opts.ifname} up in {took:.2f} s", seconds=round(took, 3),
@@ -1162,7 +1166,7 @@ def _task_count() -> int | None:
 
 def sup_running(sup: ses.Supervisor) -> bool:
     """The state file is refreshed periodically only while the link runs (counters move)."""
-    return sup.phase is ses.Phase.RUNNING
+    return sup.running
 
 
 def run_daemon(options: UpOptions, reporter: Reporter | None = None) -> int:

@@ -31,19 +31,38 @@ signals, netlink) and reports back what happened.
   never opens (:attr:`SessionConfig.ppp_timeout`) and the modem going silent in command mode (a
   bring-up verdict) end it too; those may leave the call up, so a guarded hang-up
   (:class:`HangUp`) follows.
-* **Persist** (``--persist``): after a loss or a failed attempt the supervisor waits a *holdoff*
-  (``--holdoff`` doubling per consecutive failure up to ``--holdoff-max``, with +-25 % jitter from
-  the injected random source; the exponent resets once a session stayed up
-  :attr:`SessionConfig.holdoff_reset_after`, 10 minutes), then climbs the *recovery ladder*
-  :class:`Rung`: redial, detach/re-attach (``AT+CGATT``), radio off/on (``AT+CFUN``), the profile's
-  modem reset, the user's ``--reset-command``, and waiting for the port to come back at the same
-  path (then start over). Rungs a profile lacks are left out of :attr:`SessionConfig.rungs`. Each
-  failed attempt climbs one rung; a rung that fails hands over to the next one at once; an attempt
-  that reaches *running* resets the ladder and the failure count (pppd's ``maxfail`` counts
-  consecutive failed attempts the same way). ``--maxfail N`` gives up after N consecutive failed
-  attempts with the last verdict; SIM verdicts are never retried (a SIM locks itself after three
-  wrong PINs). A vanished port is waited for (``--port-wait``, forever by default), polled by
-  opening it every :attr:`SessionConfig.port_poll` seconds.
+* **Persist** (``--persist``): what follows the end of a session depends on how long it was *up*
+  (IPCP open and the interface configured), not on how it ended:
+
+  - a session up at least :attr:`SessionConfig.min_up` (10 s; phase :attr:`Phase.RUNNING`) worked:
+    its loss (carrier, peer Terminate, echo failures, port) redials **at once**, from the first rung,
+    after the guarded hang-up where the call may still be up;
+  - a session up less than that (phase :attr:`Phase.UP`), and every attempt that never came up, is a
+    *failed attempt*: it counts for ``--maxfail`` and waits a *holdoff* first (``--holdoff`` doubling
+    per consecutive failed attempt up to ``--holdoff-max``, with +-25 % jitter from the injected
+    random source; the exponent resets once a session stayed up
+    :attr:`SessionConfig.holdoff_reset_after`, 10 minutes). So a modem or network that drops every
+    call right after it comes up is paced by the holdoff from its first short session (about 20 dials
+    in the first hour, then 12 an hour at the 300 s default ``--holdoff-max``), and sessions that worked
+    can bring at most 3600 / (min_up + bring-up) dials an hour.
+
+  pppd (ppp-project/ppp) decides by the *cause* instead: ``pppd/main.c`` ``main()`` sets
+  ``need_holdoff = 1`` before every attempt and waits ``t = need_holdoff ? holdoff : 0`` (default 30 s)
+  after it; only ``get_input()`` on a modem hang-up ("Modem hangup": EOF on the tty) and a user's
+  ``kill_link``, and in ``pppd/auth.c`` the deliberate ends ``check_maxoctets()``, ``check_idle()``
+  and ``connect_time_expired()``, clear it (``link_terminated()`` does not); ``np_up()`` resets the
+  ``maxfail`` counter (``unsuccess``) as soon as a network protocol comes up. pppd therefore redials a
+  modem that hangs up 1 s after every CONNECT with no pause and no ``maxfail`` end (a storm), and
+  waits 30 s after a peer Terminate or an echo failure even after days up. A failed attempt also
+  climbs the *recovery ladder* :class:`Rung`: redial, detach/re-attach (``AT+CGATT``), radio off/on
+  (``AT+CFUN``), the profile's modem reset, the user's ``--reset-command``, and waiting for the port to
+  come back at the same path (then start over). Rungs a profile lacks are left out of
+  :attr:`SessionConfig.rungs`. A rung that fails hands over to the next one at once; a session that
+  comes up starts the ladder again from redial (the modem, SIM, network and PPP all worked), and one
+  that stays up ``min_up`` also resets the failure count. ``--maxfail N`` gives up after N
+  consecutive failed attempts with the last verdict; SIM verdicts are never retried (a SIM locks
+  itself after three wrong PINs). A vanished port is waited for (``--port-wait``, forever by
+  default), polled by opening it every :attr:`SessionConfig.port_poll` seconds.
 * **One-shot** (no ``--persist``): the first loss or failure ends the run with its verdict, with the
   same fast detection.
 * **Data cap** (``--data-cap``, :mod:`pppos.accounting`): the driver reports :class:`CapReached` when
@@ -75,6 +94,7 @@ from enum import Enum, unique
 from pppos.errors import ExitStatus
 
 __all__ = [
+    "MIN_UP",
     "RUNG_WORDS",
     "TRANSITIONS",
     "Action",
@@ -135,6 +155,10 @@ class Phase(Enum):
     PPP = "ppp"
     #: IPCP opened; the driver configures address, routes and DNS
     CONFIGURING = "configuring"
+    #: the session is up (IPCP open, interface configured) for less than :attr:`SessionConfig.min_up`:
+    #: a loss here is a failed attempt (holdoff); ``pppos-status`` shows it as ``running`` (:attr:`word`)
+    UP = "up"
+    #: the session has been up at least :attr:`SessionConfig.min_up`: a loss here redials at once
     RUNNING = "running"
     #: the session was lost or failed and the call may still be up: guarded hang-up
     HANGUP = "hangup"
@@ -149,6 +173,12 @@ class Phase(Enum):
     #: stopping: hanging up before the exit
     STOPPING = "stopping"
     STOPPED = "stopped"
+
+    @property
+    def word(self) -> str:
+        """The word the state file shows: a session up for less than ``min_up`` runs too (the link carries
+        traffic, its routes and DNS are in place)."""
+        return Phase.RUNNING.value if self is Phase.UP else self.value
 
 
 @unique
@@ -174,6 +204,9 @@ RUNG_WORDS: dict[Rung, str] = {
 }
 
 ALL_RUNGS: tuple[Rung, ...] = tuple(Rung)
+
+#: seconds a session must stay up for its loss to redial at once (:attr:`SessionConfig.min_up`)
+MIN_UP = 10.0
 
 
 # -- events (inputs) ------------------------------------------------------------------------------
@@ -425,6 +458,12 @@ class SessionConfig:
     port_poll: float = 0.25
     #: a session up this long resets the holdoff growth
     holdoff_reset_after: float = 600.0
+    #: a session up at least this long (phase :attr:`Phase.RUNNING`) worked: its loss redials at once,
+    #: with no holdoff; one that ends sooner (phase :attr:`Phase.UP`) counts as a failed attempt (holdoff,
+    #: ``--maxfail``), so a modem or network that drops every call right after it came up cannot make a
+    #: redial storm: at most 3600 / (min_up + bring-up) dials an hour come from sessions that worked
+    #: (about 330 with a 1 s bring-up), and the holdoff (doubling to ``--holdoff-max``) paces the rest
+    min_up: float = MIN_UP
     #: while holding at the data cap, ask the accounting again this often (the wall clock may step)
     cap_recheck: float = 60.0
     #: verdicts that are never retried
@@ -475,7 +514,10 @@ class Action(Enum):
     CONFIGURE = "configure"
     UNCONFIGURE = "unconfigure"
     QUIESCE = "quiesce"
+    #: the interface is configured: the session is up (phase UP), ladder reset; arm the min_up deadline
     MARK_UP = "mark-up"
+    #: the session stayed up min_up seconds (phase RUNNING): the failure count resets (pppd's np_up)
+    CONFIRM_UP = "confirm-up"
     #: the attempt failed (bring-up verdict, PPP, port): record the verdict, count it, climb
     ATTEMPT_FAILED = "attempt-failed"
     #: a link went down (before or after it ran): verdict from the cause
@@ -484,6 +526,14 @@ class Action(Enum):
     CALL_GONE = "call-gone"
     PORT_GONE = "port-gone"
     PPP_TIMEOUT = "ppp-timeout"
+    #: count what just ended as a failed attempt (PPP or configuring): failures, holdoff growth, ladder
+    COUNT_FAILED = "count-failed"
+    #: a session that was up less than min_up ended: a failed attempt (failures, holdoff growth), and
+    #: the ladder starts again from redial (the modem, SIM, network and PPP all worked this time)
+    COUNT_SHORT = "count-short"
+    #: a session that was up at least min_up ended: a loss, not a failure; the next attempt redials at
+    #: once (decide_next skips the holdoff); the holdoff growth resets after 10 minutes up
+    COUNT_LOSS = "count-loss"
     INTERFACE_FAILED = "interface-failed"
     STOP_STATUS = "stop-status"
     HANGUP_TERMINATE = "hangup-terminate"
@@ -494,7 +544,7 @@ class Action(Enum):
     EXIT = "exit"
     #: the call may be up: guarded hang-up (phase HANGUP), or straight on to decide_next
     DECIDE_HANGUP = "decide-hangup"
-    #: after a loss or failure, with the call down: exit, or hold off
+    #: after a loss or failure, with the call down: exit, redial at once (COUNT_LOSS), or hold off
     DECIDE_NEXT = "decide-next"
     #: the holdoff is over: run the current rung
     DECIDE_RUNG = "decide-rung"
@@ -522,9 +572,20 @@ P = Phase
 A = Action
 
 _ATTEMPT = (A.DECIDE_ATTEMPT,)
-_LINK_DOWN = ((A.LINK_DOWN, A.UNCONFIGURE, A.DECIDE_HANGUP), None)
-_CALL_GONE = ((A.CALL_GONE, A.UNCONFIGURE, A.QUIESCE, A.DECIDE_NEXT), None)
-_PORT_GONE = ((A.PORT_GONE, A.UNCONFIGURE, A.CLOSE_PORT, A.DECIDE_PORT_GONE), None)
+
+
+def _losses(count: Action) -> tuple[Cell, Cell, Cell]:
+    """The cells of a link down, a lost call and a lost port; ``count`` says what the end counts as:
+    a failed attempt (before up, or up less than min_up) or the loss of a session that worked."""
+    return (((A.LINK_DOWN, count, A.UNCONFIGURE, A.DECIDE_HANGUP), None),
+            ((A.CALL_GONE, count, A.UNCONFIGURE, A.QUIESCE, A.DECIDE_NEXT), None),
+            ((A.PORT_GONE, count, A.UNCONFIGURE, A.CLOSE_PORT, A.DECIDE_PORT_GONE), None))
+
+
+Cell = tuple[tuple[Action, ...], Phase | None]
+_LINK_DOWN, _CALL_GONE, _PORT_GONE = _losses(A.COUNT_FAILED)
+_SHORT_DOWN, _SHORT_GONE, _SHORT_PORT = _losses(A.COUNT_SHORT)
+_LOSS_DOWN, _LOSS_GONE, _LOSS_PORT = _losses(A.COUNT_LOSS)
 _STOP_CLOSE = ((A.STOP_STATUS, A.CLOSE_PORT, A.EXIT), P.STOPPED)
 _STOP_HANGUP = ((A.STOP_STATUS, A.UNCONFIGURE, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.STOPPING)
 _FINISH = ((A.CLOSE_PORT, A.EXIT), P.STOPPED)
@@ -532,8 +593,6 @@ _FINISH = ((A.CLOSE_PORT, A.EXIT), P.STOPPED)
 _CAP_HANGUP = ((A.CAP_REACHED, A.UNCONFIGURE, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.HANGUP)
 #: the cap with no call up: close the port, hold or exit
 _CAP_CLOSE = ((A.CAP_REACHED, A.CLEAR_TIMER, A.CLOSE_PORT, A.DECIDE_CAP), None)
-
-Cell = tuple[tuple[Action, ...], Phase | None]
 
 #: ``(phase, event type) -> (actions in order, next phase or None = decided by an action)``.
 #: Absent cells: the event is stale or cannot matter there (counted in ``Supervisor.ignored``).
@@ -561,7 +620,7 @@ TRANSITIONS: dict[tuple[Phase, type], Cell] = {
     (P.PPP, StopRequest): _STOP_HANGUP,
     (P.PPP, CapReached): _CAP_HANGUP,
     # configuring the host (the PPP deadline still runs)
-    (P.CONFIGURING, InterfaceConfigured): ((A.CLEAR_TIMER, A.MARK_UP), P.RUNNING),
+    (P.CONFIGURING, InterfaceConfigured): ((A.CLEAR_TIMER, A.MARK_UP), P.UP),
     (P.CONFIGURING, InterfaceFailed): ((A.INTERFACE_FAILED, A.UNCONFIGURE, A.HANGUP_TERMINATE,
                                         A.ARM_HANGUP_GUARD), P.STOPPING),
     (P.CONFIGURING, LinkDown): _LINK_DOWN,
@@ -570,10 +629,17 @@ TRANSITIONS: dict[tuple[Phase, type], Cell] = {
     (P.CONFIGURING, Timer): ((A.PPP_TIMEOUT, A.UNCONFIGURE, A.HANGUP_TERMINATE, A.ARM_HANGUP_GUARD), P.HANGUP),
     (P.CONFIGURING, StopRequest): _STOP_HANGUP,
     (P.CONFIGURING, CapReached): _CAP_HANGUP,
-    # running
-    (P.RUNNING, LinkDown): _LINK_DOWN,
-    (P.RUNNING, CarrierLost): _CALL_GONE,
-    (P.RUNNING, PortLost): _PORT_GONE,
+    # up, for less than min_up: an end here is a failed attempt (holdoff before the redial)
+    (P.UP, Timer): ((A.CONFIRM_UP,), P.RUNNING),
+    (P.UP, LinkDown): _SHORT_DOWN,
+    (P.UP, CarrierLost): _SHORT_GONE,
+    (P.UP, PortLost): _SHORT_PORT,
+    (P.UP, StopRequest): _STOP_HANGUP,
+    (P.UP, CapReached): _CAP_HANGUP,
+    # running (up at least min_up): an end here redials at once (after the hang-up if one is needed)
+    (P.RUNNING, LinkDown): _LOSS_DOWN,
+    (P.RUNNING, CarrierLost): _LOSS_GONE,
+    (P.RUNNING, PortLost): _LOSS_PORT,
     (P.RUNNING, StopRequest): _STOP_HANGUP,
     (P.RUNNING, CapReached): _CAP_HANGUP,
     # hanging up after a loss (the call may have been up)
@@ -666,6 +732,8 @@ class Supervisor:
         self.last_message: str | None = None
         self._pending_event: SessionEvent | None = None
         self._ever_up = False
+        #: the session that just ended had been up at least min_up: decide_next redials at once
+        self._redial_now = False
         #: the data cap of this period is used up (the last CapReached), None while it is not
         self.cap: CapReached | None = None
 
@@ -705,6 +773,11 @@ class Supervisor:
         return self._deadline
 
     @property
+    def running(self) -> bool:
+        """The session is up (phase UP or RUNNING): the link carries traffic, routes and DNS are in place."""
+        return self.phase in (Phase.UP, Phase.RUNNING)
+
+    @property
     def call_may_be_up(self) -> bool:
         """True while a call is up or may be (between CONNECT and a hang-up or carrier loss)."""
         return self._call_up
@@ -727,7 +800,7 @@ class Supervisor:
             return f"recovery: {RUNG_WORDS[self.rung]}, {attempt}"
         if phase is Phase.PORT_WAIT:
             return f"waiting for the port, {attempt}"
-        if phase is Phase.RUNNING:
+        if phase in (Phase.UP, Phase.RUNNING):
             return f"running, {attempt}"
         if phase is Phase.CAP_HOLD and self.cap is not None:
             return f"data cap reached ({self.cap.used}): holding until {self.cap.until}"
@@ -809,32 +882,44 @@ class Supervisor:
             self.stats.reconnects += 1
         self._ever_up = True
         self.up_since = self._now
-        self.stats.failures = 0
         self.rung_index = 0
+        self._set_deadline(self._now + self.config.min_up)
         attempt = self.stats.attempts
         self._report("session", "the session is up" + (f" (attempt {attempt})" if attempt > 1 else ""))
+
+    def _a_confirm_up(self) -> None:
+        self.stats.failures = 0
+        self.rung_index = 0
 
     def _fail_attempt(self, status: ExitStatus, message: str) -> None:
         """An attempt ended before running: count it, climb one rung."""
         self._record(status, message)
         self._one_shot_verdict(status, message)
+        self._a_count_failed()
+
+    def _a_count_failed(self) -> None:
+        self._redial_now = False
         self.stats.failures += 1
         self._backoff += 1
         if self.config.rungs:
             self.rung_index = (self.rung_index + 1) % len(self.config.rungs)
 
-    def _lose_session(self, status: ExitStatus, message: str) -> None:
-        """A running session ended: the next attempt starts from the first rung."""
-        self._record(status, message)
-        self._one_shot_verdict(status, message)
+    def _a_count_short(self) -> None:
+        self.stats.losses += 1
+        self.up_since = None
+        self._redial_now = False
+        self.stats.failures += 1
+        self._backoff += 1
+        self.rung_index = 0
+
+    def _a_count_loss(self) -> None:
         self.stats.losses += 1
         assert self.up_since is not None
         if self._now - self.up_since >= self.config.holdoff_reset_after:
             self._backoff = 0
-        else:
-            self._backoff += 1
         self.up_since = None
         self.rung_index = 0
+        self._redial_now = True
 
     def _one_shot_verdict(self, status: ExitStatus, message: str) -> None:
         """Without --persist the first failure is the run's exit status (a stop while hanging up keeps it)."""
@@ -842,11 +927,9 @@ class Supervisor:
             self.status, self.message, self._failing = status, message, True
 
     def _end(self, status: ExitStatus, message: str) -> None:
-        """Record a loss or a failed attempt, depending on whether the session ran."""
-        if self.up_since is not None:
-            self._lose_session(status, message)
-        else:
-            self._fail_attempt(status, message)
+        """Record the verdict of a loss or a failed attempt (the cell's COUNT_* action counts it)."""
+        self._record(status, message)
+        self._one_shot_verdict(status, message)
         self._report("lost", message, warn=True)
 
     def _a_attempt_failed(self) -> None:
@@ -943,6 +1026,7 @@ class Supervisor:
 
     def _a_decide_attempt(self) -> None:
         self._port_deadline = None
+        self._redial_now = False
         if self.config.direct:
             self.stats.attempts += 1
             self._enter(Phase.PPP)
@@ -985,6 +1069,13 @@ class Supervisor:
         if cfg.maxfail and self.stats.failures >= cfg.maxfail:
             self._give_up(status, f"gave up after {self.stats.failures} failed attempts (--maxfail "
                                   f"{cfg.maxfail}): {message}")
+            return
+        if self._redial_now:  # the session that ended had worked: no holdoff (see SessionConfig.min_up)
+            self._redial_now = False
+            self._report("redial", f"redialling at once (the session was up at least {cfg.min_up:g} s), "
+                                   f"attempt {self.stats.attempts + 1}")
+            self._set_deadline(None)
+            self._a_decide_rung()
             return
         delay = self._holdoff()
         self._enter(Phase.HOLDOFF)
@@ -1032,6 +1123,7 @@ class Supervisor:
 
     def _a_decide_port_gone(self) -> None:
         self._call_up = False
+        self._redial_now = False
         if self.cap is not None:
             self._a_decide_cap()
             return

@@ -91,7 +91,8 @@ PATHS: dict[Phase, tuple[SessionEvent, ...]] = {
     P.BRINGUP: (Start(), PortOpened()),
     P.PPP: (Start(), PortOpened(), DataMode()),
     P.CONFIGURING: (Start(), PortOpened(), DataMode(), LinkUp()),
-    P.RUNNING: (Start(), PortOpened(), DataMode(), LinkUp(), InterfaceConfigured()),
+    P.UP: (Start(), PortOpened(), DataMode(), LinkUp(), InterfaceConfigured()),
+    P.RUNNING: (Start(), PortOpened(), DataMode(), LinkUp(), InterfaceConfigured(), Timer()),
     P.HANGUP: (Start(), PortOpened(), DataMode(), LinkUp(), InterfaceConfigured(), SAMPLES[LinkDown]),
     P.HOLDOFF: (Start(), PortOpened(), SAMPLES[BringupFailed]),
     P.RUNG: (Start(), PortOpened(), SAMPLES[BringupFailed], Timer()),
@@ -123,7 +124,7 @@ EXPECTED: dict[tuple[Phase, C], tuple[Phase, tuple[C, ...]]] = {
     (P.PPP, Timer): (P.HANGUP, (HangUp,)),
     (P.PPP, StopRequest): (P.STOPPING, (HangUp,)),
     (P.PPP, CapReached): (P.HANGUP, (HangUp,)),
-    (P.CONFIGURING, InterfaceConfigured): (P.RUNNING, ()),
+    (P.CONFIGURING, InterfaceConfigured): (P.UP, ()),
     (P.CONFIGURING, InterfaceFailed): (P.STOPPING, (UnconfigureInterface, HangUp)),
     (P.CONFIGURING, LinkDown): (P.HANGUP, (UnconfigureInterface, HangUp)),
     (P.CONFIGURING, CarrierLost): (P.HOLDOFF, (UnconfigureInterface, Quiesce)),
@@ -131,8 +132,16 @@ EXPECTED: dict[tuple[Phase, C], tuple[Phase, tuple[C, ...]]] = {
     (P.CONFIGURING, Timer): (P.HANGUP, (UnconfigureInterface, HangUp)),
     (P.CONFIGURING, StopRequest): (P.STOPPING, (UnconfigureInterface, HangUp)),
     (P.CONFIGURING, CapReached): (P.HANGUP, (UnconfigureInterface, HangUp)),
+    # up less than min_up: a loss is a failed attempt, the holdoff comes first
+    (P.UP, Timer): (P.RUNNING, ()),
+    (P.UP, LinkDown): (P.HANGUP, (UnconfigureInterface, HangUp)),
+    (P.UP, CarrierLost): (P.HOLDOFF, (UnconfigureInterface, Quiesce)),
+    (P.UP, PortLost): (P.PORT_WAIT, (UnconfigureInterface, ClosePort)),
+    (P.UP, StopRequest): (P.STOPPING, (UnconfigureInterface, HangUp)),
+    (P.UP, CapReached): (P.HANGUP, (UnconfigureInterface, HangUp)),
+    # up at least min_up: a loss redials at once (after the guarded hang-up where the call may be up)
     (P.RUNNING, LinkDown): (P.HANGUP, (UnconfigureInterface, HangUp)),
-    (P.RUNNING, CarrierLost): (P.HOLDOFF, (UnconfigureInterface, Quiesce)),
+    (P.RUNNING, CarrierLost): (P.BRINGUP, (UnconfigureInterface, Quiesce, StartBringup)),
     (P.RUNNING, PortLost): (P.PORT_WAIT, (UnconfigureInterface, ClosePort)),
     (P.RUNNING, StopRequest): (P.STOPPING, (UnconfigureInterface, HangUp)),
     (P.RUNNING, CapReached): (P.HANGUP, (UnconfigureInterface, HangUp)),  # LCP Terminate, then +++/ATH
@@ -294,14 +303,17 @@ def test_ladder_climbs_one_rung_per_failed_attempt_and_resets_when_up() -> None:
     # failure climbs to detach/re-attach again
     assert seen == [Rung.REATTACH, Rung.RADIO, Rung.MODEM_RESET, Rung.RESET_COMMAND, Rung.PORT_WAIT, Rung.REATTACH]
     assert sup.stats.rungs == {"reattach": 2, "radio": 1, "modem-reset": 1, "reset-command": 1, "port-wait": 1}
-    # a session that comes up resets the ladder: the next loss redials
+    # a session that comes up starts the ladder again from redial; the failure count resets only once
+    # it stayed up min_up
     sup.handle(DataMode(), now)
     sup.handle(LinkUp(), now)
     sup.handle(InterfaceConfigured(), now)
-    assert sup.rung_index == 0 and sup.stats.failures == 0
-    sup.handle(CarrierLost("DCD drop"), now + 1)
-    assert sup.phase is P.HOLDOFF
-    assert "next: redial" in sup.describe(now + 1)
+    assert sup.phase is P.UP and sup.rung_index == 0 and sup.stats.failures == len(ALL)
+    assert sup.get_timer() == now + PERSIST.min_up
+    sup.handle(Timer(), now + PERSIST.min_up)
+    assert sup.phase is P.RUNNING and sup.stats.failures == 0
+    sup.handle(CarrierLost("DCD drop"), now + 11)
+    assert sup.phase is P.BRINGUP and sup.rung is Rung.REDIAL
 
 
 def test_modem_reset_rung_waits_for_the_port() -> None:
@@ -371,9 +383,12 @@ def test_holdoff_grows_with_jitter_caps_and_resets_after_ten_minutes_up() -> Non
     sup.handle(DataMode(), now)
     sup.handle(LinkUp(), now)
     sup.handle(InterfaceConfigured(), now)
+    sup.handle(Timer(), now + 10)
     sup.handle(CarrierLost("NO CARRIER"), now + 601)
-    deadline = sup.get_timer()
-    assert deadline is not None and deadline - (now + 601) <= 1.25
+    assert sup.phase is P.BRINGUP  # a session that worked: redialled at once
+    sup.handle(BringupFailed(ExitStatus.DIAL, "x"), now + 602)
+    deadline = sup.get_timer()  # and the growth was reset by the 10 minutes up: the first holdoff again
+    assert deadline is not None and deadline - (now + 602) <= 1.25
 
 
 def test_port_wait_deadline() -> None:
@@ -624,27 +639,41 @@ def test_soak_ten_thousand_faults_in_simulated_time(seed: int) -> None:
     caps = 0
     stopping_since: int | None = None
     steps = 0
+    dials = at_once = 0
+    #: the phases passed since the last dial: a dial comes after a holdoff, a port wait, the cap hold or
+    #: the start, or at once only after a session that stayed up min_up (RUNNING): never a storm
+    visited: set[Phase] = set()
+    paced = {P.HOLDOFF, P.PORT_WAIT, P.CAP_HOLD, P.OPENING}
 
     def feed(event: SessionEvent) -> None:
-        nonlocal climbed, resets
+        nonlocal climbed, resets, dials, at_once
         before_index, before_phase = sup.rung_index, sup.phase
+        visited.add(sup.phase)
         sup.handle(event, now)
         queue = [event]
         while queue:
             queue = []
             while (cmd := sup.next_command()) is not None:
+                if isinstance(cmd, StartBringup):
+                    assert visited & (paced | {P.RUNNING}), visited
+                    dials += 1
+                    at_once += not visited & paced
+                    visited.clear()
                 queue += drv.run(cmd, now)
             for ev in queue:
+                visited.add(sup.phase)
                 sup.handle(ev, now)
         if sup.rung_index > before_index:
             climbed += 1
-        if before_phase is not P.RUNNING and sup.phase is P.RUNNING:
+        if before_phase is not P.UP and sup.phase is P.UP:
             resets += 1
+            assert sup.rung_index == 0
+        if before_phase is not P.RUNNING and sup.phase is P.RUNNING:
             assert sup.rung_index == 0 and sup.stats.failures == 0
         if maxfail:
             assert sup.stats.failures <= maxfail
-            if sup.stats.failures == maxfail:
-                assert sup.phase is P.STOPPED
+            if sup.stats.failures == maxfail:  # given up, or giving up once the call is hung up
+                assert sup.phase in (P.STOPPED, P.HANGUP)
         # never stuck: a deadline, or a completion the driver will deliver
         if sup.phase is not P.STOPPED:
             assert sup.get_timer() is not None or drv.pending or sup.phase is P.RUNNING, sup.phase
@@ -705,6 +734,161 @@ def test_soak_ten_thousand_faults_in_simulated_time(seed: int) -> None:
     if not maxfail:
         assert faults >= faults_wanted
         print(f"seed {seed}: {faults} faults, {runs} while running, {climbed} climbs, {resets} ups, "
-              f"rungs {sup.stats.rungs}, {sup.stats.reconnects} reconnects, {sup.ignored} ignored")
-        assert runs > 100 and climbed > 100 and resets > 100 and caps > 50
+              f"rungs {sup.stats.rungs}, {sup.stats.reconnects} reconnects, {sup.ignored} ignored, "
+              f"{dials} dials ({at_once} at once)")
+        assert runs > 100 and climbed > 100 and resets > 100 and caps > 50 and at_once > 50
         assert all(sup.stats.rungs.get(r.value, 0) > 10 for r in ALL if r is not Rung.REDIAL)
+
+
+# -- the holdoff policy: a session that worked redials at once, failures wait ---------------------
+
+
+def _up(sup: Supervisor, now: float) -> None:
+    for event in (DataMode(), LinkUp(), InterfaceConfigured()):
+        sup.handle(event, now)
+
+
+def test_the_phase_word_of_a_young_session_is_running() -> None:
+    assert P.UP.word == "running" and P.RUNNING.word == "running" and P.HOLDOFF.word == "holdoff"
+    sup, _now = reach(P.UP)
+    assert sup.running and sup.describe(0.0).startswith("running")
+
+
+def test_a_session_that_worked_redials_at_once_after_the_guarded_hangup() -> None:
+    sup, now = reach(P.RUNNING)
+    sup.handle(LinkDown("echo_timeout", "no reply to 3 LCP Echo-Requests"), now + 30)
+    assert sup.phase is P.HANGUP and HangUp(terminate=False) in drain(sup)
+    sup.handle(HangupDone(), now + 31)
+    cmds = drain(sup)
+    assert sup.phase is P.BRINGUP and _types(cmds) == [Quiesce, StartBringup]
+    said = [c.step for c in cmds if isinstance(c, Report)]
+    assert "redial" in said and "holdoff" not in said
+    assert sup.stats.failures == 0 and sup.stats.losses == 1
+
+
+def test_a_short_session_is_a_failed_attempt_that_waits_a_holdoff_and_redials() -> None:
+    sup, now = reach(P.UP)
+    sup.handle(CarrierLost("NO CARRIER"), now + PERSIST.min_up - 0.1)
+    cmds = drain(sup)
+    assert sup.phase is P.HOLDOFF and "holdoff" in [c.step for c in cmds if isinstance(c, Report)]
+    assert sup.stats.failures == 1 and sup.stats.losses == 1
+    assert "next: redial" in sup.describe(now + PERSIST.min_up)  # the path worked: the ladder starts over
+
+
+def test_maxfail_counts_short_sessions() -> None:
+    sup = Supervisor(SessionConfig(persist=True, maxfail=3, rungs=ALL), random=lambda: 0.5)
+    sup.handle(Start(), 0.0)
+    sup.handle(PortOpened(), 0.0)
+    now = 0.0
+    for _ in range(3):
+        _up(sup, now)
+        sup.handle(CarrierLost("NO CARRIER"), now + 1)
+        now = sup.get_timer() or now + 1
+        if sup.phase is P.HOLDOFF:
+            sup.handle(Timer(), now)
+    exit_cmd = drain(sup)[-1]
+    assert sup.phase is P.STOPPED and isinstance(exit_cmd, Exit) and exit_cmd.status is ExitStatus.LINK_LOST
+    assert "gave up after 3 failed attempts" in (exit_cmd.message or "")
+
+
+def test_the_redial_at_once_does_not_outlive_its_attempt() -> None:
+    """A session that worked ends by the port vanishing: the port wait, then a failed bring-up waits its
+    holdoff (the 'at once' was for the attempt right after the loss, which the port wait replaced)."""
+    sup, now = reach(P.RUNNING)
+    sup.handle(PortLost("EIO"), now + 20)
+    assert sup.phase is P.PORT_WAIT
+    now = sup.get_timer() or now
+    sup.handle(Timer(), now)
+    sup.handle(PortOpened(), now)
+    sup.handle(BringupFailed(ExitStatus.NO_MODEM, "the modem did not answer"), now + 1)
+    assert sup.phase is P.HOLDOFF
+
+
+def test_a_failed_redial_after_a_session_that_worked_waits_the_grown_holdoff() -> None:
+    """The holdoff exponent counts failed attempts and is reset only after 10 minutes up: a short run of
+    good sessions between failures does not restart it at 1 s."""
+    draws = iter([0.5] * 100)
+    sup = Supervisor(SessionConfig(persist=True, rungs=ALL, holdoff=1.0), random=lambda: next(draws))
+    sup.handle(Start(), 0.0)
+    sup.handle(PortOpened(), 0.0)
+    now = 0.0
+    for _ in range(3):  # three failed attempts: holdoffs 1, 2, 4
+        sup.handle(BringupFailed(ExitStatus.NETWORK, "x"), now)
+        now = sup.get_timer() or now
+        sup.handle(Timer(), now)
+        while sup.phase is P.RUNG:
+            sup.handle(RungDone(), now)
+        if sup.phase is P.PORT_WAIT:
+            sup.handle(Timer(), sup.get_timer() or now)
+            sup.handle(PortOpened(), now)
+    _up(sup, now)
+    sup.handle(Timer(), now + 10)
+    sup.handle(CarrierLost("NO CARRIER"), now + 60)
+    assert sup.phase is P.BRINGUP
+    sup.handle(BringupFailed(ExitStatus.DIAL, "x"), now + 61)
+    assert sup.get_timer() == now + 61 + 8.0
+
+
+class _Modem:
+    """A modem that dials in ``dial`` s, then PPP and the interface in 0.1 s, then drops the call ``up`` s
+    after CONNECT, every time; counts the dials by time."""
+
+    def __init__(self, up: float, dial: float = 0.5) -> None:
+        self.up, self.dial = up, dial
+        self.dials: list[float] = []
+
+    def run(self, sup: Supervisor, hours: float) -> None:
+        now = 0.0
+        sup.handle(Start(), now)
+        sup.handle(PortOpened(), now)
+        end = hours * 3600
+        while now < end:
+            assert sup.phase is not P.STOPPED
+            for cmd in drain(sup):
+                if isinstance(cmd, StartBringup):
+                    self.dials.append(now)
+            if sup.phase is P.BRINGUP:
+                connect = now + self.dial
+                sup.handle(DataMode(), connect)
+                sup.handle(LinkUp(), connect + 0.05)
+                sup.handle(InterfaceConfigured(), connect + 0.1)
+                now = connect + self.up
+                deadline = sup.get_timer()
+                if deadline is not None and deadline <= now:  # min_up passed while up
+                    sup.handle(Timer(), deadline)
+                sup.handle(CarrierLost("NO CARRIER"), now)
+            else:
+                deadline = sup.get_timer()
+                assert deadline is not None, sup.phase
+                now = deadline
+                sup.handle(Timer(), now)
+
+    def per_hour(self, hour: int) -> int:
+        return sum(1 for t in self.dials if hour * 3600 <= t < (hour + 1) * 3600)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_redial_storm_from_a_modem_that_hangs_up_one_second_after_connect(seed: int) -> None:
+    """Every call ends 1 s after CONNECT (0.9 s up): each is a failed attempt, so the holdoff paces the
+    dials from the first one (1, 2, 4 ... 256 s, then --holdoff-max 300 s, +-25 %): about 20 dials in the
+    first hour, at most 16 in any later one, where pppd (a modem hang-up skips its holdoff) redials at once."""
+    rng = random.Random(seed)
+    modem = _Modem(up=1.0)
+    sup = Supervisor(SessionConfig(persist=True, rungs=ALL), random=rng.random)
+    modem.run(sup, hours=24)
+    gaps = [b - a for a, b in zip(modem.dials, modem.dials[1:], strict=False)]
+    assert all(gap >= 1.0 + 0.75 for gap in gaps)  # the holdoff from the second dial on
+    assert modem.per_hour(0) <= 25
+    assert all(modem.per_hour(h) <= 16 for h in range(1, 24))
+    assert sup.stats.reconnects == len(modem.dials) - 1 and sup.stats.failures == len(modem.dials)
+
+
+def test_sessions_that_worked_redial_at_once_but_are_bounded_by_min_up() -> None:
+    """Every call ends just after min_up: each redial is at once, and the dials an hour stay below
+    3600 / (min_up + the bring-up)."""
+    modem = _Modem(up=PERSIST.min_up + 0.2)
+    sup = Supervisor(PERSIST, random=lambda: 0.5)
+    modem.run(sup, hours=2)
+    gaps = [b - a for a, b in zip(modem.dials, modem.dials[1:], strict=False)]
+    assert gaps and all(gap == pytest.approx(modem.dial + modem.up) for gap in gaps)  # no holdoff
+    assert modem.per_hour(1) <= 3600 / (PERSIST.min_up + modem.dial) and sup.stats.failures == 0

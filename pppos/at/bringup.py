@@ -650,6 +650,9 @@ class _Cmd:
     lead: bytes = b""
     terminator: bytes = b"\r"
     prefix: str | None = None
+    #: give up on the reply when :meth:`_Plan._on_urc` says a URC matters (the modem spoke: a booting
+    #: modem's first words); the script resumes with :class:`_Woken`
+    wake_on_urc: bool = False
     #: V.250 numeric result codes end the command too (the sync line, the hang-up)
     numeric: bool = False
 
@@ -663,17 +666,24 @@ class _Wait:
 
 @dataclass(frozen=True, slots=True)
 class _Woken:
-    """What a :class:`_Wait` with ``wake_on_urc`` resumes with when a URC ended it early."""
+    """What a :class:`_Wait` or :class:`_Cmd` with ``wake_on_urc`` resumes with when a URC ended it early."""
 
     line: str
 
 
-def sync_command(timeout: float, text: str = SYNC_COMMAND) -> _Cmd:
+def sync_command(timeout: float, text: str = SYNC_COMMAND, *, wake_on_urc: bool = False) -> _Cmd:
     """The sync line (``\\r`` lead, V.250 5.2.1), answered in verbose or numeric form (V.250 6.2.6)."""
-    return _Cmd(text, timeout, lead=b"\r", numeric=True)
+    return _Cmd(text, timeout, lead=b"\r", numeric=True, wake_on_urc=wake_on_urc)
 
 
 _Result = CommandDone | CommandFailed | CommandTimeout | Connected | _Woken
+
+#: :meth:`_Plan._hangup_steps` ended because the modem said something while we escaped (it is in command mode)
+MODEM_SPOKE = "the modem spoke"
+#: :meth:`_Plan._hangup_steps` (``need_escape_reply``) got no answer to ``+++``
+NO_ESCAPE_REPLY = "no answer to +++"
+#: how often one sync may be woken by the modem's lines before its ``AT`` waits out its timeout
+SYNC_WAKES = 8
 _Script = Generator[_Cmd | _Wait, _Result | None, None]
 
 
@@ -764,13 +774,18 @@ class _Plan:
         while (event := self.engine.next_event()) is not None:
             if isinstance(event, Urc):
                 self.urcs.append(event.line)
-                if self._on_urc(event.line) and self._wake_on_urc and self._wait_until is not None:
-                    self._wait_until = None
-                    self._wake_on_urc = False
-                    self._resume(_Woken(event.line))
+                if self._on_urc(event.line) and self._wake_on_urc:
+                    if self._wait_until is not None:
+                        self._wait_until = None
+                        self._wake_on_urc = False
+                        self._resume(_Woken(event.line))
+                    elif self._awaiting:
+                        self.engine.cancel_all()  # a late reply to it is an orphan, counted by the engine
+                        self._awaiting = self._wake_on_urc = False
+                        self._resume(_Woken(event.line))
                 continue
             if isinstance(event, CommandDone | CommandFailed | CommandTimeout | Connected) and self._awaiting:
-                self._awaiting = False
+                self._awaiting = self._wake_on_urc = False
                 self._resume(event)
 
     def _resume(self, value: _Result | None) -> None:
@@ -784,6 +799,7 @@ class _Plan:
                 return
             if isinstance(request, _Cmd):
                 self._awaiting = True
+                self._wake_on_urc = request.wake_on_urc
                 self.engine.send_command(
                     request.text,
                     self._now,
@@ -824,23 +840,32 @@ class _Plan:
         return verdict
 
     def _hangup_steps(
-        self, benign: frozenset[int], guard: float, timeout: float, *, need_escape_reply: bool = False
+        self, benign: frozenset[int], guard: float, timeout: float, *, need_escape_reply: bool = False,
+        wake_on_urc: bool = False, escape_wait: float = 2.0, pre_guard: float | None = None,
     ) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
         """The guarded hang-up: DTR drop, 1 s guard, ``+++`` alone, 1 s guard, OK/NO CARRIER, ATH.
 
         With ``need_escape_reply`` (a blind escape attempt) a ``+++`` that gets no answer ends the
-        procedure without ``ATH``.
+        procedure without ``ATH`` (text :data:`NO_ESCAPE_REPLY`). With ``wake_on_urc`` a line from the
+        modem (a booting modem's first words, which mean it is in command mode) ends it at once, DTR
+        restored, with the text :data:`MODEM_SPOKE`. ``escape_wait``: seconds after the post-``+++``
+        guard to wait for its OK. ``pre_guard``: the silence still needed before ``+++`` (default
+        ``guard``; less when the line has been silent for a while already).
         """
         self._progress("hangup", "leaving data mode: DTR drop, then +++ between 1 s guard times")
         self._emit(SetDtr(level=False))
-        yield _Wait(guard)
+        woken = yield _Wait(guard if pre_guard is None else pre_guard, wake_on_urc=wake_on_urc)
         self._emit(SetDtr(level=True))
+        if isinstance(woken, _Woken):
+            return False, MODEM_SPOKE
         self.engine.enter_command_mode()
-        reply = yield _Cmd("+++", timeout=guard + 2.0, terminator=b"", numeric=True)
+        reply = yield _Cmd("+++", timeout=guard + escape_wait, terminator=b"", wake_on_urc=wake_on_urc, numeric=True)
+        if isinstance(reply, _Woken):
+            return False, MODEM_SPOKE
         if isinstance(reply, CommandDone | CommandFailed):
             self._progress("hangup", f"+++ answered {_printable(getattr(reply, 'text', '')) or 'OK'}")
         elif need_escape_reply:
-            return False, "no answer to +++"
+            return False, NO_ESCAPE_REPLY
         reply = yield _Cmd("ATH", timeout=timeout, numeric=True)
         if isinstance(reply, CommandDone):
             return True, "OK"
@@ -856,6 +881,16 @@ class Hangup(_Plan):
 
     Start it while the modem is in data mode (after the PPP link has terminated). Ends with a
     :class:`Verdict` ``HUNG_UP`` or ``HANGUP_FAILED``.
+
+    A modem that does not answer ``+++`` (within ``escape_wait`` after the guard time that follows it,
+    where V.250 6.3.7 gives its OK) is frozen, or already in command mode. Instead of an ``ATH`` with
+    a long timeout into a modem that may pass it to the network as data, the plan then *probes* every
+    ``probe_every`` seconds (0.1), for at most ``probe_for``: an LCP Terminate-Request frame (RFC 1661 5.5;
+    a network peer acknowledges it in any state and ends the call, the modem then says ``NO CARRIER``)
+    and ``AT``. A frozen modem that thaws is hung up within one probe interval: ``NO CARRIER`` ends the
+    plan, an answer to ``AT`` (command mode) is followed by ``ATH``, and PPP bytes without a ``NO
+    CARRIER`` soon after (a modem in data mode again, a peer that keeps the call) bring the guarded
+    ``+++`` once more.
     """
 
     def __init__(
@@ -864,6 +899,10 @@ class Hangup(_Plan):
         *,
         guard: float = 1.0,
         command_timeout: float = 5.0,
+        escape_wait: float = 0.5,
+        probe_every: float = 0.1,
+        probe_for: float = 9.0,
+        silent_for: float = 0.0,
         engine: AtEngine | None = None,
         trace: Callable[[str], None] | None = None,
     ) -> None:
@@ -871,10 +910,48 @@ class Hangup(_Plan):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.guard = guard
         self.command_timeout = command_timeout
+        self.escape_wait = escape_wait
+        self.probe_every = probe_every
+        self.probe_for = probe_for
+        #: the driver wrote nothing to the modem for this long before the plan starts: it counts toward
+        #: the V.250 guard time before ``+++`` (the DTR drop still lasts at least a tenth of the guard)
+        self.silent_for = silent_for
 
     def _steps(self) -> _Script:
-        ok, text = yield from self._hangup_steps(self.profile.benign_hangup_errors, self.guard, self.command_timeout)
+        benign = self.profile.benign_hangup_errors
+        pre_guard = max(self.guard / 10, self.guard - self.silent_for)
+        ok, text = yield from self._hangup_steps(benign, self.guard, self.command_timeout, need_escape_reply=True,
+                                                 escape_wait=self.escape_wait, pre_guard=pre_guard)
+        if not ok and text == NO_ESCAPE_REPLY:
+            ok, text = yield from self._probe(benign)
         self._emit(self._verdict(VerdictCode.HUNG_UP if ok else VerdictCode.HANGUP_FAILED, text=text))
+
+    def _probe(self, benign: frozenset[int]) -> Generator[_Cmd | _Wait, _Result | None, tuple[bool, str]]:
+        """Terminate-Request + ``AT`` every ``probe_every`` until the modem shows itself (see the class)."""
+        self._progress("hangup", f"no answer to +++: probing the modem every {self.probe_every:g} s")
+        frame = lcp_terminate_request_frame()
+        end = self._now + self.probe_for
+        flags_at: float | None = None
+        flags = self.engine.stats.flag_bytes
+        while self._now < end:
+            self.engine.write_raw(frame)
+            reply = yield sync_command(self.probe_every, text="AT")
+            if isinstance(reply, CommandFailed) and reply.result == "NO CARRIER":
+                return True, reply.text
+            if isinstance(reply, CommandDone | CommandFailed):
+                self._progress("hangup", "the modem answers again (command mode)")
+                reply = yield _Cmd("ATH", timeout=self.command_timeout, numeric=True)
+                if isinstance(reply, CommandDone):
+                    return True, "OK"
+                if isinstance(reply, CommandFailed) and (reply.result == "NO CARRIER" or reply.code in benign):
+                    return True, reply.text
+                return False, f"ATH answered {reply.text}" if isinstance(reply, CommandFailed) else "no answer to ATH"
+            if self.engine.stats.flag_bytes != flags and flags_at is None:
+                flags_at = self._now  # the modem passes data again; its NO CARRIER should follow
+            if flags_at is not None and self._now - flags_at >= 2 * self.guard:
+                self._progress("hangup", "the modem passes data again but keeps the call")
+                return (yield from self._hangup_steps(benign, self.guard, self.command_timeout))
+        return False, f"the modem did not answer for {self.probe_for + self.guard * 2 + self.escape_wait:g} s"
 
 
 class Bringup(_Plan):
@@ -903,6 +980,8 @@ class Bringup(_Plan):
         self._detect_buf: bytearray | None = None
         self._reg_reports: dict[str, Registration] | None = None
         self._reg_domains: set[str] = set()
+        #: the sync runs (:meth:`_sync_tries`) or the blind escape: any line from the modem wakes it
+        self._syncing = False
 
     # -- data-mode detection tap
 
@@ -964,15 +1043,22 @@ class Bringup(_Plan):
             # the OK to the detection step's AT already is the sync at the first rate
             synced = (index == 0 and answered_ok) or (yield from self._sync_tries())
             if not synced and index == 0 and cfg.detect_data_mode:
-                # a data call whose peer is silent does not answer the LCP probe: escape blindly once
+                # a data call whose peer is silent does not answer the LCP probe: escape blindly once.
+                # A modem that is booting is silent too: its first words (boot URCs) end the escape at
+                # once, and the sync goes on at this rate (it is in command mode and listening now).
                 self._progress("sync", "no answer: trying +++ in case the modem is in a silent data call")
-                escaped, _ = yield from self._hangup_steps(
+                self._syncing = True
+                escaped, text = yield from self._hangup_steps(
                     self.profile.benign_hangup_errors | frozenset({58}),
                     cfg.guard,
                     cfg.command_timeout,
                     need_escape_reply=True,
+                    wake_on_urc=True,
                 )
-                if escaped:
+                self._syncing = False
+                if text == MODEM_SPOKE:
+                    self._progress("sync", "the modem spoke (it has booted): sending AT again")
+                if escaped or text == MODEM_SPOKE:
                     synced = yield from self._sync_tries()
             if synced:
                 self._info["baud"] = rate
@@ -1031,16 +1117,31 @@ class Bringup(_Plan):
 
         A failure result other than a benign one means a modem that is there but refuses the
         combined line: one plain ``AT`` decides then (the ``ATE0`` step follows anyway).
+
+        A booting modem drops what it is sent until it is ready and then says so (``RDY``,
+        ``^CINIT``, ``+CPIN: READY``...): such a line while the sync line waits means the modem listens
+        now, so the line is sent again at once instead of waiting out a timeout started against a
+        silent modem (at most :data:`SYNC_WAKES` times, so a modem that only ever talks cannot hold
+        the sync).
         """
         benign = self.profile.benign_hangup_errors | {58}
-        for _ in range(self.config.sync_tries):
-            reply = yield sync_command(self.config.sync_timeout)
-            if isinstance(reply, CommandFailed) and reply.code not in benign:
-                self._progress("sync", f"{SYNC_COMMAND} answered {_printable(reply.text)}: trying a plain AT")
-                reply = yield sync_command(self.config.sync_timeout, text="AT")
-            if isinstance(reply, CommandDone) or (isinstance(reply, CommandFailed) and reply.code in benign):
-                return True
-        return False
+        tries = wakes = 0
+        self._syncing = True
+        try:
+            while tries < self.config.sync_tries:
+                reply = yield sync_command(self.config.sync_timeout, wake_on_urc=wakes < SYNC_WAKES)
+                if isinstance(reply, _Woken):
+                    wakes += 1
+                    continue
+                if isinstance(reply, CommandFailed) and reply.code not in benign:
+                    self._progress("sync", f"{SYNC_COMMAND} answered {_printable(reply.text)}: trying a plain AT")
+                    reply = yield sync_command(self.config.sync_timeout, text="AT")
+                if isinstance(reply, CommandDone) or (isinstance(reply, CommandFailed) and reply.code in benign):
+                    return True
+                tries += 1
+            return False
+        finally:
+            self._syncing = False
 
     def _signal_text(self) -> str:
         return self.info.signal_text
@@ -1240,7 +1341,10 @@ class Bringup(_Plan):
         return True
 
     def _on_urc(self, line: str) -> bool:
-        """A registration URC during the registration step updates its domain and wakes the wait."""
+        """While syncing any line from the modem wakes the wait (it listens now); a registration URC
+        during the registration step updates its domain and wakes the wait."""
+        if self._syncing:
+            return True
         if self._reg_reports is None:
             return False
         report = parse_registration_line(line)

@@ -423,11 +423,132 @@ def test_hangup_on_a_generic_modem_rejects_cme_58() -> None:
 
 def test_hangup_when_the_modem_is_silent() -> None:
     modem = ScriptedModem(data_mode=True, echo=False, replies={})
-    modem.feed = lambda data: b""  # type: ignore[method-assign]
+    sent = bytearray()
+    modem.feed = lambda data: sent.extend(data) or b""  # type: ignore[method-assign, func-returns-value]
     events, end = run_plan(Hangup("a7", guard=1.0, command_timeout=5.0), modem, T0)
     verdict = verdict_of(events)
     assert verdict.code is VerdictCode.HANGUP_FAILED
-    assert end == pytest.approx(T0 + 1.0 + 3.0 + 5.0)
+    # the pre-guard, +++ and its guard plus 0.5 s for the OK, then 9 s of probing every 0.1 s
+    assert end == pytest.approx(T0 + 1.0 + 1.5 + 9.0)
+    assert "did not answer for 11.5 s" in verdict.message
+    assert 90 <= bytes(sent).count(lcp_terminate_request_frame()) <= 91
+
+
+def run_timed(plan, feed, now: float = T0, spoken: tuple[tuple[float, bytes], ...] = ()) -> tuple[list[object], float]:
+    """Drive ``plan`` against ``feed(data, now) -> answer`` on a float clock; ``spoken``: what the modem
+    says by itself, at what time (boot messages)."""
+    events: list[object] = []
+    pending = list(spoken)
+    plan.start(now)
+    for _ in range(10000):
+        while (event := plan.next_event()) is not None:
+            events.append(event)
+        if plan.done:
+            break
+        out = plan.data_to_send()
+        if out:
+            answer = feed(out, now)
+            if answer:
+                plan.receive_data(answer, now)
+            continue
+        timer = plan.get_timer()
+        if pending and (timer is None or pending[0][0] <= timer):
+            now, said = pending.pop(0)
+            plan.receive_data(said, now)
+            continue
+        assert timer is not None
+        now = max(now, timer)
+        plan.handle_timer(now)
+    return events, now
+
+
+THAW = T0 + 5.0
+
+
+def test_hangup_of_a_frozen_modem_that_thaws_in_data_mode_ends_with_its_no_carrier() -> None:
+    """The modem drops everything until THAW, still in its data call; then the network peer acks our
+    Terminate-Request and the modem says NO CARRIER: the hang-up ends within one probe interval."""
+    sent: list[tuple[float, bytes]] = []
+
+    def feed(data: bytes, now: float) -> bytes:
+        sent.append((now, data))
+        if now < THAW:
+            return b""
+        return b"\r\nNO CARRIER\r\n" if lcp_terminate_request_frame() in data else b""
+
+    events, end = run_timed(Hangup("a7"), feed)
+    verdict = verdict_of(events)
+    assert verdict.code is VerdictCode.HUNG_UP, verdict
+    assert THAW <= end <= THAW + 0.1
+    assert not any(b"ATH" in data for _, data in sent)  # never ATH into a call: it would be data
+    assert any("probing the modem every 0.1 s" in e.message for e in events if isinstance(e, Progress))
+
+
+def test_hangup_counts_the_silence_before_it_toward_the_guard() -> None:
+    """The driver wrote nothing for 0.5 s before the plan (waiting for the modem's own NO CARRIER): the
+    +++ goes out after the rest of the 1 s guard, with DTR dropped meanwhile."""
+    modem = ScriptedModem(data_mode=True, echo=False)
+    events, end = run_plan(Hangup("a7", silent_for=0.5), modem, T0)
+    assert verdict_of(events).code is VerdictCode.HUNG_UP
+    assert end == pytest.approx(T0 + 0.5)
+    assert [e.level for e in events if isinstance(e, SetDtr)] == [False, True]
+    events, end = run_plan(Hangup("a7", silent_for=5.0), ScriptedModem(data_mode=True, echo=False), T0)
+    assert end == pytest.approx(T0 + 0.1)  # DTR stays down a tenth of the guard at least
+
+
+def test_hangup_of_a_frozen_modem_that_thaws_in_command_mode_sends_ath() -> None:
+    modem = ScriptedModem(data_mode=False, echo=False)
+
+    def feed(data: bytes, now: float) -> bytes:
+        return b"" if now < THAW else modem.feed(data)
+
+    events, end = run_timed(Hangup("a7"), feed)
+    assert verdict_of(events).code is VerdictCode.HUNG_UP
+    assert modem.commands[-2:] == ["AT", "ATH"] and end <= THAW + 0.1
+
+
+def test_hangup_of_a_thawed_modem_that_keeps_the_call_escapes_again() -> None:
+    """After the thaw the modem passes PPP bytes again but no NO CARRIER comes: +++ once more, then ATH."""
+    modem = ScriptedModem(data_mode=True, echo=False)
+
+    def feed(data: bytes, now: float) -> bytes:
+        return b"" if now < THAW else modem.feed(data)
+
+    events, end = run_timed(Hangup("a7"), feed)
+    assert verdict_of(events).code is VerdictCode.HUNG_UP
+    assert modem.commands[-1] == "ATH" and THAW + 2.0 <= end <= THAW + 5.0
+    assert any("keeps the call" in e.message for e in events if isinstance(e, Progress))
+
+
+def test_sync_with_a_booting_modem_goes_on_at_its_first_boot_message() -> None:
+    """A booting modem drops what it is sent until it is ready (READY), then prints its boot messages:
+    the sync sends AT again at the first one instead of waiting out a timer started against the
+    silent modem (the blind +++ escape included), and the bring-up ends as soon as it answers."""
+    ready = T0 + 2.6  # inside the blind escape (its guard ends at T0 + 0.3 + 1.5 + 1.0)
+    modem = ScriptedModem()
+
+    def feed(data: bytes, now: float) -> bytes:
+        return b"" if now < ready else modem.feed(data)
+
+    boot = ((ready + 0.05, b"\r\n^CINIT: 1, 32, 41891\r\n"), (ready + 0.10, b"\r\n^CINIT: 2, 32, 41891\r\n"))
+    events, end = run_timed(Bringup(BringupConfig(dial=False)), feed, spoken=boot)
+    assert verdict_of(events).code is VerdictCode.READY
+    assert end == pytest.approx(ready + 0.05)
+    assert [e.level for e in events if isinstance(e, SetDtr)] in ([False, True], [])
+    assert any("the modem spoke" in e.message for e in events if isinstance(e, Progress))
+
+
+def test_sync_wakes_on_a_boot_message_while_an_at_waits() -> None:
+    ready = T0 + 0.5  # during the first sync AT (the detection step took 0.3 s)
+    modem = ScriptedModem()
+
+    def feed(data: bytes, now: float) -> bytes:
+        return b"" if now < ready else modem.feed(data)
+
+    events, end = run_timed(Bringup(BringupConfig(dial=False)), feed, spoken=((ready + 0.05, b"\r\nRDY\r\n"),))
+    assert verdict_of(events).code is VerdictCode.READY
+    assert end == pytest.approx(ready + 0.05)
+    assert not [e for e in events if isinstance(e, SetDtr)]  # no blind escape
 
 
 @pytest.mark.parametrize(
