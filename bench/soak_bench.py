@@ -76,6 +76,7 @@ def _snapshot(rig: FaultRig, faults: int, started: float) -> dict[str, float]:
         "fds": rig.fd_count(),
         "children": len(rig.children()),
         "tasks": int(state.get("tasks", -1)),
+        "blocks": int(state.get("py_blocks", -1)),
         "reconnects": int(state.get("reconnects", -1)),
     }
 
@@ -144,11 +145,12 @@ def main() -> int:
         f"each followed by a TCP round trip through ppp0",
         "",
         f"{'faults':>7} {'minutes':>8} {'VmRSS KiB':>10} {'VmHWM KiB':>10} {'fds':>5} {'children':>9} "
-        f"{'tasks':>6} {'reconnects':>11}",
+        f"{'tasks':>6} {'py blocks':>10} {'reconnects':>11}",
     ]
     for row in rows:
         lines.append(f"{row['faults']:7.0f} {row['minutes']:8.1f} {row['rss']:10.0f} {row['hwm']:10.0f} "
-                     f"{row['fds']:5.0f} {row['children']:9.0f} {row['tasks']:6.0f} {row['reconnects']:11.0f}")
+                     f"{row['fds']:5.0f} {row['children']:9.0f} {row['tasks']:6.0f} {row['blocks']:10.0f} "
+                     f"{row['reconnects']:11.0f}")
     lines.append("")
     if recoveries:
         lines.append(f"recovery (fault to a round trip through ppp0): median {statistics.median(recoveries):.2f} s, "

@@ -864,6 +864,9 @@ class Facts:
             "dns": host.dns_servers, "dns_method": host.dns_method,
             "routes": [r.as_dict() for r in (tun.added_routes if tun is not None else [])],
             "echo_rtt": self.echo_rtt, "echo_failures": echo_failures, "bad_frames": bad, "tasks": _task_count(),
+            # live Python objects: a leak check for bench/soak_bench.py that, unlike RSS, allocator
+            # fragmentation does not blur
+            "py_blocks": sys.getallocatedblocks(),
             "signal": self.signal, "network": self.network,
             "last_failure": self.last_failure or sup.last_message, "updated": wall,
             "refresh_signal": "SIGUSR1", **io.counters,
