@@ -178,3 +178,21 @@ def test_chap_response_values_are_masked_and_challenges_kept(header: bytes) -> N
 def test_short_chap_frames_never_raise(frame: bytes) -> None:
     masked = mask_secrets(frame)
     assert len(masked) == len(frame) and masked[:8] == frame[:8]
+
+
+def test_mask_secrets_fuzz_never_raises_and_keeps_lengths() -> None:
+    """20,000 random frames, biased towards PAP and CHAP headers of every code and length: the
+    masker never raises, keeps every length, and only ever turns octets after the header into ``*``."""
+    import random
+
+    rng = random.Random(1994)
+    heads = [b"\xff\x03\xc0\x23", b"\xc0\x23", b"\xff\x03\xc2\x23", b"\xc2\x23", b"\xff\x03", b""]
+    for _ in range(20_000):
+        body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40)))
+        if body and rng.random() < 0.7:
+            body = bytes([rng.choice((1, 2, 3, 4)), *body[1:]])
+        frame = rng.choice(heads) + body
+        masked = mask_secrets(frame)
+        assert len(masked) == len(frame)
+        assert masked[:7] == frame[:7]  # the protocol, code, identifier, length and size stay
+        assert all(m == o or m == ord("*") for m, o in zip(masked, frame, strict=True))
