@@ -101,9 +101,10 @@ FINAL_FAILURES: tuple[str, ...] = (
     "NA",
 )
 
-#: V.250 6.2.6 / table 1: the numeric form (``ATV0``) of the basic result codes, sent as
-#: ``<digit><CR>`` (no header, no LF). 5 is unassigned in V.250; ModemManager's V0 parser
-#: (``mm_serial_parser_v0_parse``, src/mm-serial-parsers.c) maps the same eight.
+#: The numeric form of the basic result codes (V.250 5.7.1 table 1), which a DCE sends as
+#: ``<digit><CR>`` (no header, no LF) while ``ATV0`` is in force (6.2.6). 5 (Hayes' CONNECT 1200)
+#: is not in the table; ModemManager's V0 parser (``mm_serial_parser_v0_parse``,
+#: src/mm-serial-parsers.c) maps the same eight.
 NUMERIC_RESULTS: dict[str, str] = {
     "0": "OK",
     "1": "CONNECT",

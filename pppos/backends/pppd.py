@@ -257,11 +257,15 @@ def _options_text(opts: PppdOptions, directory: str, *, device: bool) -> str:
 
 
 def _chat_text(opts: PppdOptions) -> str:
+    from pppos.at.bringup import SYNC_COMMAND
+
     pairs: list[tuple[str, str]] = [
         ("ABORT", "BUSY"), ("ABORT", "NO CARRIER"), ("ABORT", "NO DIALTONE"), ("ABORT", "NO DIAL TONE"),
         ("ABORT", "NO ANSWER"), ("ABORT", "DELAYED"), ("ABORT", "ERROR"), ("ABORT", "+CGATT: 0"),
         ("TIMEOUT", str(opts.chat_timeout)),
-        ("", "AT"), ("OK", "ATE0"), ("OK", "AT+CMEE=0"),
+        # the bring-up's sync line (pppos.at.bringup.SYNC_COMMAND): a modem whose stored profile has
+        # numeric (V0) or no (Q1) result codes would never send chat the OK a bare AT waits for
+        ("", SYNC_COMMAND), ("OK", "ATE0"), ("OK", "AT+CMEE=0"),
     ]
     if opts.apn is not None:
         pairs.append(("OK", f'AT+CGDCONT={opts.cid},"IP","{validate_apn(opts.apn)}"'))

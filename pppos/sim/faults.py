@@ -22,6 +22,9 @@ name           argument     what the host sees
 ``pdp-reject`` N            the next N dials are refused (PDP context activation rejected: ``NO CARRIER``)
 ``stuck``      --           dialing answers ``ERROR`` until ``AT+CFUN=0`` then ``AT+CFUN=1``, or a reset
                             (``AT+CFUN=1,1`` or the profile's reset command)
+``profile-     --           the modem falls back to its stored profile's echo and result-code settings
+reset``                     (``--stored-profile``: E/Q/V, V.250 6.2.4-6.2.6) without a reboot, as when
+                            another program sends ``ATZ`` on a second AT port; a call stays up
 =============  ===========  ================================================================================
 
 Control channel: ``pppos-sim`` listens on a unix stream socket at the link path plus ``.ctl`` (mode
@@ -98,6 +101,7 @@ FAULTS: dict[str, FaultSpec] = {
     "reg-denied": FaultSpec(arg="SECONDS", low=0.0, help="registration denied for SECONDS; the call drops"),
     "pdp-reject": FaultSpec(arg="N", integer=True, low=1, help="reject PDP activation on the next N dials"),
     "stuck": FaultSpec(arg=None, help="dial answers ERROR until AT+CFUN=0 then 1, or a reset"),
+    "profile-reset": FaultSpec(arg=None, help="echo and result codes (E/Q/V) back to the stored profile"),
 }
 
 

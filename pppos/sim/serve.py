@@ -630,6 +630,10 @@ class SimServer:
             case "stuck":
                 modem.make_stuck()
                 result = "dial answers ERROR until AT+CFUN=0 then 1, or a reset"
+            case "profile-reset":
+                modem.restore_profile()
+                settings = "".join(f"{name}{value}" for name, value in sorted(modem.stored.items()))
+                result = f"echo and result codes back to the stored {settings}"
             case _:  # parse_fault admits only the names above
                 raise ConfigError(f"unknown fault {fault.name!r}")
         self._say(f"fault {fault}: {result}")

@@ -91,6 +91,7 @@ def test_chat_script_is_quoted_pairs_with_a_validated_apn() -> None:
     chat = files["/gen/chat"]
     lines = [ln for ln in chat.splitlines() if not ln.startswith("#")]
     assert "ABORT 'NO CARRIER'" in lines
+    assert lines.index("'' 'ATE0Q0V1'") < lines.index("'OK' 'ATE0'")  # the sync line: V0/Q1/E1 stored profiles
     assert "'OK' 'AT+CGDCONT=1,\"IP\",\"internet.example-1\"'" in lines
     assert "'OK' 'ATD*99#'" in lines
     assert lines[-1] == "'CONNECT' ''"

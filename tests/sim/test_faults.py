@@ -503,6 +503,25 @@ def test_stuck_until_the_profiles_reset(sim) -> None:
     assert "CONNECT" in dial(fd)
 
 
+def test_profile_reset_brings_back_the_stored_v0_q1(tmp_path: Path) -> None:
+    proc, link, _ = start_sim(tmp_path, "--network", "none", "--stored-profile", "V0Q1E0", "--seed", "1")
+    fd = open_link(link)
+    try:
+        time.sleep(0.3)
+        read_until(fd, lambda b: False, 0.1)
+        os.write(fd, b"AT\r")
+        assert read_until(fd, lambda b: False, 0.5) == b""  # quiet: no result code at all
+        assert chat(fd, "ATQ0V1").strip() == "OK"
+        assert "back to the stored E0Q1V0" in ok(link, "profile-reset")
+        os.write(fd, b"AT\r")
+        assert read_until(fd, lambda b: False, 0.5) == b""
+        os.write(fd, b"ATQ0\r")
+        assert read_until(fd, lambda b: b.endswith(b"0\r"), 2.0) == b"0\r"  # talking again, numeric (V0)
+    finally:
+        os.close(fd)
+        assert stop_sim(proc) == 0
+
+
 def test_faults_file_schedule(tmp_path: Path) -> None:
     schedule = tmp_path / "faults.txt"
     schedule.write_text("# stuck from the start\n0 stuck\n")
