@@ -19,7 +19,7 @@ shorter one would be a failed attempt with its holdoff, ``--holdoff`` 1 s +-25 %
   plus boot and registration where the fault reboots or deregisters it); *usable - ready* is what the
   daemon adds: the holdoff, the AT bring-up, the modem's dial latency, PPP and interface set-up.
 
-Run as root: ``python bench/recovery_bench.py`` (writes bench/results/recovery.txt; about 10 minutes).
+Run as root: ``python bench/recovery_bench.py`` (writes bench/results/recovery.txt; about 18 minutes).
 ``RECOVERY_RUNS=1`` for a quick look (does not write the file); ``RECOVERY_KINDS=carrier,reboot`` picks
 rows. Needs slirp, gcc and iproute2. Never touches the host's routes or resolver.
 """
@@ -146,22 +146,32 @@ def _wait_record(rig: FaultRig, t0: float, predicate: Callable[[dict], bool], ti
 
 
 NOTES = [
-    '# What the rows show:',
-    "# - 'modem ready': the simulated SIM (no PIN) is ready at power-on, so a rebooting modem registers",
-    '#   while it boots: it can dial max(boot, registration) = 3 s after a reboot; a restarted simulator',
-    '#   starts with a modem already booted and registered.',
-    "# - carrier loss, killed slirp, peer Terminate: 'usable - ready' is the holdoff (1 s +-25 %) plus",
-    "#   ~0.55 s, of which 0.5 s is the modem's dial latency: AT bring-up, PPP and interface take ~0.05-0.1",
-    '#   s. The 1 s target is met without the holdoff, not with it (pppd skips its holdoff after a modem',
-    '#   hang-up).',
-    '# - mute: noticed by LCP echoes (2 s x 3) at 7.5 s, while the modem is still mute; ppp0 is back 8.75 s',
-    '#   after the modem answers again: timers started against a silent modem (hang-up, AT bring-up) set',
-    '#   that gap, not the modem (not investigated further here).',
-    '# - usb vanish: the port is back after 3 s and the modem boots 3 s more; the daemon finds the port at',
-    "#   once (0.25 s polls) but its AT sync meets a booting modem that drops input: 3.9 s after 'ready'.",
-    "# - registration lost, reboot: the holdoff runs while the modem registers or boots (it overlaps 'ready').",
-    "# - stuck modem: ready = the radio off/on rung's start + registration; the ladder reached it on the",
-    '#   third attempt (redial, re-attach, radio off/on), the holdoffs growing from 1 s.',
+    '# What the rows show (each fault 10.5 s after ppp0 came up: a session that worked, redialled at once):',
+    "# - 'modem ready': when the simulated modem can dial again: at once after a carrier loss or a killed",
+    "#   slirp, 0.2 s after our Terminate-Ack, at the end of a mute, max(boot, registration) = 3 s after a",
+    '#   reboot (the SIM has no PIN: it registers while booting), the port back + 3 s after a USB vanish,',
+    '#   the fault + registration 2 s after registration loss, the restart for a restarted simulator (its',
+    "#   modem starts booted and registered), the radio off/on rung's start + registration for a stuck modem.",
+    "# - carrier loss, killed slirp, peer Terminate: 'usable - ready' is the modem's dial latency 0.5 s plus",
+    '#   PPP and the interface (~0.05 s): no holdoff, since the session had worked (pppos.session.MIN_UP).',
+    '# - mute: noticed by LCP echoes (2 s x 3) at 7.5 s, while the modem is still mute. The hang-up drops',
+    '#   DTR, sends +++ after the guard time (the grace already waited for NO CARRIER counts toward it) and',
+    "#   gets no OK: it then probes (LCP Terminate-Request + AT every 0.1 s) instead of an ATH with a 5 s",
+    '#   timeout into a call that is still up; the first probe after the thaw reaches the network peer,',
+    "#   which acks and ends the call (NO CARRIER ~0.2 s later), then the redial's dial latency 0.5 s.",
+    "# - reboot, usb vanish, registration lost, restarted simulator: after 'ready' the bring-up finds the",
+    '#   modem not attached (AT+CGATT? 0: the simulated modem attaches only on AT+CGATT=1, 0.5 s, or',
+    '#   within ATD) and attaches before it dials: attach 0.5 s + dial 0.5 s + ~0.05 s is the floor of',
+    "#   these rows, 'ready' does not count the attach. The sync meets a booting modem that drops input",
+    "#   and wakes on its first boot message (also during the blind +++ escape), so it answers at 'ready'.",
+    '#   The restarted simulator adds the port poll (0.25 s) and the simulator start.',
+    "# - stuck modem: the redial gets ERROR (a failed attempt): holdoff 1 s, detach/re-attach (still",
+    "#   ERROR), holdoff 2 s, radio off/on: ready = that rung's start + registration. After 'ready' come",
+    '#   the rung\'s fixed 1 s pause between AT+CFUN=0 and AT+CFUN=1 (RecoveryPlan.radio_pause, ours, kept:',
+    '#   not investigated whether real modems need it), then attach 0.5 s and dial 0.5 s.',
+    "# - rows over 1 s: none of the gap is a holdoff or a timer started against a silent modem any more;",
+    "#   what is left is the simulated modem's attach + dial (1.0 s) after it rebooted or re-registered,",
+    "#   the port poll for a restarted simulator, and the radio rung's pause.",
 ]
 
 
