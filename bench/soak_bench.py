@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.fault_rig import SOAK_MIX as MIX  # noqa: E402
 from tests.e2e.fault_rig import FaultRig  # noqa: E402
 from tests.e2e.harness import HostServers  # noqa: E402
 from tests.netns import make_netns  # noqa: E402
@@ -42,15 +43,6 @@ CHECKPOINT = max(1, FAULTS // 10)
 #: Allowed RSS growth (KiB) from the first checkpoint to the last.
 RSS_SLACK_KIB = 512
 UP_ARGS = ("--holdoff", "0.05", "--holdoff-max", "0.2", "--lcp-echo", "1,3", "--usepeerdns")
-#: (weight, fault words): the mix of tests/e2e/test_faults.py's CI soak.
-MIX: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (4, ("carrier",)),
-    (2, ("terminate",)),
-    (2, ("kill-slirp",)),
-    (1, ("vanish", "0.3")),
-    (1, ("reg-lost", "0.3")),
-    (1, ("pdp-reject", "1")),
-)
 RESOLV = b"# the namespace's own resolver file\nnameserver 192.0.2.53\n"
 #: What the 2026-12-07 runs showed beyond the table (printed with every run's results).
 NOTES = """

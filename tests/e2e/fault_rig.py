@@ -24,6 +24,18 @@ from pppos.sim.faults import parse_fault, send_fault
 from tests.e2e.harness import UpProcess
 from tests.netns import NetNs
 
+#: The mixed-fault soak's mix, (weight, fault words): tests/e2e/test_faults.py's CI soak and
+#: bench/soak_bench.py. "kill-slirp" is done by :meth:`FaultRig.kill_slirp`; a "pdp-reject" arms the
+#: rejection and then drops the carrier, so the redial meets it.
+SOAK_MIX: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (4, ("carrier",)),
+    (2, ("terminate",)),
+    (2, ("kill-slirp",)),
+    (1, ("vanish", "0.3")),
+    (1, ("reg-lost", "0.3")),
+    (1, ("pdp-reject", "1")),
+)
+
 #: A payload that crosses ppp0 both ways (the echo server sends it back).
 PROBE = bytes(i % 251 for i in range(1000))
 

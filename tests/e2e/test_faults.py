@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pppos.errors import ExitStatus
-from tests.e2e.fault_rig import FaultRig, round_trip
+from tests.e2e.fault_rig import SOAK_MIX, FaultRig, round_trip
 from tests.e2e.harness import HostServers, wait_for
 from tests.helpers import need_tool
 
@@ -301,15 +301,6 @@ def test_done_when_slirp_killed_sim_restarted_and_ctl_reboot(netns, tmp_path: Pa
 
 
 SOAK_FAULTS = 100
-#: the soak's mix: (weight, fault words)
-SOAK_MIX: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (4, ("carrier",)),
-    (2, ("terminate",)),
-    (2, ("kill-slirp",)),
-    (1, ("vanish", "0.3")),
-    (1, ("reg-lost", "0.3")),
-    (1, ("pdp-reject", "1")),
-)
 
 
 def _tasks(rig: FaultRig) -> int | None:
