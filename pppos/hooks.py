@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import signal
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,9 @@ DEFAULT_HOOK_DIR = "/etc/pppos"
 #: Seconds a hook may run before it is killed (pppd waits for ip-up without a limit; a hung hook must
 #: not pile up across reconnects here).
 HOOK_TIMEOUT = 30.0
+#: How many of the latest hook results a runner keeps (a service reconnecting for months must not
+#: accumulate one record per hook run).
+HOOK_RESULTS_KEPT = 32
 _RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -139,7 +143,8 @@ class HookRunner:
         self.directory = directory
         self.timeout = timeout
         self.log = log or (lambda level, message: None)
-        self.results: list[HookResult] = []
+        #: The latest :data:`HOOK_RESULTS_KEPT` results, oldest first.
+        self.results: deque[HookResult] = deque(maxlen=HOOK_RESULTS_KEPT)
         self._chain: asyncio.Task[None] | None = None
         self._running: tuple[str, int] | None = None  # (kind, pid) of the hook running now
 

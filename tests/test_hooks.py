@@ -101,6 +101,27 @@ def test_a_missing_command_is_logged(tmp_path: Path) -> None:
     assert lines == [("warning", "ip-up hook nope could not start: No such file or directory")]
 
 
+def test_a_runner_keeps_only_the_latest_results(tmp_path: Path) -> None:
+    """Months of reconnects fire the hooks thousands of times: the runner keeps the latest
+    HOOK_RESULTS_KEPT results, not one per run."""
+    from pppos.hooks import HOOK_RESULTS_KEPT
+
+    script = tmp_path / "count"
+    _script(script, "#!/bin/sh\nexit 0\n")
+    runs = HOOK_RESULTS_KEPT + 8
+
+    async def scenario() -> HookRunner:
+        runner = HookRunner(ip_up=str(script), directory=str(tmp_path / "none"))
+        for _ in range(runs):
+            runner.fire("ip-up", FACTS)
+        await runner.drain(timeout=30)
+        return runner
+
+    runner = asyncio.run(scenario())
+    assert len(runner.results) == HOOK_RESULTS_KEPT
+    assert all(r.ok and r.kind == "ip-up" for r in runner.results)
+
+
 def test_at_exit_a_hung_ip_up_is_killed_so_ip_down_still_runs(tmp_path: Path) -> None:
     base = tmp_path / "etc"
     (base / "ip-up.d").mkdir(parents=True)
