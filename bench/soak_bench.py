@@ -56,11 +56,11 @@ NOTES = """
 #   after a 150-fault warm-up and 20,323 KiB 250 faults later (+4 KiB; pyroute2's bounded caches, its
 #   AddrPool ban list of 255 and the interpreter's method cache, fill in the first ~100 faults), the
 #   gc's object count is unchanged, and glibc's heap in use grew 53 KB over 300 faults (mallinfo2).
-#   The growth is in pymalloc arenas being touched (VmData +1 MiB = one new arena per ~300 faults),
-#   i.e. allocator fragmentation, not objects kept alive. Whether it levels off was not shown within
-#   1,000 faults: at 1.2 KiB per reconnect a link that drops 10 times a day would add ~4 MiB a year.
-#   'py blocks' (sys.getallocatedblocks, in the state file) grows by ~12 per fault early and ~10
-#   later, while tracemalloc saw +4 KiB over 250 faults after warm-up: not reconciled yet (left open).
+#   The growth is in pymalloc arenas (VmData +1 MiB per ~300 faults). tracemalloc alone points to
+#   fragmentation, but 'py blocks' (sys.getallocatedblocks, in the state file) rises steadily,
+#   ~10 blocks per fault through 2,000 faults, which points to small non-container objects being
+#   kept: not reconciled yet (left open). It did not level off within 2,000 faults: at ~1.26 KiB per
+#   reconnect a link that drops 10 times a day would add ~4.5 MiB a year.
 """
 
 
@@ -91,15 +91,6 @@ def _snapshot(rig: FaultRig, faults: int, started: float) -> dict[str, float]:
     }
 
 
-def _settle(rig: FaultRig) -> None:
-    """Two state-file rewrites (about a second each), so a session's start-up work is over."""
-    for _ in range(2):
-        last = rig.state().get("updated")
-        end = time.monotonic() + 10
-        while rig.state().get("updated") == last and time.monotonic() < end:
-            time.sleep(0.05)
-
-
 def main() -> int:
     if os.geteuid() != 0:
         print("soak_bench: needs root (network namespaces, TUN)", file=sys.stderr)
@@ -119,7 +110,7 @@ def main() -> int:
         rig = FaultRig(ns, workdir, servers.echo_port, sim_args=("--fast",), up_args=UP_ARGS)
         try:
             rig.usable()
-            _settle(rig)
+            rig.settled()
             rows.append(_snapshot(rig, 0, started))
             print(rows[-1], flush=True)
             for n in range(1, FAULTS + 1):
@@ -140,7 +131,7 @@ def main() -> int:
                     break
                 recoveries.append(back - t)
                 if n % CHECKPOINT == 0:
-                    _settle(rig)
+                    rig.settled()
                     rows.append(_snapshot(rig, n, started))
                     print(rows[-1], flush=True)
         finally:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pppos.net.status import read_status
 from pppos.sim.faults import parse_fault, send_fault
-from tests.e2e.harness import UpProcess
+from tests.e2e.harness import UpProcess, wait_for
 from tests.netns import NetNs
 
 #: The mixed-fault soak's mix, (weight, fault words): tests/e2e/test_faults.py's CI soak and
@@ -183,6 +183,13 @@ class FaultRig:
             time.sleep(0.02)
         log = self.up.log[-3000:] if self.up else ""
         raise AssertionError(f"phase never became {phases}; state {self.state()}\n{log}")
+
+    def settled(self) -> None:
+        """Wait for two more rewrites of the state file (about a second each while running), so that
+        the session's start-up work is over and counts such as the task count are the steady ones."""
+        for _ in range(2):
+            last = self.state().get("updated")
+            wait_for(lambda last=last: self.state().get("updated") != last, 10, "a state file rewrite")
 
     def first_record_after(self, t: float, predicate: Any) -> dict[str, Any] | None:
         """The first log record at or after wall time ``t`` for which ``predicate(record)`` holds."""

@@ -308,14 +308,6 @@ def _tasks(rig: FaultRig) -> int | None:
     return int(value) if value is not None else None
 
 
-def _settled(rig: FaultRig) -> None:
-    """Wait for two more rewrites of the state file (about a second each while running), so that the
-    session's start-up work is over and the task count is the steady one."""
-    for _ in range(2):
-        last = rig.state().get("updated")
-        wait_for(lambda last=last: rig.state().get("updated") != last, 10, "a state file rewrite")
-
-
 @pytest.mark.timeout(900)
 def test_soak_mixed_faults_in_real_time(netns, tmp_path: Path, servers) -> None:
     """At least 100 mixed faults, each recovered (a round trip through ppp0 after each), with the
@@ -326,7 +318,7 @@ def test_soak_mixed_faults_in_real_time(netns, tmp_path: Path, servers) -> None:
     kinds = [words for weight, words in SOAK_MIX for _ in range(weight)]
     try:
         rig.usable()
-        _settled(rig)
+        rig.settled()
         fds, children, tasks = rig.fd_count(), rig.children(), _tasks(rig)
         counts: dict[str, int] = {}
         for n in range(SOAK_FAULTS):
@@ -343,7 +335,7 @@ def test_soak_mixed_faults_in_real_time(netns, tmp_path: Path, servers) -> None:
                 rig.usable(timeout=60)
             except AssertionError as exc:
                 raise AssertionError(f"fault {n + 1} ({' '.join(words)}) not recovered: {exc}") from None
-        _settled(rig)
+        rig.settled()
         state = rig.state()
         assert state["reconnects"] >= SOAK_FAULTS, (state["reconnects"], counts)
         assert rig.fd_count() == fds
